@@ -1,0 +1,3 @@
+from audiodas.cli import app
+
+app(prog_name="audiodas")

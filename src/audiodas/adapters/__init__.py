@@ -1,0 +1,1 @@
+"""Adapters: the database, the file store, media probing and FFmpeg, models."""

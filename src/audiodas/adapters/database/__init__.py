@@ -1,0 +1,6 @@
+"""SQL storage (SQLite or PostgreSQL) through SQLAlchemy 2, schema managed by Alembic."""
+
+from audiodas.adapters.database.engine import create_engine_for, migrate
+from audiodas.adapters.database.repository import SqlRecordingRepository
+
+__all__ = ["SqlRecordingRepository", "create_engine_for", "migrate"]

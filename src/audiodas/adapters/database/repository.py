@@ -1,0 +1,175 @@
+"""RecordingRepository on SQLAlchemy: the only place that turns rows into domain objects."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from sqlalchemy import Engine, and_, delete, func, or_, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from audiodas.adapters.database.tables import RecordingRow, StageRow, VariantRow
+from audiodas.domain import (
+    STAGE_NAMES,
+    Recording,
+    RecordingPage,
+    RecordingStatus,
+    Rejected,
+    Stage,
+    StageName,
+    StageStatus,
+    Variant,
+    VariantName,
+)
+
+
+class SqlRecordingRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def add(self, recording: Recording) -> None:
+        with self._sessions.begin() as session:
+            session.add(_to_row(recording))
+
+    def get(self, recording_id: str) -> Recording | None:
+        with self._sessions() as session:
+            row = session.get(RecordingRow, recording_id)
+            return _from_row(row) if row else None
+
+    def list(
+        self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
+    ) -> RecordingPage:
+        query = select(RecordingRow).order_by(RecordingRow.created_at.desc(), RecordingRow.id.desc())
+        if status is not None:
+            query = query.where(RecordingRow.status == status.value)
+        if cursor:
+            created_at, last_id = _decode_cursor(cursor)
+            query = query.where(
+                or_(
+                    RecordingRow.created_at < created_at,
+                    and_(RecordingRow.created_at == created_at, RecordingRow.id < last_id),
+                )
+            )
+        with self._sessions() as session:
+            rows = session.scalars(query.limit(limit + 1)).all()
+        items = [_from_row(row) for row in rows[:limit]]
+        next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
+        return RecordingPage(items, next_cursor)
+
+    def delete(self, recording_id: str) -> bool:
+        with self._sessions.begin() as session:
+            # Children first: not every SQLite connection enforces ON DELETE CASCADE.
+            session.execute(delete(StageRow).where(StageRow.recording_id == recording_id))
+            session.execute(delete(VariantRow).where(VariantRow.recording_id == recording_id))
+            result = session.execute(delete(RecordingRow).where(RecordingRow.id == recording_id))
+            return result.rowcount > 0
+
+    def count_by_status(self) -> dict[RecordingStatus, int]:
+        query = select(RecordingRow.status, func.count()).group_by(RecordingRow.status)
+        with self._sessions() as session:
+            counts = dict(session.execute(query).tuples().all())
+        return {status: counts.get(status.value, 0) for status in RecordingStatus}
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def session(self) -> Session:
+        return self._sessions()
+
+
+def _encode_cursor(last: Recording) -> str:
+    raw = json.dumps([last.created_at.isoformat(), last.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, last_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), str(last_id)
+    except (ValueError, TypeError) as exc:
+        raise Rejected(Rejected.BAD_CURSOR, "cursor is not one this server issued") from exc
+
+
+def _to_row(recording: Recording) -> RecordingRow:
+    return RecordingRow(
+        id=recording.id,
+        filename=recording.filename,
+        content_type=recording.content_type,
+        size_bytes=recording.size_bytes,
+        sha256=recording.sha256,
+        duration_s=recording.duration_s,
+        sample_rate=recording.sample_rate,
+        channels=recording.channels,
+        status=recording.status.value,
+        domain=recording.domain,
+        transcript=recording.transcript,
+        language=recording.language,
+        summary=recording.summary,
+        retention_until=recording.retention_until,
+        created_at=recording.created_at,
+        updated_at=recording.updated_at,
+        stages=[
+            StageRow(
+                name=stage.name.value,
+                position=STAGE_NAMES.index(stage.name),
+                status=stage.status.value,
+                started_at=stage.started_at,
+                finished_at=stage.finished_at,
+                error=stage.error,
+                attempts=stage.attempts,
+            )
+            for stage in recording.stages.values()
+        ],
+        variants=[
+            VariantRow(
+                name=v.name.value,
+                path=v.path,
+                content_type=v.content_type,
+                size_bytes=v.size_bytes,
+                sha256=v.sha256,
+            )
+            for v in recording.variants.values()
+        ],
+    )
+
+
+def _from_row(row: RecordingRow) -> Recording:
+    return Recording(
+        id=row.id,
+        filename=row.filename,
+        content_type=row.content_type,
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        duration_s=row.duration_s,
+        sample_rate=row.sample_rate,
+        channels=row.channels,
+        status=RecordingStatus(row.status),
+        domain=row.domain,
+        transcript=row.transcript,
+        language=row.language,
+        summary=row.summary,
+        retention_until=row.retention_until,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        stages={
+            StageName(s.name): Stage(
+                name=StageName(s.name),
+                status=StageStatus(s.status),
+                started_at=s.started_at,
+                finished_at=s.finished_at,
+                error=s.error,
+                attempts=s.attempts,
+            )
+            for s in row.stages
+        },
+        variants={
+            VariantName(v.name): Variant(
+                VariantName(v.name), v.path, v.content_type, v.size_bytes, v.sha256
+            )
+            for v in row.variants
+        },
+    )

@@ -1,0 +1,72 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from audiodas import __version__
+from audiodas.api import errors, health, recordings
+from audiodas.config import Settings
+from audiodas.metrics import Metrics
+from audiodas.runtime import open_runtime
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = open_runtime(settings)
+        app.state.runtime = runtime
+        app.state.service = runtime.service
+        app.state.metrics = runtime.metrics
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    app = FastAPI(
+        title="AudioDAS",
+        version=__version__,
+        summary="Ingest, archive, transcribe, summarize and stream audio recordings.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(recordings.router)
+    app.include_router(health.router)
+    app.add_middleware(_TimingMiddleware)
+    return app
+
+
+class _TimingMiddleware:
+    """Request durations by route template (not by raw path, which would explode labels)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics: Metrics | None = getattr(scope["app"].state, "metrics", None)
+            if metrics is not None:
+                metrics.http_duration.labels(route, str(status)).observe(
+                    time.perf_counter() - started
+                )

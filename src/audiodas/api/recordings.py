@@ -1,0 +1,121 @@
+"""API v1: recordings."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from audiodas.api.files import RangeFileResponse
+from audiodas.api.schemas import ERRORS, ErrorOut, RecordingList, RecordingOut
+from audiodas.api.uploads import receive_form
+from audiodas.domain import RecordingStatus, Rejected, VariantName
+from audiodas.services import RecordingService
+
+router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "domain": {"type": "string", "example": "economics"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _service(request: Request) -> RecordingService:
+    return request.app.state.service
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=RecordingOut,
+    responses={k: v for k, v in ERRORS.items() if k != 404},
+    openapi_extra=_UPLOAD_BODY,
+    summary="Upload a recording (multipart field `file`, optional `domain`)",
+)
+async def upload(request: Request) -> JSONResponse:
+    service = _service(request)
+    metrics = request.app.state.metrics
+    try:
+        form = await receive_form(request, service.store, service.settings.max_upload_bytes)
+        assert form.file is not None
+        recording = await to_thread.run_sync(
+            service.ingest, form.file, form.filename, form.fields.get("domain")
+        )
+    except Rejected as exc:
+        metrics.uploads.labels(exc.code).inc()
+        raise
+    metrics.uploads.labels("accepted").inc()
+    metrics.upload_bytes.inc(recording.size_bytes)
+    return JSONResponse(
+        RecordingOut.of(recording).model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/api/v1/recordings/{recording.id}"},
+    )
+
+
+@router.get("", response_model=RecordingList, responses={400: {"model": ErrorOut}})
+def list_recordings(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+    status: RecordingStatus | None = None,
+) -> RecordingList:
+    page = _service(request).list(limit=limit, cursor=cursor, status=status)
+    return RecordingList(items=[RecordingOut.of(r) for r in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{recording_id}", response_model=RecordingOut, responses={404: {"model": ErrorOut}})
+def get_recording(request: Request, recording_id: str) -> RecordingOut:
+    return RecordingOut.of(_service(request).get(recording_id))
+
+
+@router.get(
+    "/{recording_id}/stream",
+    response_class=RangeFileResponse,
+    responses={
+        200: {"content": {"audio/*": {}}, "description": "The whole file"},
+        206: {"content": {"audio/*": {}}, "description": "The requested byte range(s)"},
+        **{k: v for k, v in ERRORS.items() if k in (400, 404, 409, 416)},
+    },
+    summary="Stream a variant; answers Range requests with 206 Partial Content",
+)
+def stream(
+    request: Request, recording_id: str, variant: VariantName = VariantName.ORIGINAL
+) -> RangeFileResponse:
+    service = _service(request)
+    recording = service.get(recording_id)
+    path = service.variant_path(recording, variant)
+    try:
+        stat_result = os.stat(path)
+    except FileNotFoundError as exc:
+        raise Rejected(Rejected.NOT_FOUND, f"the '{variant}' file is missing from the store") from exc
+    stem = os.path.splitext(recording.filename)[0] or recording.id
+    return RangeFileResponse(
+        path,
+        media_type=recording.variants[variant].content_type,
+        filename=f"{stem}-{variant}{path.suffix}",
+        stat_result=stat_result,
+        content_disposition_type="inline",
+    )
+
+
+@router.delete("/{recording_id}", status_code=204, responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}})
+def delete_recording(request: Request, recording_id: str) -> Response:
+    _service(request).delete(recording_id)
+    return Response(status_code=204)

@@ -1,0 +1,48 @@
+"""Every setting, read from `AUDIODAS_*` environment variables (see docs/ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUDIODAS_", extra="ignore")
+
+    # Storage: the embedded default is SQLite + ./data relative to where the process starts.
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in the data folder."
+    )
+
+    # Upload rules.
+    max_upload_mb: float = 200
+    max_duration_s: float = 4 * 3600
+    retention_days: int = 1826  # 5 years, leap days included
+
+    # FFmpeg binary; default: the one shipped by the imageio-ffmpeg wheel.
+    ffmpeg: str | None = None
+
+    # Serving.
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @cached_property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The URL for SQLAlchemy; plain `postgresql://` URLs get the psycopg 3 driver."""
+        url = self.database_url or f"sqlite:///{self.data_path / 'audiodas.db'}"
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url

@@ -1,0 +1,30 @@
+"""The domain: recordings, their stages and the rules on them. No HTTP, SQL or FFmpeg here."""
+
+from audiodas.domain.errors import Rejected
+from audiodas.domain.recording import (
+    STAGE_NAMES,
+    AudioInfo,
+    Recording,
+    RecordingStatus,
+    Stage,
+    StageName,
+    StageStatus,
+    Variant,
+    VariantName,
+)
+from audiodas.domain.repository import RecordingPage, RecordingRepository
+
+__all__ = [
+    "STAGE_NAMES",
+    "AudioInfo",
+    "Recording",
+    "RecordingPage",
+    "RecordingRepository",
+    "RecordingStatus",
+    "Rejected",
+    "Stage",
+    "StageName",
+    "StageStatus",
+    "Variant",
+    "VariantName",
+]

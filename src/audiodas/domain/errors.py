@@ -1,0 +1,25 @@
+"""Errors a user can cause. Each carries a stable machine-readable code and a readable detail;
+the API maps codes to HTTP statuses (see audiodas.api.errors)."""
+
+
+class Rejected(Exception):
+    """A request that cannot be honoured as asked. Nothing stored is changed by it."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+    # Codes, one per kind of refusal.
+    MISSING_FILE = "missing_file"
+    EMPTY_FILE = "empty_file"
+    TOO_LARGE = "file_too_large"
+    NOT_AUDIO = "unsupported_media_type"
+    TOO_LONG = "duration_too_long"
+    NOT_FOUND = "not_found"
+    UNDER_RETENTION = "under_retention"
+    VARIANT_NOT_READY = "variant_not_ready"
+    BAD_CURSOR = "invalid_cursor"
+    INVALID_FIELD = "invalid_field"
+    BAD_RANGE = "malformed_range"
+    RANGE_NOT_SATISFIABLE = "range_not_satisfiable"

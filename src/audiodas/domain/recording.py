@@ -1,0 +1,136 @@
+"""Recordings, their processing stages and the files (variants) made from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class RecordingStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RecordingStatus.DONE, RecordingStatus.FAILED)
+
+
+class StageName(StrEnum):
+    ARCHIVE = "archive"
+    ECHO = "echo"
+    TRANSCRIBE = "transcribe"
+    SUMMARIZE = "summarize"
+
+
+STAGE_NAMES: tuple[StageName, ...] = tuple(StageName)
+
+
+class StageStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class VariantName(StrEnum):
+    ORIGINAL = "original"
+    ARCHIVE = "archive"  # AAC in MP4 (.m4a): the legal copy
+    ECHO = "echo"  # echo-filtered MP3
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What probing an audio file tells."""
+
+    format_name: str
+    content_type: str
+    extension: str
+    codec: str
+    duration_s: float
+    sample_rate: int
+    channels: int
+
+
+@dataclass
+class Stage:
+    name: StageName
+    status: StageStatus = StageStatus.PENDING
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    attempts: int = 0
+
+
+@dataclass
+class Variant:
+    """One stored file of a recording. `path` is relative to the data folder."""
+
+    name: VariantName
+    path: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass
+class Recording:
+    id: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    duration_s: float
+    sample_rate: int
+    channels: int
+    created_at: datetime
+    updated_at: datetime
+    retention_until: datetime
+    status: RecordingStatus = RecordingStatus.QUEUED
+    domain: str | None = None
+    transcript: str | None = None
+    language: str | None = None
+    summary: str | None = None
+    stages: dict[StageName, Stage] = field(default_factory=dict)
+    variants: dict[VariantName, Variant] = field(default_factory=dict)
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        id: str,
+        filename: str,
+        info: AudioInfo,
+        size_bytes: int,
+        sha256: str,
+        now: datetime,
+        retention_days: int,
+        original_path: str,
+        domain: str | None = None,
+    ) -> Recording:
+        return cls(
+            id=id,
+            filename=filename,
+            content_type=info.content_type,
+            size_bytes=size_bytes,
+            sha256=sha256,
+            duration_s=info.duration_s,
+            sample_rate=info.sample_rate,
+            channels=info.channels,
+            created_at=now,
+            updated_at=now,
+            retention_until=now + timedelta(days=retention_days),
+            domain=domain,
+            stages={name: Stage(name) for name in STAGE_NAMES},
+            variants={
+                VariantName.ORIGINAL: Variant(
+                    VariantName.ORIGINAL, original_path, info.content_type, size_bytes, sha256
+                )
+            },
+        )
+
+    def under_retention(self, now: datetime) -> bool:
+        """The archive copy must be kept until `retention_until` (legal retention)."""
+        return now < self.retention_until

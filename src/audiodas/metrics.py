@@ -1,0 +1,45 @@
+"""Prometheus metrics. One registry per application so that several apps (tests) never clash."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.uploads = Counter(
+            "audiodas_uploads",
+            "Uploads by outcome (accepted or the refusal code).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.upload_bytes = Counter(
+            "audiodas_upload_bytes", "Bytes of accepted uploads.", registry=self.registry
+        )
+        self.http_duration = Histogram(
+            "audiodas_http_request_duration_seconds",
+            "HTTP request duration by route and status.",
+            ["route", "status"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+
+    def gauge_from(self, name: str, documentation: str, label: str, read: Callable[[], dict]) -> None:
+        """A gauge whose values are read when scraped (e.g. recordings by status)."""
+        self.registry.register(_CallbackGauge(name, documentation, label, read))
+
+
+class _CallbackGauge(Collector):
+    def __init__(self, name: str, documentation: str, label: str, read: Callable[[], dict]) -> None:
+        self.name, self.documentation, self.label, self.read = name, documentation, label, read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self.name, self.documentation, labels=[self.label])
+        for key, value in self.read().items():
+            family.add_metric([str(key)], value)
+        yield family

@@ -1,0 +1,141 @@
+"""Ingest, read, list and delete recordings: the rules in one place, whatever the entry point."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from audiodas.adapters.storage import FileStore, StagedFile
+from audiodas.config import Settings
+from audiodas.domain import (
+    AudioInfo,
+    Recording,
+    RecordingPage,
+    RecordingRepository,
+    RecordingStatus,
+    Rejected,
+    VariantName,
+)
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MAX_PAGE = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RecordingService:
+    def __init__(
+        self,
+        settings: Settings,
+        repository: RecordingRepository,
+        store: FileStore,
+        probe: Callable[[Path], AudioInfo],
+        on_accepted: Callable[[Recording], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.repository = repository
+        self.store = store
+        self.probe = probe
+        # Called after a recording is stored, e.g. to hand its id to the processing channel.
+        self.on_accepted = on_accepted
+
+    def ingest(self, staged: StagedFile, filename: str, domain: str | None = None) -> Recording:
+        """Turn a received file into a stored, queued recording; on any refusal, keep nothing.
+
+        Blocking (fsync, probe, SQL): call it from a worker thread in async code.
+        """
+        recording_id = uuid.uuid4().hex
+        placed = False
+        try:
+            staged.close()
+            domain = _check_domain(domain)
+            if staged.size == 0:
+                raise Rejected(Rejected.EMPTY_FILE, "the uploaded file is empty")
+            info = self.probe(staged.path)
+            if info.duration_s > self.settings.max_duration_s:
+                raise Rejected(
+                    Rejected.TOO_LONG,
+                    f"the audio lasts {info.duration_s:.0f} s; "
+                    f"the limit is {self.settings.max_duration_s:.0f} s",
+                )
+            relative = self.store.place(
+                staged.path, recording_id, f"{VariantName.ORIGINAL}.{info.extension}"
+            )
+            placed = True
+            recording = Recording.new(
+                id=recording_id,
+                filename=_clean_filename(filename, info.extension),
+                info=info,
+                size_bytes=staged.size,
+                sha256=staged.sha256,
+                now=utcnow(),
+                retention_days=self.settings.retention_days,
+                original_path=relative,
+                domain=domain,
+            )
+            self.repository.add(recording)
+        except BaseException:
+            staged.discard()
+            if placed:
+                self.store.remove_recording(recording_id)
+            raise
+        if self.on_accepted is not None:
+            self.on_accepted(recording)
+        return recording
+
+    def get(self, recording_id: str) -> Recording:
+        recording = self.repository.get(recording_id) if _ID.match(recording_id) else None
+        if recording is None:
+            raise Rejected(Rejected.NOT_FOUND, f"no recording with id '{recording_id}'")
+        return recording
+
+    def list(
+        self, *, limit: int = 50, cursor: str | None = None, status: RecordingStatus | None = None
+    ) -> RecordingPage:
+        return self.repository.list(limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status)
+
+    def variant_path(self, recording: Recording, name: VariantName) -> Path:
+        variant = recording.variants.get(name)
+        if variant is None:
+            raise Rejected(
+                Rejected.VARIANT_NOT_READY,
+                f"the '{name}' variant of this recording is not produced yet "
+                f"(recording status: {recording.status})",
+            )
+        return self.store.resolve(variant.path)
+
+    def delete(self, recording_id: str) -> None:
+        recording = self.get(recording_id)
+        if recording.under_retention(utcnow()):
+            raise Rejected(
+                Rejected.UNDER_RETENTION,
+                f"the archive copy is under legal retention until "
+                f"{recording.retention_until.isoformat()}",
+            )
+        self.repository.delete(recording_id)
+        self.store.remove_recording(recording_id)
+
+
+def _check_domain(domain: str | None) -> str | None:
+    if domain is None or not domain.strip():
+        return None
+    domain = domain.strip().lower()
+    if not _DOMAIN.match(domain):
+        raise Rejected(
+            Rejected.INVALID_FIELD,
+            "domain must be 1-64 characters: lowercase letters, digits, '-' or '_'",
+        )
+    return domain
+
+
+def _clean_filename(filename: str, extension: str) -> str:
+    # Keep the user's name for display only; never used as a path.
+    name = Path(filename.replace("\\", "/")).name.strip()
+    name = "".join(ch for ch in name if ch.isprintable())[:255]
+    return name or f"recording.{extension}"
