@@ -69,7 +69,7 @@ class SqlRecordingRepository:
     def count_by_status(self) -> dict[RecordingStatus, int]:
         query = select(RecordingRow.status, func.count()).group_by(RecordingRow.status)
         with self._sessions() as session:
-            counts = dict(session.execute(query).tuples().all())
+            counts = {status: n for status, n in session.execute(query)}
         return {status: counts.get(status.value, 0) for status in RecordingStatus}
 
     def ping(self) -> None:

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import PostgresCluster, Server, ffmpeg, find_pg_bindir, speech_assets
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    try:
+        find_pg_bindir()
+    except FileNotFoundError:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL binaries (initdb, pg_ctl) are missing; `make test` installs them")
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found; `make test` installs them")
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs on both backends; PostgreSQL gets a fresh database per test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator:
+    servers: list[Server] = []
+
+    def start(**env: str) -> Server:
+        data_dir = tmp_path / f"data{len(servers)}"
+        server = Server(data_dir, env={k.upper(): str(v) for k, v in env.items()})
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def assets() -> Path:
+    return speech_assets()
+
+
+@pytest.fixture(scope="session")
+def audio_files(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> dict[str, Path]:
+    """Real speech in the formats users send, plus files that are not (good) audio."""
+    d = tmp_path_factory.mktemp("audio")
+    speech = assets / "two_cities.wav"
+    files = {"wav": d / "speech.wav"}
+    shutil.copy(speech, files["wav"])
+    for ext, codec in [("mp3", "libmp3lame"), ("m4a", "aac"), ("flac", "flac"), ("ogg", "libopus")]:
+        files[ext] = d / f"speech.{ext}"
+        ffmpeg("-i", str(speech), "-c:a", codec, str(files[ext]))
+    files["short_mp3"] = d / "beckett.mp3"
+    ffmpeg("-i", str(assets / "beckett.wav"), "-c:a", "libmp3lame", str(files["short_mp3"]))
+    files["text"] = d / "notes.txt"
+    files["text"].write_text("These are meeting notes, not audio.\n" * 50)
+    files["image"] = d / "picture.png"
+    ffmpeg("-f", "lavfi", "-i", "color=red:s=64x64", "-frames:v", "1", str(files["image"]))
+    wav = files["wav"].read_bytes()
+    files["truncated_wav"] = d / "cut.wav"
+    files["truncated_wav"].write_bytes(wav[: len(wav) // 3])
+    mp3 = files["mp3"].read_bytes()
+    files["truncated_mp3"] = d / "cut.mp3"
+    files["truncated_mp3"].write_bytes(mp3[: len(mp3) // 3])
+    m4a = files["m4a"].read_bytes()
+    files["truncated_m4a"] = d / "cut.m4a"
+    files["truncated_m4a"].write_bytes(m4a[: len(m4a) // 2])
+    files["corrupt"] = d / "corrupt.mp3"
+    files["corrupt"].write_bytes(os.urandom(64 * 1024))
+    files["empty"] = d / "empty.wav"
+    files["empty"].write_bytes(b"")
+    return files

@@ -1,0 +1,166 @@
+"""Helpers shared by the tests: real servers, a real PostgreSQL, real audio files."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import imageio_ffmpeg
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def speech_assets() -> Path:
+    """Human speech shipped by the moonshine-voice wheel (test data only)."""
+    spec = importlib.util.find_spec("moonshine_voice")
+    assert spec and spec.origin, "moonshine-voice is a test dependency"
+    return Path(spec.origin).parent / "assets"
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", *args], check=True
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """`audiodas serve` in its own process, as a user runs it."""
+
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> Server:
+        self.port = free_port()
+        env = {**os.environ, "AUDIODAS_DATA_DIR": str(self.data_dir), **self.env}
+        self.log = open(self.data_dir.parent / f"server-{self.port}.log", "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "audiodas", "serve", "--port", str(self.port)],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.read_log()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.read_log()}")
+
+    def read_log(self) -> str:
+        return (self.data_dir.parent / f"server-{self.port}.log").read_text(errors="replace")
+
+    def peak_rss(self) -> int:
+        """The server's peak resident memory so far (VmHWM), in bytes."""
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("VmHWM not found")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+class PostgresCluster:
+    """A throw-away PostgreSQL cluster in a temporary folder, started with initdb/pg_ctl."""
+
+    def __init__(self) -> None:
+        self.bindir = find_pg_bindir()
+        self.dir = Path(tempfile.mkdtemp(prefix="audiodas-pg-"))
+        self.port = free_port()
+        self.user = None
+        if os.geteuid() == 0:
+            # PostgreSQL refuses to run as root: run it as the postgres system user.
+            self.user = pwd.getpwnam("postgres")
+            os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
+
+    def _run(self, *args: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if self.user else []
+        subprocess.run([*prefix, *args], check=True, capture_output=True)
+
+    def start(self) -> PostgresCluster:
+        data = self.dir / "data"
+        self._run(
+            str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres",
+            "--auth=trust", "--encoding=UTF8", "--no-sync",
+        )  # fmt: skip
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"),
+            "-o", options, "-w", "start",
+        )  # fmt: skip
+        return self
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        try:
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def find_pg_bindir() -> Path:
+    found = shutil.which("initdb")
+    if found:
+        return Path(os.path.realpath(found)).parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if candidates:
+        return candidates[-1].parent
+    raise FileNotFoundError("initdb")
+
+
+def snapshot(server_url: str, data_dir: Path) -> tuple[list[str], list[str]]:
+    """What is stored: recording ids (through the API) and files in the store."""
+    ids = [r["id"] for r in httpx.get(f"{server_url}/api/v1/recordings?limit=500").json()["items"]]
+    files = sorted(
+        str(p.relative_to(data_dir))
+        for sub in ("recordings", "tmp")
+        for p in (data_dir / sub).rglob("*")
+        if p.is_file()
+    )
+    return ids, files
