@@ -81,7 +81,9 @@ def main() -> None:
     size = args.size_mb << 20
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        server = Server(tmp / "data", env={"AUDIODAS_MAX_UPLOAD_MB": str(args.size_mb + 10)}).start()
+        server = Server(
+            tmp / "data", env={"AUDIODAS_MAX_UPLOAD_MB": str(args.size_mb + 10)}
+        ).start()
         try:
             src = tmp / "upload.wav"
             silent_wav(src, size)
@@ -116,7 +118,9 @@ def main() -> None:
     print(f"  baseline (hash + write + fsync in-process): {mb / base_s:8.1f} MB/s")
     print(f"  POST /api/v1/recordings:                    {mb / api_s:8.1f} MB/s")
     print(f"  ratio API / baseline:                       {base_s / api_s:8.2f}")
-    print(f"  server peak RSS: {rss_before / 2**20:.0f} MiB before, {rss_after / 2**20:.0f} MiB after")
+    print(
+        f"  server peak RSS: {rss_before / 2**20:.0f} MiB before, {rss_after / 2**20:.0f} MiB after"
+    )
     print(f"range GET, 64 KiB, 16 connections, {args.requests} requests")
     print(f"  baseline (whole 64 KiB file, no Range):     {whole_rate:8.0f} req/s")
     print(f"  Range bytes=a-b on a {args.size_mb} MiB file:      {range_rps:8.0f} req/s")

@@ -17,7 +17,9 @@ def postgres() -> Iterator[PostgresCluster]:
         find_pg_bindir()
     except FileNotFoundError:
         if os.environ.get("CI"):
-            pytest.fail("PostgreSQL binaries (initdb, pg_ctl) are missing; `make test` installs them")
+            pytest.fail(
+                "PostgreSQL binaries (initdb, pg_ctl) are missing; `make test` installs them"
+            )
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found; `make test` installs them")
     cluster = PostgresCluster().start()
     yield cluster

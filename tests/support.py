@@ -54,7 +54,13 @@ class Server:
 
     def start(self, timeout: float = 30) -> Server:
         self.port = free_port()
-        env = {**os.environ, "AUDIODAS_DATA_DIR": str(self.data_dir), **self.env}
+        # API-only unless a test asks for the engine: the foundation tests see uploads as stored.
+        env = {
+            **os.environ,
+            "AUDIODAS_DATA_DIR": str(self.data_dir),
+            "AUDIODAS_EMBEDDED_WORKER": "false",
+            **self.env,
+        }
         self.log = open(self.data_dir.parent / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "audiodas", "serve", "--port", str(self.port)],
@@ -139,7 +145,9 @@ class PostgresCluster:
 
     def stop(self) -> None:
         try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+            self._run(
+                str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"
+            )
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 

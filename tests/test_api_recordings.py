@@ -56,7 +56,9 @@ def test_upload_get_list_stream(start_server, database_url: str, audio_files) ->
 
 def test_list_is_newest_first_with_cursor_and_status_filter(start_server, audio_files) -> None:
     server = start_server()
-    ids = [upload(server, audio_files[k]).json()["id"] for k in ("wav", "mp3", "m4a", "flac", "ogg")]
+    ids = [
+        upload(server, audio_files[k]).json()["id"] for k in ("wav", "mp3", "m4a", "flac", "ogg")
+    ]
     seen, cursor = [], None
     while True:
         params = {"limit": 2, **({"cursor": cursor} if cursor else {})}

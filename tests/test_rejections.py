@@ -55,7 +55,9 @@ def assert_error(r: httpx.Response, status: int, code: str) -> None:
 )
 def test_not_audio_is_415(server, stored, audio_files, kind: str) -> None:
     # Named as audio: the server looks at the bytes, not the name.
-    assert_error(post_file(server, audio_files[kind], name="clip.mp3"), 415, "unsupported_media_type")
+    assert_error(
+        post_file(server, audio_files[kind], name="clip.mp3"), 415, "unsupported_media_type"
+    )
 
 
 def test_empty_file_is_400(server, stored, audio_files) -> None:
@@ -63,7 +65,9 @@ def test_empty_file_is_400(server, stored, audio_files) -> None:
 
 
 def test_no_file_is_400(server, stored) -> None:
-    assert_error(httpx.post(f"{server.url}{API}", data={"domain": "economics"}), 400, "missing_file")
+    assert_error(
+        httpx.post(f"{server.url}{API}", data={"domain": "economics"}), 400, "missing_file"
+    )
     assert_error(httpx.post(f"{server.url}{API}", content=b"raw bytes"), 400, "missing_file")
     assert_error(
         httpx.post(f"{server.url}{API}", files={"other": ("a.wav", b"x")}), 400, "missing_file"
@@ -85,7 +89,11 @@ def test_too_large_is_413_before_the_body_is_read(server, stored, tmp_path) -> N
 def test_too_large_is_413_when_streamed_without_length(server, stored) -> None:
     def body():
         boundary = b"b0undary"
-        yield b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+        yield (
+            b"--"
+            + boundary
+            + b'\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+        )
         for _ in range(64):  # 64 x 64 KiB = 4 MiB, no Content-Length: chunked
             yield b"\1" * 65536
         yield b"\r\n--" + boundary + b"--\r\n"

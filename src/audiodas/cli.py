@@ -1,6 +1,11 @@
-"""The `audiodas` command."""
+"""The `audiodas` command: serve, worker, process."""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
 
 import typer
 
@@ -9,24 +14,75 @@ from audiodas.config import Settings
 app = typer.Typer(help="AudioDAS: self-hostable audio processing engine.", no_args_is_help=True)
 
 
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+
+
 @app.command()
 def serve(
     host: str = typer.Option(None, help="Address to listen on [default: 127.0.0.1]"),
     port: int = typer.Option(None, help="Port to listen on [default: 8000]"),
+    worker: bool = typer.Option(
+        None,
+        "--worker/--no-worker",
+        help="Run the processing engine in this process [default: yes]",
+    ),
 ) -> None:
-    """Run the API (and, on the embedded default, the processing engine)."""
+    """Run the API and, unless --no-worker, the processing engine."""
     import uvicorn
 
     from audiodas.api import create_app
 
+    _logging()
     settings = Settings()
+    if worker is not None:
+        settings.embedded_worker = worker
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=5,
     )
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Run the processing engine without HTTP (SIGTERM drains, then exits)."""
+    _logging()
+    asyncio.run(_worker(Settings()))
+
+
+async def _worker(settings: Settings) -> None:
+    from audiodas.engine import Engine
+    from audiodas.runtime import open_runtime
+
+    runtime = open_runtime(settings)
+    engine = Engine(runtime)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await engine.start()
+    await stop.wait()
+    await engine.stop(settings.shutdown_grace_s)
+    runtime.close()
+
+
+@app.command()
+def process(
+    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Audio files"),
+    domain: str = typer.Option(None, help="Expected topic, e.g. economics"),
+) -> None:
+    """Run the whole pipeline on local files, without a server, with a progress bar."""
+    from audiodas.local import process_files
+
+    _logging()
+    logging.getLogger("audiodas").setLevel(logging.WARNING)
+    raise typer.Exit(asyncio.run(process_files(Settings(), files, domain)))
 
 
 @app.command()

@@ -26,6 +26,27 @@ class Settings(BaseSettings):
     # FFmpeg binary; default: the one shipped by the imageio-ffmpeg wheel.
     ffmpeg: str | None = None
 
+    # Processing engine ("2-2-2": recordings in flight, FFmpeg processes, model inferences).
+    recording_slots: int = Field(default=2, ge=1)
+    ffmpeg_slots: int = Field(default=2, ge=1)
+    ai_slots: int = Field(default=2, ge=1)
+    stage_retries: int = Field(default=2, ge=0)
+    retry_backoff_s: float = 1.0
+    queue_size: int = Field(default=100, ge=1)
+    sweep_interval_s: float = 2.0
+    shutdown_grace_s: float = 30.0
+    heavy_work_nice: int = Field(default=10, ge=0, le=19)
+    # `audiodas serve` runs the engine in-process unless this is false (then run `audiodas worker`).
+    embedded_worker: bool = True
+
+    # Speech AI.
+    whisper_model: str | None = Field(
+        default=None, description="faster-whisper model folder; default: bundled tiny.en"
+    )
+    whisper_compute_type: str = "int8"
+    whisper_threads: int = Field(default=1, ge=1)
+    whisper_beam_size: int = Field(default=5, ge=1)
+
     # Serving.
     host: str = "127.0.0.1"
     port: int = 8000

@@ -29,16 +29,33 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
 
-    def gauge_from(self, name: str, documentation: str, label: str, read: Callable[[], dict]) -> None:
-        """A gauge whose values are read when scraped (e.g. recordings by status)."""
+        self.stage_seconds = Histogram(
+            "audiodas_stage_duration_seconds",
+            "Duration of successful stage runs.",
+            ["stage"],
+            registry=self.registry,
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+        )
+        self.stage_failures = Counter(
+            "audiodas_stage_failures", "Stages that failed after their retries.", ["stage"],
+            registry=self.registry,
+        )  # fmt: skip
+
+    def gauge_from(
+        self, name: str, documentation: str, label: str | None, read: Callable[[], dict | float]
+    ) -> None:
+        """A gauge read when scraped: one value, or one per label value if `read` gives a dict."""
         self.registry.register(_CallbackGauge(name, documentation, label, read))
 
 
 class _CallbackGauge(Collector):
-    def __init__(self, name: str, documentation: str, label: str, read: Callable[[], dict]) -> None:
+    def __init__(self, name: str, documentation: str, label: str | None, read: Callable) -> None:
         self.name, self.documentation, self.label, self.read = name, documentation, label, read
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.label is None:
+            yield GaugeMetricFamily(self.name, self.documentation, value=self.read())
+            return
         family = GaugeMetricFamily(self.name, self.documentation, labels=[self.label])
         for key, value in self.read().items():
             family.add_metric([str(key)], value)

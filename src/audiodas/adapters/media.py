@@ -96,7 +96,9 @@ def _check_tail(
     if end is None or end < duration - _TAIL_TOLERANCE_S:
         stated = f"{duration:.1f} s"
         found = "nothing" if end is None else f"{end:.1f} s"
-        raise _not_audio(f"the audio is truncated or corrupt: it states {stated}, decodes to {found}")
+        raise _not_audio(
+            f"the audio is truncated or corrupt: it states {stated}, decodes to {found}"
+        )
 
 
 def _check_riff_size(path: Path) -> None:

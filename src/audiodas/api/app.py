@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audiodas import __version__
-from audiodas.api import errors, health, recordings
+from audiodas.api import errors, events, health, recordings
 from audiodas.config import Settings
 from audiodas.metrics import Metrics
 from audiodas.runtime import open_runtime
@@ -25,9 +25,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         app.state.service = runtime.service
         app.state.metrics = runtime.metrics
+        engine = None
+        if settings.embedded_worker:
+            from audiodas.engine import Engine
+
+            engine = Engine(runtime)
+            runtime.service.on_accepted = lambda recording: engine.submit(recording.id)
+            await engine.start()
+        app.state.engine = engine
         try:
             yield
         finally:
+            if engine is not None:
+                await engine.stop(settings.shutdown_grace_s)
             runtime.close()
 
     app = FastAPI(
@@ -38,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.include_router(recordings.router)
+    app.include_router(events.router)
     app.include_router(health.router)
     app.add_middleware(_TimingMiddleware)
     return app

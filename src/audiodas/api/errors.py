@@ -44,7 +44,9 @@ def install(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
+            where = ".".join(
+                str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")
+            )
             parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
         return error_response(422, "invalid_request", "; ".join(parts))
 

@@ -77,7 +77,9 @@ def list_recordings(
     status: RecordingStatus | None = None,
 ) -> RecordingList:
     page = _service(request).list(limit=limit, cursor=cursor, status=status)
-    return RecordingList(items=[RecordingOut.of(r) for r in page.items], next_cursor=page.next_cursor)
+    return RecordingList(
+        items=[RecordingOut.of(r) for r in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/{recording_id}", response_model=RecordingOut, responses={404: {"model": ErrorOut}})
@@ -104,7 +106,9 @@ def stream(
     try:
         stat_result = os.stat(path)
     except FileNotFoundError as exc:
-        raise Rejected(Rejected.NOT_FOUND, f"the '{variant}' file is missing from the store") from exc
+        raise Rejected(
+            Rejected.NOT_FOUND, f"the '{variant}' file is missing from the store"
+        ) from exc
     stem = os.path.splitext(recording.filename)[0] or recording.id
     return RangeFileResponse(
         path,
@@ -115,7 +119,11 @@ def stream(
     )
 
 
-@router.delete("/{recording_id}", status_code=204, responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}})
+@router.delete(
+    "/{recording_id}",
+    status_code=204,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+)
 def delete_recording(request: Request, recording_id: str) -> Response:
     _service(request).delete(recording_id)
     return Response(status_code=204)

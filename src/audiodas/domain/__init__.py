@@ -13,6 +13,7 @@ from audiodas.domain.recording import (
     VariantName,
 )
 from audiodas.domain.repository import RecordingPage, RecordingRepository
+from audiodas.domain.transcript import Segment, Transcript
 
 __all__ = [
     "STAGE_NAMES",
@@ -22,9 +23,11 @@ __all__ = [
     "RecordingRepository",
     "RecordingStatus",
     "Rejected",
+    "Segment",
     "Stage",
     "StageName",
     "StageStatus",
+    "Transcript",
     "Variant",
     "VariantName",
 ]

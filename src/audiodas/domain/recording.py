@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from audiodas.domain.transcript import Segment
+
 
 class RecordingStatus(StrEnum):
     QUEUED = "queued"
@@ -93,6 +95,7 @@ class Recording:
     transcript: str | None = None
     language: str | None = None
     summary: str | None = None
+    segments: list[Segment] = field(default_factory=list)
     stages: dict[StageName, Stage] = field(default_factory=dict)
     variants: dict[VariantName, Variant] = field(default_factory=dict)
 
@@ -130,6 +133,20 @@ class Recording:
                 )
             },
         )
+
+    def settled_status(self) -> RecordingStatus:
+        """The status the stages add up to: done when all are, failed when any failed and
+        nothing is left to run, processing otherwise."""
+        states = {stage.status for stage in self.stages.values()}
+        if states == {StageStatus.DONE}:
+            return RecordingStatus.DONE
+        if StageStatus.FAILED in states and not states & {StageStatus.PENDING, StageStatus.RUNNING}:
+            return RecordingStatus.FAILED
+        if states == {StageStatus.PENDING}:
+            return (
+                self.status if self.status == RecordingStatus.QUEUED else RecordingStatus.PROCESSING
+            )
+        return RecordingStatus.PROCESSING
 
     def under_retention(self, now: datetime) -> bool:
         """The archive copy must be kept until `retention_until` (legal retention)."""

@@ -98,7 +98,9 @@ class RecordingService:
     def list(
         self, *, limit: int = 50, cursor: str | None = None, status: RecordingStatus | None = None
     ) -> RecordingPage:
-        return self.repository.list(limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status)
+        return self.repository.list(
+            limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status
+        )
 
     def variant_path(self, recording: Recording, name: VariantName) -> Path:
         variant = recording.variants.get(name)

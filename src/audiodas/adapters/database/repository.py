@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import Engine, and_, delete, func, or_, select, text
@@ -16,9 +17,11 @@ from audiodas.domain import (
     RecordingPage,
     RecordingStatus,
     Rejected,
+    Segment,
     Stage,
     StageName,
     StageStatus,
+    Transcript,
     Variant,
     VariantName,
 )
@@ -41,7 +44,9 @@ class SqlRecordingRepository:
     def list(
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
     ) -> RecordingPage:
-        query = select(RecordingRow).order_by(RecordingRow.created_at.desc(), RecordingRow.id.desc())
+        query = select(RecordingRow).order_by(
+            RecordingRow.created_at.desc(), RecordingRow.id.desc()
+        )
         if status is not None:
             query = query.where(RecordingRow.status == status.value)
         if cursor:
@@ -65,6 +70,55 @@ class SqlRecordingRepository:
             session.execute(delete(VariantRow).where(VariantRow.recording_id == recording_id))
             result = session.execute(delete(RecordingRow).where(RecordingRow.id == recording_id))
             return result.rowcount > 0
+
+    def unfinished_ids(self, limit: int = 1000) -> list[str]:
+        """Recordings still to process, oldest first (start-up and sweeps re-queue them)."""
+        query = (
+            select(RecordingRow.id)
+            .where(RecordingRow.status.in_([RecordingStatus.QUEUED, RecordingStatus.PROCESSING]))
+            .order_by(RecordingRow.created_at, RecordingRow.id)
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return list(session.scalars(query))
+
+    def save_stage(
+        self,
+        recording_id: str,
+        stage: Stage,
+        *,
+        variant: Variant | None = None,
+        transcript: Transcript | None = None,
+        summary: str | None = None,
+        now: datetime,
+    ) -> None:
+        """Record a stage's state and, in the same transaction, what it produced."""
+        with self._sessions.begin() as session:
+            row = session.get(StageRow, (recording_id, stage.name.value))
+            if row is None:
+                return  # the recording was deleted meanwhile
+            row.status = stage.status.value
+            row.started_at = stage.started_at
+            row.finished_at = stage.finished_at
+            row.error = stage.error
+            row.attempts = stage.attempts
+            recording = session.get(RecordingRow, recording_id)
+            recording.updated_at = now
+            if variant is not None:
+                session.merge(_variant_row(recording_id, variant))
+            if transcript is not None:
+                recording.transcript = transcript.text
+                recording.language = transcript.language
+                recording.segments = transcript.segments_as_dicts()
+            if stage.name == StageName.SUMMARIZE and stage.status == StageStatus.DONE:
+                recording.summary = summary
+
+    def set_status(self, recording_id: str, status: RecordingStatus, now: datetime) -> None:
+        with self._sessions.begin() as session:
+            recording = session.get(RecordingRow, recording_id)
+            if recording is not None and recording.status != status.value:
+                recording.status = status.value
+                recording.updated_at = now
 
     def count_by_status(self) -> dict[RecordingStatus, int]:
         query = select(RecordingRow.status, func.count()).group_by(RecordingRow.status)
@@ -109,6 +163,7 @@ def _to_row(recording: Recording) -> RecordingRow:
         transcript=recording.transcript,
         language=recording.language,
         summary=recording.summary,
+        segments=[asdict(s) for s in recording.segments],
         retention_until=recording.retention_until,
         created_at=recording.created_at,
         updated_at=recording.updated_at,
@@ -124,16 +179,18 @@ def _to_row(recording: Recording) -> RecordingRow:
             )
             for stage in recording.stages.values()
         ],
-        variants=[
-            VariantRow(
-                name=v.name.value,
-                path=v.path,
-                content_type=v.content_type,
-                size_bytes=v.size_bytes,
-                sha256=v.sha256,
-            )
-            for v in recording.variants.values()
-        ],
+        variants=[_variant_row(recording.id, v) for v in recording.variants.values()],
+    )
+
+
+def _variant_row(recording_id: str, v: Variant) -> VariantRow:
+    return VariantRow(
+        recording_id=recording_id,
+        name=v.name.value,
+        path=v.path,
+        content_type=v.content_type,
+        size_bytes=v.size_bytes,
+        sha256=v.sha256,
     )
 
 
@@ -152,6 +209,7 @@ def _from_row(row: RecordingRow) -> Recording:
         transcript=row.transcript,
         language=row.language,
         summary=row.summary,
+        segments=[Segment(**s) for s in row.segments or []],
         retention_until=row.retention_until,
         created_at=row.created_at,
         updated_at=row.updated_at,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     DateTime,
     Float,
@@ -65,6 +66,7 @@ class RecordingRow(Base):
     transcript: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(16))
     summary: Mapped[str | None] = mapped_column(String(64))
+    segments: Mapped[list | None] = mapped_column(JSON)
     retention_until: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -72,9 +74,7 @@ class RecordingRow(Base):
     stages: Mapped[list[StageRow]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="StageRow.position"
     )
-    variants: Mapped[list[VariantRow]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    variants: Mapped[list[VariantRow]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     __table_args__ = (
         Index("ix_recordings_created_at_id", "created_at", "id"),

@@ -1,0 +1,75 @@
+"""FFmpeg as a subprocess: the archive (AAC in MP4) and echo (aecho + MP3) encodings.
+
+Never on the event loop's thread, never reading stdin, only local files as input, a timeout,
+and killed and reaped when cancelled. Runs under `nice` so that the API keeps its latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import imageio_ffmpeg
+
+# Same input, same bytes: no encoder version, creation time or other metadata in the output.
+_REPRODUCIBLE = ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact"]
+
+
+class FFmpegError(Exception):
+    pass
+
+
+def ffmpeg_binary(configured: str | None) -> str:
+    return configured or imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def archive_args(source: Path, target: Path, channels: int) -> list[str]:
+    bitrate = "96k" if channels == 1 else "160k"
+    return [
+        *_input(source), "-map", "0:a:0", "-vn", "-ac", str(min(channels, 2)),
+        "-c:a", "aac", "-b:a", bitrate, *_REPRODUCIBLE, "-movflags", "+faststart",
+        "-f", "mp4", str(target),
+    ]  # fmt: skip
+
+
+def echo_args(source: Path, target: Path) -> list[str]:
+    return [
+        *_input(source), "-map", "0:a:0", "-vn", "-af", "aecho=0.8:0.9:500:0.3",
+        "-c:a", "libmp3lame", "-b:a", "96k", *_REPRODUCIBLE, "-write_xing", "1",
+        "-f", "mp3", str(target),
+    ]  # fmt: skip
+
+
+def _input(source: Path) -> list[str]:
+    return ["-protocol_whitelist", "file", "-i", str(source)]
+
+
+async def run_ffmpeg(binary: str, args: list[str], *, timeout: float, nice: int = 10) -> None:
+    """Run one FFmpeg job; raise FFmpegError with its own message when it fails."""
+    command = [binary, "-nostdin", "-hide_banner", "-v", "error", "-xerror", "-y", *args]
+    if nice and shutil.which("nice"):
+        command = ["nice", "-n", str(nice), *command]  # nice execs: the pid stays FFmpeg's
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    except BaseException as exc:  # timeout or cancellation: leave no process behind
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        if isinstance(exc, TimeoutError):
+            raise FFmpegError(f"FFmpeg took longer than {timeout:.0f} s and was stopped") from exc
+        raise
+    if process.returncode != 0:
+        message = _last_lines(stderr.decode(errors="replace"))
+        raise FFmpegError(f"FFmpeg failed (exit {process.returncode}): {message}")
+
+
+def _last_lines(text: str, count: int = 3) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return " | ".join(lines[-count:]) or "no message"

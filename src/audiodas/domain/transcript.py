@@ -1,0 +1,27 @@
+"""What transcription produces: small dataclasses, as faster-whisper returns them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str | None
+    segments: list[Segment] = field(default_factory=list)
+
+    def segments_as_dicts(self) -> list[dict]:
+        return [asdict(s) for s in self.segments]
+
+    @classmethod
+    def from_parts(cls, segments: list[Segment], language: str | None) -> Transcript:
+        text = " ".join(s.text.strip() for s in segments if s.text.strip())
+        return cls(text=text, language=language, segments=segments)

@@ -1,0 +1,247 @@
+"""One recording through its stages: three branches in parallel, each saving its result as
+soon as it is done, each retried on failure without touching the others.
+
+    archive ──────────────── (FFmpeg slot)   AAC in MP4: the legal copy
+    echo ─────────────────── (FFmpeg slot)   aecho + MP3
+    transcribe ─► summarize  (AI slot each)  Whisper, then ≤ 50 characters
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from audiodas.adapters import ffmpeg
+from audiodas.adapters.storage import FileStore, sha256_of
+from audiodas.adapters.summarizers import Summarizer
+from audiodas.adapters.whisper import WhisperTranscriber
+from audiodas.config import Settings
+from audiodas.domain import (
+    Recording,
+    RecordingStatus,
+    Stage,
+    StageName,
+    StageStatus,
+    Transcript,
+    Variant,
+    VariantName,
+)
+from audiodas.engine.slots import Slots
+from audiodas.metrics import Metrics
+from audiodas.services.recordings import utcnow
+
+log = logging.getLogger("audiodas.engine")
+
+
+@dataclass
+class StageOutput:
+    variant: Variant | None = None
+    transcript: Transcript | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class _Encoding:
+    variant: VariantName
+    suffix: str
+    content_type: str
+
+
+_ENCODINGS = {
+    StageName.ARCHIVE: _Encoding(VariantName.ARCHIVE, ".m4a", "audio/mp4"),
+    StageName.ECHO: _Encoding(VariantName.ECHO, ".mp3", "audio/mpeg"),
+}
+
+
+class StageFailed(Exception):
+    """A stage cannot run at all (e.g. its input failed); not worth a retry."""
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        repository,  # SqlRecordingRepository (save_stage, set_status, get)
+        store: FileStore,
+        transcriber: WhisperTranscriber,
+        summarizer: Summarizer,
+        metrics: Metrics,
+        ffmpeg_slots: Slots,
+        ai_slots: Slots,
+        ai_executor: Executor,
+    ) -> None:
+        self.settings = settings
+        self.repository = repository
+        self.store = store
+        self.transcriber = transcriber
+        self.summarizer = summarizer
+        self.metrics = metrics
+        self.ffmpeg_slots = ffmpeg_slots
+        self.ai_slots = ai_slots
+        self.ai_executor = ai_executor
+        self.ffmpeg = ffmpeg.ffmpeg_binary(settings.ffmpeg)
+
+    async def process(self, recording_id: str) -> Recording | None:
+        recording = await asyncio.to_thread(self.repository.get, recording_id)
+        if recording is None or recording.status.finished:
+            return recording
+        await asyncio.to_thread(
+            self.repository.set_status, recording_id, RecordingStatus.PROCESSING, utcnow()
+        )
+        await asyncio.gather(
+            self._encode(recording, StageName.ARCHIVE),
+            self._encode(recording, StageName.ECHO),
+            self._speech(recording),
+        )
+        recording = await asyncio.to_thread(self.repository.get, recording_id)
+        if recording is not None:
+            recording.status = recording.settled_status()
+            await asyncio.to_thread(
+                self.repository.set_status, recording_id, recording.status, utcnow()
+            )
+            log.info("recording %s %s", recording_id, recording.status)
+        return recording
+
+    # Branches -------------------------------------------------------------------------------
+
+    async def _encode(self, recording: Recording, name: StageName) -> bool:
+        encoding = _ENCODINGS[name]
+        done = recording.variants.get(encoding.variant)
+        if _is_done(recording, name) and done and self.store.resolve(done.path).exists():
+            return True
+
+        async def work() -> StageOutput:
+            source = self.store.resolve(recording.variants[VariantName.ORIGINAL].path)
+            target = self.store.temp_path(encoding.suffix)
+            args = (
+                ffmpeg.archive_args(source, target, recording.channels)
+                if name == StageName.ARCHIVE
+                else ffmpeg.echo_args(source, target)
+            )
+            try:
+                await ffmpeg.run_ffmpeg(
+                    self.ffmpeg,
+                    args,
+                    timeout=60 + recording.duration_s,
+                    nice=self.settings.heavy_work_nice,
+                )
+                sha256, size = await asyncio.to_thread(sha256_of, target)
+                path = await asyncio.to_thread(
+                    self.store.place, target, recording.id, f"{encoding.variant}{encoding.suffix}"
+                )
+            finally:
+                target.unlink(missing_ok=True)
+            return StageOutput(
+                variant=Variant(encoding.variant, path, encoding.content_type, size, sha256)
+            )
+
+        return await self._run_stage(recording, name, self.ffmpeg_slots, work)
+
+    async def _speech(self, recording: Recording) -> None:
+        loop = asyncio.get_running_loop()
+        transcript: Transcript | None = None
+        if _is_done(recording, StageName.TRANSCRIBE):
+            transcript = Transcript(
+                recording.transcript or "", recording.language, recording.segments
+            )
+        else:
+            source = self.store.resolve(recording.variants[VariantName.ORIGINAL].path)
+
+            async def transcribe() -> StageOutput:
+                nonlocal transcript
+                transcript = await loop.run_in_executor(
+                    self.ai_executor, self.transcriber.transcribe, source
+                )
+                return StageOutput(transcript=transcript)
+
+            if not await self._run_stage(
+                recording, StageName.TRANSCRIBE, self.ai_slots, transcribe
+            ):
+                transcript = None
+
+        if _is_done(recording, StageName.SUMMARIZE):
+            return
+
+        async def summarize() -> StageOutput:
+            if transcript is None:
+                raise StageFailed("no transcript to summarize: transcription failed")
+            if not transcript.text:
+                return StageOutput(summary=None)  # speechless audio: no summary, no error
+            summary = await loop.run_in_executor(
+                self.ai_executor, self.summarizer.summarize, transcript.text
+            )
+            return StageOutput(summary=summary)
+
+        await self._run_stage(recording, StageName.SUMMARIZE, self.ai_slots, summarize)
+
+    # One stage, with retries ----------------------------------------------------------------
+
+    async def _run_stage(
+        self,
+        recording: Recording,
+        name: StageName,
+        slots: Slots,
+        work: Callable[[], Awaitable[StageOutput]],
+    ) -> bool:
+        stage = recording.stages[name]
+        retries = self.settings.stage_retries
+        for attempt in range(retries + 1):
+            try:
+                async with slots.hold():
+                    stage.status, stage.error = StageStatus.RUNNING, None
+                    stage.started_at, stage.finished_at = utcnow(), None
+                    stage.attempts += 1
+                    await self._save(recording, stage)
+                    began = time.perf_counter()
+                    output = await work()
+                stage.status, stage.finished_at = StageStatus.DONE, utcnow()
+                await self._save(recording, stage, output)
+                self.metrics.stage_seconds.labels(name).observe(time.perf_counter() - began)
+                return True
+            except asyncio.CancelledError:
+                # Interrupted (shutdown): leave it for the next start, not failed.
+                stage.status, stage.started_at = StageStatus.PENDING, None
+                await asyncio.shield(self._save(recording, stage))
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure is the stage's, not the engine's
+                error = _readable(exc)
+                final = isinstance(exc, StageFailed) or attempt == retries
+                log.warning(
+                    "stage %s of %s failed (attempt %d): %s", name, recording.id, attempt + 1, error
+                )
+                stage.error = error
+                if final:
+                    stage.status, stage.finished_at = StageStatus.FAILED, utcnow()
+                    await self._save(recording, stage)
+                    self.metrics.stage_failures.labels(name).inc()
+                    return False
+                await self._save(recording, stage)
+                await asyncio.sleep(self.settings.retry_backoff_s * 2**attempt)
+        return False
+
+    async def _save(
+        self, recording: Recording, stage: Stage, output: StageOutput | None = None
+    ) -> None:
+        output = output or StageOutput()
+        await asyncio.to_thread(
+            self.repository.save_stage,
+            recording.id,
+            stage,
+            variant=output.variant,
+            transcript=output.transcript,
+            summary=output.summary,
+            now=utcnow(),
+        )
+
+
+def _is_done(recording: Recording, name: StageName) -> bool:
+    return recording.stages[name].status == StageStatus.DONE
+
+
+def _readable(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return text if len(text) <= 500 else text[:497] + "..."
