@@ -1,0 +1,226 @@
+"""The processing engine with real FFmpeg and real Whisper on real speech."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import av
+import httpx
+import psutil
+import pytest
+
+from tests.support import ffmpeg
+
+API = "/api/v1/recordings"
+ENGINE = {"audiodas_embedded_worker": "true"}
+
+
+def upload(server, path: Path, **fields: str) -> dict:
+    with path.open("rb") as f:
+        r = httpx.post(f"{server.url}{API}", files={"file": f}, data=fields, timeout=60)
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def wait_finished(server, recording_id: str, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rec = httpx.get(f"{server.url}{API}/{recording_id}").json()
+        if rec["status"] in ("done", "failed"):
+            return rec
+        time.sleep(0.2)
+    raise AssertionError(f"not finished in {timeout} s: {rec}")
+
+
+def wait_for(server, recording_id: str, predicate, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rec = httpx.get(f"{server.url}{API}/{recording_id}").json()
+        if predicate(rec):
+            return rec
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met in {timeout} s: {rec}")
+
+
+def stages(rec: dict) -> dict[str, dict]:
+    return {s["name"]: s for s in rec["stages"]}
+
+
+def when(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)
+
+
+@pytest.fixture(scope="session")
+def long_speech(tmp_path_factory, assets: Path) -> Path:
+    """Three minutes of human speech (two_cities.wav four times over)."""
+    path = tmp_path_factory.mktemp("long") / "long_speech.wav"
+    ffmpeg("-stream_loop", "3", "-i", str(assets / "two_cities.wav"), "-c", "copy", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def corrupt_in_the_middle(tmp_path_factory, audio_files) -> Path:
+    """A FLAC whose start and end decode but whose middle is garbage: accepted on upload (the
+    probe reads the ends), then FFmpeg refuses it."""
+    data = bytearray(audio_files["flac"].read_bytes())
+    third = len(data) // 3
+    data[third : third + 20000] = bytes((i * 37 + 11) % 256 for i in range(20000))
+    path = tmp_path_factory.mktemp("corrupt") / "damaged.flac"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_branches_run_in_parallel_and_produce_valid_files(start_server, long_speech) -> None:
+    server = start_server(**ENGINE)
+    rec = wait_finished(server, upload(server, long_speech)["id"])
+    assert rec["status"] == "done", rec
+    st = stages(rec)
+    branches = [st["archive"], st["echo"], st["transcribe"]]
+    # All three were running at one moment: the latest start precedes the earliest finish.
+    assert max(when(s["started_at"]) for s in branches) < min(
+        when(s["finished_at"]) for s in branches
+    )
+    assert when(st["summarize"]["started_at"]) >= when(st["transcribe"]["finished_at"])
+
+    folder = server.data_dir / "recordings" / rec["id"]
+    with av.open(str(folder / "archive.m4a")) as archive:
+        stream = archive.streams.audio[0]
+        assert stream.codec_context.name == "aac"
+        assert archive.format.name.startswith("mov,mp4,m4a")
+        duration = float(stream.duration * stream.time_base)
+        assert abs(duration - rec["duration_s"]) <= 0.1
+        assert stream.codec_context.channels == rec["channels"]
+    with av.open(str(folder / "echo.mp3")) as echo:
+        decoded = sum(frame.samples for frame in echo.decode(audio=0))
+        seconds = decoded / echo.streams.audio[0].sample_rate
+        # aecho rings on for its 500 ms delay after the original ends.
+        assert rec["duration_s"] - 0.1 <= seconds <= rec["duration_s"] + 0.6
+    assert rec["variants"]["archive"]["sha256"]
+    r = httpx.get(
+        f"{server.url}{API}/{rec['id']}/stream?variant=archive", headers={"Range": "bytes=0-99"}
+    )
+    assert r.status_code == 206 and r.headers["content-type"] == "audio/mp4"
+    r = httpx.get(f"{server.url}{API}/{rec['id']}/stream?variant=echo")
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/mpeg"
+    assert "best of times" in rec["transcript"].lower()
+    assert rec["summary"] and len(rec["summary"]) <= 50
+
+
+def test_six_recordings_never_exceed_the_slots(start_server, assets) -> None:
+    server = start_server(**ENGINE)
+    seen = {"ffmpeg": 0}
+    stop = threading.Event()
+
+    def count_ffmpeg() -> None:
+        parent = psutil.Process(server.process.pid)
+        while not stop.is_set():
+            try:
+                running = [p for p in parent.children(recursive=True) if "ffmpeg" in p.name()]
+            except psutil.Error:
+                continue
+            seen["ffmpeg"] = max(seen["ffmpeg"], len(running))
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=count_ffmpeg, daemon=True)
+    watcher.start()
+    ids = [upload(server, assets / "two_cities.wav")["id"] for _ in range(6)]
+    try:
+        results = [wait_finished(server, i) for i in ids]
+    finally:
+        stop.set()
+        watcher.join()
+    assert all(r["status"] == "done" for r in results)
+    metrics = httpx.get(f"{server.url}/metrics").text
+    peak = {
+        kind: float(
+            next(
+                line.split()[-1]
+                for line in metrics.splitlines()
+                if line.startswith(f'audiodas_slots_peak{{kind="{kind}"}}')
+            )
+        )
+        for kind in ("ffmpeg", "ai", "recordings")
+    }
+    assert 1 <= seen["ffmpeg"] <= 2, seen  # observed from outside: FFmpeg child processes
+    assert peak["ffmpeg"] == 2  # the limit was reached, so it is what held them back
+    assert peak["ai"] <= 2 and peak["recordings"] == 2
+    assert 'audiodas_slots_capacity{kind="ai"} 2.0' in metrics
+    assert 'audiodas_stage_duration_seconds_count{stage="transcribe"} 6.0' in metrics
+
+
+def test_ffmpeg_failure_fails_only_its_stages(start_server, corrupt_in_the_middle) -> None:
+    server = start_server(**ENGINE, audiodas_retry_backoff_s="0.05")
+    rec = wait_finished(server, upload(server, corrupt_in_the_middle)["id"])
+    st = stages(rec)
+    assert rec["status"] == "failed"
+    for name in ("archive", "echo"):
+        assert st[name]["status"] == "failed"
+        assert "FFmpeg failed" in st[name]["error"] and "Invalid data" in st[name]["error"]
+    # The speech branch went on: PyAV decodes past the damage.
+    assert st["transcribe"]["status"] == "done" and rec["transcript"]
+    assert st["summarize"]["status"] == "done" and rec["summary"]
+    assert set(rec["variants"]) == {"original"}
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'audiodas_stage_failures_total{stage="archive"} 1.0' in metrics
+    assert not list((server.data_dir / "tmp").iterdir())
+
+
+def test_sigkill_mid_recording_resumes_to_one_set_of_products(start_server, long_speech) -> None:
+    server = start_server(**ENGINE)
+    rec = upload(server, long_speech)
+    wait_for(server, rec["id"], lambda r: stages(r)["transcribe"]["status"] == "running")
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait()
+    server.stop()
+
+    restarted = start_server(**ENGINE, audiodas_data_dir=str(server.data_dir))
+    done = wait_finished(restarted, rec["id"])
+    assert done["status"] == "done"
+    assert stages(done)["transcribe"]["started_at"] > rec["created_at"]
+    files = sorted(p.name for p in (server.data_dir / "recordings" / rec["id"]).iterdir())
+    assert files == ["archive.m4a", "echo.mp3", "original.wav"]
+    assert not list((server.data_dir / "tmp").iterdir())
+    assert "best of times" in done["transcript"].lower()
+    assert done["transcript"].lower().count("it was the best of times") <= 4  # not doubled
+
+
+def test_sigterm_drains_running_work_and_takes_no_more(start_server, long_speech) -> None:
+    server = start_server(**ENGINE, audiodas_recording_slots="1")
+    first = upload(server, long_speech)
+    second = upload(server, long_speech)
+    wait_for(server, first["id"], lambda r: stages(r)["transcribe"]["status"] == "running")
+    server.process.send_signal(signal.SIGTERM)
+    # uvicorn re-raises the signal once its shutdown is complete.
+    assert server.process.wait(timeout=60) in (0, -signal.SIGTERM)
+    server.stop()
+    assert "engine stopped" in server.read_log()
+
+    restarted = start_server(audiodas_data_dir=str(server.data_dir))  # API only: look, don't touch
+    drained = httpx.get(f"{restarted.url}{API}/{first['id']}").json()
+    waiting = httpx.get(f"{restarted.url}{API}/{second['id']}").json()
+    assert stages(drained)["transcribe"]["status"] == "done"
+    assert drained["transcript"]
+    assert waiting["status"] == "queued"
+    assert all(s["status"] == "pending" for s in waiting["stages"])
+
+
+def test_events_stream_stage_changes_until_done(start_server, assets) -> None:
+    server = start_server(**ENGINE)
+    rec = upload(server, assets / "beckett.wav")
+    events = []
+    with httpx.stream("GET", f"{server.url}{API}/{rec['id']}/events", timeout=120) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+                events.append(name)
+            if name == "done" and line.startswith("data: "):
+                break
+    assert events[0] == "snapshot" and events[-1] == "done"
+    assert "stage" in events
+    assert httpx.get(f"{server.url}{API}/{'0' * 32}/events").status_code == 404
