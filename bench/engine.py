@@ -25,13 +25,15 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support import Server, speech_assets  # noqa: E402
+from tests.support import ffmpeg as run_ffmpeg_cli
+
 from audiodas.adapters import ffmpeg  # noqa: E402
 from audiodas.adapters.media import probe  # noqa: E402
 from audiodas.config import Settings  # noqa: E402
 from audiodas.engine import Engine  # noqa: E402
 from audiodas.local import _ingest  # noqa: E402
 from audiodas.runtime import open_runtime  # noqa: E402
-from tests.support import Server, ffmpeg as run_ffmpeg_cli, speech_assets  # noqa: E402
 
 
 def cpu_seconds() -> float:
@@ -43,12 +45,11 @@ def cpu_seconds() -> float:
 async def direct(engine: Engine, files: list[Path], tmp: Path) -> None:
     """The same work as the pipeline, called one stage after another."""
     binary = engine.pipeline.ffmpeg
-    loop = asyncio.get_running_loop()
     for i, path in enumerate(files):
         await ffmpeg.run_ffmpeg(binary, ffmpeg.archive_args(path, tmp / f"{i}.m4a", 1), timeout=600)
         await ffmpeg.run_ffmpeg(binary, ffmpeg.echo_args(path, tmp / f"{i}.mp3"), timeout=600)
-        transcript = await loop.run_in_executor(engine.ai_executor, engine.transcriber.transcribe, path)
-        engine.pipeline.summarizer.summarize(transcript.text)
+        transcript = await engine.ai.run(engine.ai.transcriber.transcribe, path)
+        await engine.ai.run(engine.ai.summarizer.summarize, transcript.text)
 
 
 async def through_engine(engine: Engine, runtime, ids: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -65,7 +66,7 @@ def throughput(files: list[Path], audio_s: float, tmp: Path) -> None:
     engine = Engine(runtime)
 
     async def run() -> tuple[float, float, float, float]:
-        await asyncio.get_running_loop().run_in_executor(engine.ai_executor, engine.transcriber.load)
+        await engine.ai.load()
         cpu0, t0 = cpu_seconds(), time.perf_counter()
         await direct(engine, files, tmp)
         # Ingest (copy, hash, probe) is upload work, not engine work: keep it out of the timing.
@@ -79,10 +80,16 @@ def throughput(files: list[Path], audio_s: float, tmp: Path) -> None:
     direct_wall, direct_cpu, engine_wall, engine_cpu = asyncio.run(run())
     runtime.close()
     print(f"throughput, {len(files)} recordings, {audio_s:.0f} s of audio")
-    print(f"  stages one after another: {audio_s / direct_wall:7.1f} audio-s/s  ({direct_cpu:.1f} CPU s)")
-    print(f"  engine (2-2-2, parallel): {audio_s / engine_wall:7.1f} audio-s/s  ({engine_cpu:.1f} CPU s)")
+    print(
+        f"  stages one after another: {audio_s / direct_wall:7.1f} audio-s/s  ({direct_cpu:.1f} CPU s)"
+    )
+    print(
+        f"  engine (2-2-2, parallel): {audio_s / engine_wall:7.1f} audio-s/s  ({engine_cpu:.1f} CPU s)"
+    )
     print(f"  ratio engine / direct throughput: {direct_wall / engine_wall:.2f}")
-    print(f"  engine CPU overhead: {100 * (engine_cpu / direct_cpu - 1):+.1f} %  (target within 10 %)")
+    print(
+        f"  engine CPU overhead: {100 * (engine_cpu / direct_cpu - 1):+.1f} %  (target within 10 %)"
+    )
 
 
 def p95_latency(url: str, n: int) -> float:
@@ -116,7 +123,11 @@ def latency(files: list[Path], requests: int, tmp: Path) -> None:
         uploader.join()
         time.sleep(1)  # the engine is now saturated (2 recordings, 2 FFmpeg, 2 AI)
         busy = p95_latency(url, requests)
-        in_use = [l for l in httpx.get(f"{server.url}/metrics").text.splitlines() if l.startswith("audiodas_slots_in_use")]
+        in_use = [
+            l
+            for l in httpx.get(f"{server.url}/metrics").text.splitlines()
+            if l.startswith("audiodas_slots_in_use")
+        ]
     finally:
         server.stop()
     print(f"API latency, GET /api/v1/recordings/{{id}}, {requests} requests")
@@ -133,7 +144,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         clip = tmp / "speech.wav"  # 89 s of human speech
-        run_ffmpeg_cli("-stream_loop", "1", "-i", str(speech_assets() / "two_cities.wav"), "-c", "copy", str(clip))
+        run_ffmpeg_cli(
+            "-stream_loop",
+            "1",
+            "-i",
+            str(speech_assets() / "two_cities.wav"),
+            "-c",
+            "copy",
+            str(clip),
+        )
         files = []
         for i in range(args.recordings):
             copy = tmp / f"speech{i}.wav"

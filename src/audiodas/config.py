@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,12 @@ class Settings(BaseSettings):
     whisper_compute_type: str = "int8"
     whisper_threads: int = Field(default=1, ge=1)
     whisper_beam_size: int = Field(default=5, ge=1)
+    # Summaries: auto = t5 when AUDIODAS_T5_MODEL is set, else extractive.
+    summarizer: Literal["auto", "t5", "extractive"] = "auto"
+    t5_model: Path | None = None
+    # Off-topic recordings: only flagged, or ended as `rejected` (the archive is kept either way).
+    domain_policy: Literal["flag", "reject"] = "flag"
+    topics_file: Path | None = Field(default=None, description="default: the packaged topics.json")
 
     # Serving.
     host: str = "127.0.0.1"

@@ -3,16 +3,22 @@ The API, the worker and the CLI all start from here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from audiodas.adapters.database import SqlRecordingRepository, create_engine_for, migrate
 from audiodas.adapters.media import probe
 from audiodas.adapters.storage import FileStore
+from audiodas.adapters.topics_file import load_topics
 from audiodas.config import Settings
+from audiodas.domain.topics import Topic
 from audiodas.metrics import Metrics
 from audiodas.services import RecordingService
+
+if TYPE_CHECKING:
+    from audiodas.engine.ai import SpeechAI
 
 
 @dataclass
@@ -23,8 +29,26 @@ class Runtime:
     store: FileStore
     service: RecordingService
     metrics: Metrics
+    topics: dict[str, Topic]
+    _ai: SpeechAI | None = field(default=None, repr=False)
+
+    @property
+    def ai(self) -> SpeechAI:
+        """The process's models and AI slots, created on first use (API-only processes that
+        never transcribe never load a model)."""
+        if self._ai is None:
+            from audiodas.engine.ai import SpeechAI
+
+            self._ai = SpeechAI(self.settings)
+            self.metrics.gauge_from(
+                "audiodas_ai_slots_in_use", "AI slots held now (engine and API).", None,
+                lambda: self._ai.slots.in_use,
+            )  # fmt: skip
+        return self._ai
 
     def close(self) -> None:
+        if self._ai is not None:
+            self._ai.close()
         self.engine.dispose()
 
 
@@ -35,7 +59,8 @@ def open_runtime(settings: Settings) -> Runtime:
     repository = SqlRecordingRepository(engine)
     store = FileStore(settings.data_path)
     store.clean_tmp()
-    service = RecordingService(settings, repository, store, probe)
+    topics = load_topics(settings.topics_file)
+    service = RecordingService(settings, repository, store, probe, topics)
     metrics = Metrics()
     metrics.gauge_from(
         "audiodas_recordings",
@@ -43,4 +68,4 @@ def open_runtime(settings: Settings) -> Runtime:
         "status",
         lambda: {s.value: n for s, n in repository.count_by_status().items()},
     )
-    return Runtime(settings, engine, repository, store, service, metrics)
+    return Runtime(settings, engine, repository, store, service, metrics, topics)

@@ -6,7 +6,7 @@ import importlib.util
 import threading
 from pathlib import Path
 
-from audiodas.domain import Segment, Transcript
+from audiodas.domain.transcript import Segment, Transcript, Word
 
 
 def bundled_model_path() -> Path:
@@ -60,7 +60,12 @@ class WhisperTranscriber:
         return self.load().model.is_multilingual
 
     def transcribe(
-        self, path: Path, *, language: str | None = None, prompt: str | None = None
+        self,
+        path: Path,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        word_timestamps: bool = False,
     ) -> Transcript:
         """Blocking; call from a worker thread. Decodes the file to 16 kHz mono itself."""
         model = self.load()
@@ -70,8 +75,14 @@ class WhisperTranscriber:
             language=language,
             initial_prompt=prompt,
             vad_filter=True,  # speechless audio gives no segments rather than invented words
+            word_timestamps=word_timestamps,
         )
-        parts = [Segment(round(s.start, 3), round(s.end, 3), s.text.strip()) for s in segments]
-        return Transcript.from_parts(
-            [p for p in parts if p.text], info.language if model.model.is_multilingual else "en"
-        )
+        parts, words = [], []
+        for s in segments:
+            if s.text.strip():
+                parts.append(Segment(round(s.start, 3), round(s.end, 3), s.text.strip()))
+            words += [
+                Word(w.word.strip(), round(w.start, 3), round(w.end, 3)) for w in s.words or []
+            ]
+        language = info.language if model.model.is_multilingual else "en"
+        return Transcript.from_parts(parts, language, words)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audiodas import __version__
-from audiodas.api import errors, events, health, recordings
+from audiodas.api import errors, events, health, recordings, speech
 from audiodas.config import Settings
 from audiodas.metrics import Metrics
 from audiodas.runtime import open_runtime
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(recordings.router)
     app.include_router(events.router)
+    app.include_router(speech.router)
     app.include_router(health.router)
     app.add_middleware(_TimingMiddleware)
     return app

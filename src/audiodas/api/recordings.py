@@ -55,7 +55,7 @@ async def upload(request: Request) -> JSONResponse:
         form = await receive_form(request, service.store, service.settings.max_upload_bytes)
         assert form.file is not None
         recording = await to_thread.run_sync(
-            service.ingest, form.file, form.filename, form.fields.get("domain")
+            service.ingest, form.file, form.filename, form.get("domain")
         )
     except Rejected as exc:
         metrics.uploads.labels(exc.code).inc()

@@ -40,6 +40,7 @@ class RecordingOut(BaseModel):
     language: str | None
     summary: str | None
     domain: str | None
+    topic: dict | None
     retention_until: datetime
     created_at: datetime
     updated_at: datetime
@@ -79,6 +80,7 @@ class RecordingOut(BaseModel):
             language=r.language,
             summary=r.summary,
             domain=r.domain,
+            topic=r.topic,
             retention_until=r.retention_until,
             created_at=r.created_at,
             updated_at=r.updated_at,

@@ -20,9 +20,13 @@ _FORM_OVERHEAD = 64 << 10  # headers and boundaries around the file in a multipa
 
 @dataclass
 class ReceivedForm:
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, list[str]] = field(default_factory=dict)  # every value, in order
     file: StagedFile | None = None
     filename: str = ""
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        values = self.fields.get(name)
+        return values[-1] if values else default
 
 
 async def receive_form(request: Request, store: FileStore, max_bytes: int) -> ReceivedForm:
@@ -65,7 +69,7 @@ class _Receiver:
     def __init__(self, store: FileStore, max_bytes: int) -> None:
         self.store = store
         self.max_bytes = max_bytes
-        self.fields: dict[str, str] = {}
+        self.fields: dict[str, list[str]] = {}
         self.file: StagedFile | None = None
         self.filename = ""
         self.pending = bytearray()
@@ -128,5 +132,6 @@ class _Receiver:
 
     def _part_end(self) -> None:
         if self._target not in (None, FILE_FIELD):
-            self.fields[self._target] = self._field.decode("utf-8", "replace")
+            value = self._field.decode("utf-8", "replace")
+            self.fields.setdefault(self._target, []).append(value)
         self._target = None

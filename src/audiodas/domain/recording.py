@@ -14,10 +14,11 @@ class RecordingStatus(StrEnum):
     PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
+    REJECTED = "rejected"  # off topic under the reject policy (its archive is still kept)
 
     @property
     def finished(self) -> bool:
-        return self in (RecordingStatus.DONE, RecordingStatus.FAILED)
+        return self in (RecordingStatus.DONE, RecordingStatus.FAILED, RecordingStatus.REJECTED)
 
 
 class StageName(StrEnum):
@@ -96,6 +97,7 @@ class Recording:
     language: str | None = None
     summary: str | None = None
     segments: list[Segment] = field(default_factory=list)
+    topic: dict | None = None  # TopicVerdict.as_dict() when a domain was given
     stages: dict[StageName, Stage] = field(default_factory=dict)
     variants: dict[VariantName, Variant] = field(default_factory=dict)
 
@@ -134,11 +136,14 @@ class Recording:
             },
         )
 
-    def settled_status(self) -> RecordingStatus:
-        """The status the stages add up to: done when all are, failed when any failed and
-        nothing is left to run, processing otherwise."""
+    def settled_status(self, reject_off_topic: bool = False) -> RecordingStatus:
+        """The status the stages add up to: done when all are (rejected instead when off topic
+        under the reject policy), failed when any failed and nothing is left to run,
+        processing otherwise."""
         states = {stage.status for stage in self.stages.values()}
         if states == {StageStatus.DONE}:
+            if reject_off_topic and self.topic is not None and not self.topic["on_topic"]:
+                return RecordingStatus.REJECTED
             return RecordingStatus.DONE
         if StageStatus.FAILED in states and not states & {StageStatus.PENDING, StageStatus.RUNNING}:
             return RecordingStatus.FAILED

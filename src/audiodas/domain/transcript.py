@@ -13,15 +13,25 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class Word:
+    word: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
 class Transcript:
     text: str
     language: str | None
     segments: list[Segment] = field(default_factory=list)
+    words: list[Word] = field(default_factory=list)  # only when word timestamps were asked for
 
     def segments_as_dicts(self) -> list[dict]:
         return [asdict(s) for s in self.segments]
 
     @classmethod
-    def from_parts(cls, segments: list[Segment], language: str | None) -> Transcript:
+    def from_parts(
+        cls, segments: list[Segment], language: str | None, words: list[Word] | None = None
+    ) -> Transcript:
         text = " ".join(s.text.strip() for s in segments if s.text.strip())
-        return cls(text=text, language=language, segments=segments)
+        return cls(text=text, language=language, segments=segments, words=words or [])

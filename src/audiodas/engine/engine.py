@@ -11,12 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
-from audiodas.adapters.summarizers import ExtractiveSummarizer
-from audiodas.adapters.whisper import WhisperTranscriber
 from audiodas.engine.channel import Channel, MemoryChannel
 from audiodas.engine.pipeline import Pipeline
 from audiodas.engine.slots import Slots
@@ -31,34 +26,20 @@ class Engine:
         self.runtime = runtime
         self.repository = runtime.repository
         self.channel = channel or MemoryChannel(settings.queue_size)
+        self.ai = runtime.ai
         self.slots = {
             "recordings": Slots("recordings", settings.recording_slots),
             "ffmpeg": Slots("ffmpeg", settings.ffmpeg_slots),
-            "ai": Slots("ai", settings.ai_slots),
+            "ai": self.ai.slots,
         }
-        self.ai_executor = ThreadPoolExecutor(
-            max_workers=settings.ai_slots,
-            thread_name_prefix="audiodas-ai",
-            initializer=_lower_thread_priority,
-            initargs=(settings.heavy_work_nice,),
-        )
-        self.transcriber = WhisperTranscriber(
-            settings.whisper_model,
-            compute_type=settings.whisper_compute_type,
-            cpu_threads=settings.whisper_threads,
-            num_workers=settings.ai_slots,
-            beam_size=settings.whisper_beam_size,
-        )
         self.pipeline = Pipeline(
             settings,
             runtime.repository,
             runtime.store,
-            self.transcriber,
-            ExtractiveSummarizer(),
+            self.ai,
+            runtime.topics,
             runtime.metrics,
             self.slots["ffmpeg"],
-            self.slots["ai"],
-            self.ai_executor,
         )
         self.in_flight: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -70,8 +51,7 @@ class Engine:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        # Load the model once, in an AI thread, so that its threads inherit the lower priority.
-        await self._loop.run_in_executor(self.ai_executor, self.transcriber.load)
+        await self.ai.load()
         await self.sweep()
         self._consumers = [
             asyncio.create_task(self._consume(), name=f"audiodas-consumer-{i}")
@@ -111,7 +91,6 @@ class Engine:
         await asyncio.gather(
             *self._consumers, *([self._sweeper] if self._sweeper else []), return_exceptions=True
         )
-        self.ai_executor.shutdown(wait=False, cancel_futures=True)
         log.info("engine stopped")
 
     async def _consume(self) -> None:
@@ -161,9 +140,3 @@ class Engine:
             "audiodas_slots_peak", "Most slots ever held at once since start, by kind.", "kind",
             lambda: {k: s.peak for k, s in self.slots.items()},
         )  # fmt: skip
-
-
-def _lower_thread_priority(nice: int) -> None:
-    # Linux keeps a nice value per thread: inference threads yield to the API's.
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)

@@ -12,13 +12,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from audiodas.adapters import ffmpeg
 from audiodas.adapters.storage import FileStore, sha256_of
-from audiodas.adapters.summarizers import Summarizer
-from audiodas.adapters.whisper import WhisperTranscriber
 from audiodas.config import Settings
 from audiodas.domain import (
     Recording,
@@ -30,6 +27,8 @@ from audiodas.domain import (
     Variant,
     VariantName,
 )
+from audiodas.domain.topics import Topic, score
+from audiodas.engine.ai import SpeechAI
 from audiodas.engine.slots import Slots
 from audiodas.metrics import Metrics
 from audiodas.services.recordings import utcnow
@@ -41,6 +40,7 @@ log = logging.getLogger("audiodas.engine")
 class StageOutput:
     variant: Variant | None = None
     transcript: Transcript | None = None
+    topic: dict | None = None
     summary: str | None = None
 
 
@@ -67,22 +67,18 @@ class Pipeline:
         settings: Settings,
         repository,  # SqlRecordingRepository (save_stage, set_status, get)
         store: FileStore,
-        transcriber: WhisperTranscriber,
-        summarizer: Summarizer,
+        ai: SpeechAI,
+        topics: dict[str, Topic],
         metrics: Metrics,
         ffmpeg_slots: Slots,
-        ai_slots: Slots,
-        ai_executor: Executor,
     ) -> None:
         self.settings = settings
         self.repository = repository
         self.store = store
-        self.transcriber = transcriber
-        self.summarizer = summarizer
+        self.ai = ai
+        self.topics = topics
         self.metrics = metrics
         self.ffmpeg_slots = ffmpeg_slots
-        self.ai_slots = ai_slots
-        self.ai_executor = ai_executor
         self.ffmpeg = ffmpeg.ffmpeg_binary(settings.ffmpeg)
 
     async def process(self, recording_id: str) -> Recording | None:
@@ -99,7 +95,9 @@ class Pipeline:
         )
         recording = await asyncio.to_thread(self.repository.get, recording_id)
         if recording is not None:
-            recording.status = recording.settled_status()
+            recording.status = recording.settled_status(
+                reject_off_topic=self.settings.domain_policy == "reject"
+            )
             await asyncio.to_thread(
                 self.repository.set_status, recording_id, recording.status, utcnow()
             )
@@ -142,7 +140,6 @@ class Pipeline:
         return await self._run_stage(recording, name, self.ffmpeg_slots, work)
 
     async def _speech(self, recording: Recording) -> None:
-        loop = asyncio.get_running_loop()
         transcript: Transcript | None = None
         if _is_done(recording, StageName.TRANSCRIBE):
             transcript = Transcript(
@@ -153,13 +150,13 @@ class Pipeline:
 
             async def transcribe() -> StageOutput:
                 nonlocal transcript
-                transcript = await loop.run_in_executor(
-                    self.ai_executor, self.transcriber.transcribe, source
-                )
-                return StageOutput(transcript=transcript)
+                transcript = await self.ai.run(self.ai.transcriber.transcribe, source)
+                topic = self.topics.get(recording.domain or "")
+                recording.topic = score(topic, transcript.text).as_dict() if topic else None
+                return StageOutput(transcript=transcript, topic=recording.topic)
 
             if not await self._run_stage(
-                recording, StageName.TRANSCRIBE, self.ai_slots, transcribe
+                recording, StageName.TRANSCRIBE, self.ai.slots, transcribe
             ):
                 transcript = None
 
@@ -171,12 +168,10 @@ class Pipeline:
                 raise StageFailed("no transcript to summarize: transcription failed")
             if not transcript.text:
                 return StageOutput(summary=None)  # speechless audio: no summary, no error
-            summary = await loop.run_in_executor(
-                self.ai_executor, self.summarizer.summarize, transcript.text
-            )
+            summary = await self.ai.run(self.ai.summarizer.summarize, transcript.text)
             return StageOutput(summary=summary)
 
-        await self._run_stage(recording, StageName.SUMMARIZE, self.ai_slots, summarize)
+        await self._run_stage(recording, StageName.SUMMARIZE, self.ai.slots, summarize)
 
     # One stage, with retries ----------------------------------------------------------------
 
@@ -233,6 +228,7 @@ class Pipeline:
             stage,
             variant=output.variant,
             transcript=output.transcript,
+            topic=output.topic,
             summary=output.summary,
             now=utcnow(),
         )

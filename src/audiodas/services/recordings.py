@@ -19,9 +19,9 @@ from audiodas.domain import (
     Rejected,
     VariantName,
 )
+from audiodas.domain.topics import Topic
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
-_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_PAGE = 500
 
 
@@ -36,12 +36,14 @@ class RecordingService:
         repository: RecordingRepository,
         store: FileStore,
         probe: Callable[[Path], AudioInfo],
+        topics: dict[str, Topic],
         on_accepted: Callable[[Recording], None] | None = None,
     ) -> None:
         self.settings = settings
         self.repository = repository
         self.store = store
         self.probe = probe
+        self.topics = topics
         # Called after a recording is stored, e.g. to hand its id to the processing channel.
         self.on_accepted = on_accepted
 
@@ -54,7 +56,7 @@ class RecordingService:
         placed = False
         try:
             staged.close()
-            domain = _check_domain(domain)
+            domain = self._check_domain(domain)
             if staged.size == 0:
                 raise Rejected(Rejected.EMPTY_FILE, "the uploaded file is empty")
             info = self.probe(staged.path)
@@ -89,6 +91,17 @@ class RecordingService:
             self.on_accepted(recording)
         return recording
 
+    def _check_domain(self, domain: str | None) -> str | None:
+        if domain is None or not domain.strip():
+            return None
+        domain = domain.strip().lower()
+        if domain not in self.topics:
+            known = ", ".join(sorted(self.topics))
+            raise Rejected(
+                Rejected.INVALID_FIELD, f"unknown domain '{domain[:64]}'; known: {known}"
+            )
+        return domain
+
     def get(self, recording_id: str) -> Recording:
         recording = self.repository.get(recording_id) if _ID.match(recording_id) else None
         if recording is None:
@@ -122,18 +135,6 @@ class RecordingService:
             )
         self.repository.delete(recording_id)
         self.store.remove_recording(recording_id)
-
-
-def _check_domain(domain: str | None) -> str | None:
-    if domain is None or not domain.strip():
-        return None
-    domain = domain.strip().lower()
-    if not _DOMAIN.match(domain):
-        raise Rejected(
-            Rejected.INVALID_FIELD,
-            "domain must be 1-64 characters: lowercase letters, digits, '-' or '_'",
-        )
-    return domain
 
 
 def _clean_filename(filename: str, extension: str) -> str:

@@ -89,6 +89,7 @@ class SqlRecordingRepository:
         *,
         variant: Variant | None = None,
         transcript: Transcript | None = None,
+        topic: dict | None = None,
         summary: str | None = None,
         now: datetime,
     ) -> None:
@@ -110,6 +111,7 @@ class SqlRecordingRepository:
                 recording.transcript = transcript.text
                 recording.language = transcript.language
                 recording.segments = transcript.segments_as_dicts()
+                recording.topic = topic
             if stage.name == StageName.SUMMARIZE and stage.status == StageStatus.DONE:
                 recording.summary = summary
 
@@ -164,6 +166,7 @@ def _to_row(recording: Recording) -> RecordingRow:
         language=recording.language,
         summary=recording.summary,
         segments=[asdict(s) for s in recording.segments],
+        topic=recording.topic,
         retention_until=recording.retention_until,
         created_at=recording.created_at,
         updated_at=recording.updated_at,
@@ -210,6 +213,7 @@ def _from_row(row: RecordingRow) -> Recording:
         language=row.language,
         summary=row.summary,
         segments=[Segment(**s) for s in row.segments or []],
+        topic=row.topic,
         retention_until=row.retention_until,
         created_at=row.created_at,
         updated_at=row.updated_at,

@@ -67,6 +67,7 @@ class RecordingRow(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     summary: Mapped[str | None] = mapped_column(String(64))
     segments: Mapped[list | None] = mapped_column(JSON)
+    topic: Mapped[dict | None] = mapped_column(JSON)
     retention_until: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

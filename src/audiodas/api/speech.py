@@ -1,0 +1,189 @@
+"""API v1: topics and transcripts; and the OpenAI-compatible transcription endpoint."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from typing import Annotated, Literal
+
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from audiodas.api.schemas import ERRORS, ErrorOut
+from audiodas.api.subtitles import FORMATS, to_srt, to_text, to_vtt
+from audiodas.api.uploads import receive_form
+from audiodas.domain import Rejected, StageName, StageStatus, Transcript
+
+router = APIRouter(tags=["speech"])
+
+
+@router.get("/api/v1/domains", summary="Topics a recording can be checked against")
+def domains(request: Request) -> dict:
+    topics = request.app.state.runtime.topics
+    return {
+        "items": [
+            {
+                "name": t.name,
+                "label": t.label,
+                "description": t.description,
+                "threshold": t.threshold,
+                "terms": t.terms,
+            }
+            for t in topics.values()
+        ]
+    }
+
+
+@router.get(
+    "/api/v1/recordings/{recording_id}/transcript",
+    responses={
+        200: {"content": {v.split(";")[0]: {} for v in FORMATS.values()}},
+        404: {"model": ErrorOut},
+        409: {"model": ErrorOut},
+    },
+    summary="The transcript as txt, srt, vtt or json (segments with times)",
+)
+def transcript(
+    request: Request,
+    recording_id: str,
+    format: Annotated[Literal["txt", "srt", "vtt", "json"], Query()] = "txt",
+) -> Response:
+    recording = request.app.state.service.get(recording_id)
+    if recording.stages[StageName.TRANSCRIBE].status != StageStatus.DONE:
+        raise Rejected(
+            Rejected.VARIANT_NOT_READY,
+            f"the transcript is not ready (transcribe stage: "
+            f"{recording.stages[StageName.TRANSCRIBE].status})",
+        )
+    segments = recording.segments
+    if format == "json":
+        return JSONResponse(
+            {
+                "id": recording.id,
+                "language": recording.language,
+                "text": recording.transcript or "",
+                "segments": [
+                    {"id": i, "start": s.start, "end": s.end, "text": s.text}
+                    for i, s in enumerate(segments)
+                ],
+            }
+        )
+    body = {"txt": to_text, "srt": to_srt, "vtt": to_vtt}[format](segments)
+    stem = os.path.splitext(recording.filename)[0] or recording.id
+    return PlainTextResponse(
+        body,
+        media_type=FORMATS[format],
+        headers={"Content-Disposition": f'inline; filename="{_ascii(stem)}.{format}"'},
+    )
+
+
+_OPENAI_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "model": {"type": "string", "example": "whisper-1"},
+                        "language": {"type": "string"},
+                        "prompt": {"type": "string"},
+                        "response_format": {
+                            "type": "string",
+                            "enum": ["json", "text", "srt", "vtt", "verbose_json"],
+                        },
+                        "temperature": {"type": "number"},
+                        "timestamp_granularities[]": {"type": "array", "items": {"type": "string"}},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/v1/audio/transcriptions",
+    openapi_extra=_OPENAI_BODY,
+    responses={k: v for k, v in ERRORS.items() if k in (400, 413, 415, 422)},
+    summary="OpenAI-compatible transcription (synchronous; shares the AI slots)",
+)
+async def openai_transcriptions(request: Request) -> Response:
+    runtime = request.app.state.runtime
+    settings = runtime.settings
+    form = await receive_form(request, runtime.store, settings.max_upload_bytes)
+    assert form.file is not None
+    try:
+        form.file.close()
+        if form.file.size == 0:
+            raise Rejected(Rejected.EMPTY_FILE, "the uploaded file is empty")
+        info = await to_thread.run_sync(runtime.service.probe, form.file.path)
+        if info.duration_s > settings.max_duration_s:
+            raise Rejected(Rejected.TOO_LONG, f"the audio lasts {info.duration_s:.0f} s")
+        response_format = form.get("response_format", "json")
+        if response_format not in ("json", "text", "srt", "vtt", "verbose_json"):
+            raise Rejected(Rejected.INVALID_FIELD, f"unknown response_format '{response_format}'")
+        ai = runtime.ai
+        language = form.get("language") or None
+        if language and not ai.transcriber.multilingual:
+            language = None  # an English-only model takes no language hint
+        async with ai.slots.hold():
+            result: Transcript = await ai.run(
+                ai.transcriber.transcribe,
+                form.file.path,
+                language=language,
+                prompt=form.get("prompt") or None,
+                word_timestamps="word" in form.fields.get("timestamp_granularities[]", []),
+            )
+    finally:
+        form.file.discard()
+    return _openai_response(result, response_format, info.duration_s)
+
+
+def _openai_response(result: Transcript, response_format: str, duration: float) -> Response:
+    if response_format == "text":
+        return PlainTextResponse(result.text + "\n")
+    if response_format == "srt":
+        return PlainTextResponse(to_srt(result.segments))
+    if response_format == "vtt":
+        return PlainTextResponse(to_vtt(result.segments), media_type="text/vtt")
+    if response_format == "verbose_json":
+        return JSONResponse(
+            {
+                "task": "transcribe",
+                "language": _language_name(result.language),
+                "duration": duration,
+                "text": result.text,
+                "segments": [
+                    {
+                        "id": i,
+                        "seek": 0,
+                        "start": s.start,
+                        "end": s.end,
+                        "text": s.text,
+                        "tokens": [],
+                        "temperature": 0.0,
+                        "avg_logprob": 0.0,
+                        "compression_ratio": 0.0,
+                        "no_speech_prob": 0.0,
+                    }
+                    for i, s in enumerate(result.segments)
+                ],
+                **({"words": [asdict(w) for w in result.words]} if result.words else {}),
+            }
+        )
+    return JSONResponse({"text": result.text})
+
+
+_LANGUAGES = {"en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian"}
+
+
+def _language_name(code: str | None) -> str:
+    return _LANGUAGES.get(code or "en", code or "english")
+
+
+def _ascii(text: str) -> str:
+    return "".join(ch if ch.isascii() and ch.isprintable() and ch != '"' else "_" for ch in text)
