@@ -124,15 +124,17 @@ def latency(files: list[Path], requests: int, tmp: Path) -> None:
         time.sleep(1)  # the engine is now saturated (2 recordings, 2 FFmpeg, 2 AI)
         busy = p95_latency(url, requests)
         in_use = [
-            l
-            for l in httpx.get(f"{server.url}/metrics").text.splitlines()
-            if l.startswith("audiodas_slots_in_use")
+            line
+            for line in httpx.get(f"{server.url}/metrics").text.splitlines()
+            if line.startswith("audiodas_slots_in_use")
         ]
     finally:
         server.stop()
     print(f"API latency, GET /api/v1/recordings/{{id}}, {requests} requests")
     print(f"  idle p95: {idle * 1000:7.1f} ms")
-    print(f"  busy p95: {busy * 1000:7.1f} ms   ({', '.join(l.split('kind=')[1] for l in in_use)})")
+    print(
+        f"  busy p95: {busy * 1000:7.1f} ms   ({', '.join(line.split('kind=')[1] for line in in_use)})"
+    )
     print(f"  ratio busy / idle: {busy / idle:.2f}  (target at most 2)")
 
 
