@@ -35,10 +35,16 @@ class SpeechAI:
         )
         self.summarizer = make_summarizer(settings.summarizer, settings.t5_model)
 
-    async def run(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        """Run blocking model code in an AI thread (the caller holds a slot)."""
+    async def run(self, fn: Any, /, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Run blocking model code in an AI thread (the caller holds a slot). A timeout turns a
+        stuck inference into a stage error instead of a recording that never ends (the thread
+        itself cannot be stopped)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        future = loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError as exc:
+            raise TimeoutError(f"inference took longer than {timeout:.0f} s") from exc
 
     async def load(self) -> None:
         """Load the models once, in AI threads, so that their own threads inherit the lower priority."""

@@ -150,7 +150,9 @@ class Pipeline:
 
             async def transcribe() -> StageOutput:
                 nonlocal transcript
-                transcript = await self.ai.run(self.ai.transcriber.transcribe, source)
+                transcript = await self.ai.run(
+                    self.ai.transcriber.transcribe, source, timeout=_ai_timeout(recording)
+                )
                 topic = self.topics.get(recording.domain or "")
                 recording.topic = score(topic, transcript.text).as_dict() if topic else None
                 return StageOutput(transcript=transcript, topic=recording.topic)
@@ -168,7 +170,9 @@ class Pipeline:
                 raise StageFailed("no transcript to summarize: transcription failed")
             if not transcript.text:
                 return StageOutput(summary=None)  # speechless audio: no summary, no error
-            summary = await self.ai.run(self.ai.summarizer.summarize, transcript.text)
+            summary = await self.ai.run(
+                self.ai.summarizer.summarize, transcript.text, timeout=_ai_timeout(recording)
+            )
             return StageOutput(summary=summary)
 
         await self._run_stage(recording, StageName.SUMMARIZE, self.ai.slots, summarize)
@@ -232,6 +236,11 @@ class Pipeline:
             summary=output.summary,
             now=utcnow(),
         )
+
+
+def _ai_timeout(recording: Recording) -> float:
+    # tiny.en runs at 10-30x real time here; this allows a machine 20 times slower.
+    return 120 + 2 * recording.duration_s
 
 
 def _is_done(recording: Recording, name: StageName) -> bool:
