@@ -4,7 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean web
+
+WEB_DIST := src/audiodas/web/static/dist/edge-worker.js
+WEB_SOURCES := $(wildcard web/src/*.js) web/build.mjs web/package-lock.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,15 +21,27 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-run: $(VENV)/.installed
+# The web app bundle (Node.js at set-up only) and the browser model (built once, cached in data/).
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+$(WEB_DIST): web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
+
+web: $(WEB_DIST) $(VENV)/.installed
+	$(BIN)/audiodas models build-web --if-missing
+
+run: $(VENV)/.installed web
 	$(BIN)/audiodas serve
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test web
 	bash scripts/test-system-deps.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/ingest_and_range.py
 
+# Removes what set-up builds; never the data folder (recordings, database, browser model).
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) .venv-build web/node_modules src/audiodas/web/static/dist

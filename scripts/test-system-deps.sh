@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs when they are missing (quick when present).
-# PostgreSQL 15 for the storage tests; espeak-ng and sox make speech from known scripts.
+# PostgreSQL 15 for the storage tests; espeak-ng and sox make speech from known scripts;
+# Chromium for the web app's end-to-end tests (driven by Playwright, which downloads no browser).
 set -euo pipefail
 
 find_initdb() {
@@ -11,6 +12,7 @@ missing=()
 find_initdb || missing+=(postgresql)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || missing+=(sox)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

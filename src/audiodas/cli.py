@@ -100,6 +100,23 @@ def models_whisper_base(
     typer.echo(f"Whisper base ready: AUDIODAS_WHISPER_MODEL={folder.resolve()}")
 
 
+@models_app.command("build-web")
+def models_build_web(
+    if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing when already built"),
+    build_venv: Path = typer.Option(Path(".venv-build"), help="Build environment (created if absent)"),
+) -> None:
+    """Build the browser model (Whisper tiny.en for transformers.js) into the web model folder."""
+    from audiodas.models import WEB_MODEL_FILES, build_web_model, web_model_ready
+
+    models_dir = Settings().web_models_path
+    if if_missing and web_model_ready(models_dir):
+        typer.echo(f"browser model present in {models_dir}")
+        return
+    target = build_web_model(models_dir, build_venv.resolve(), log=typer.echo)
+    size = sum((target / f).stat().st_size for f in WEB_MODEL_FILES)
+    typer.echo(f"browser model built in {target} ({size / 2**20:.0f} MiB downloaded by a browser)")
+
+
 @models_app.command("import-t5")
 def models_import_t5(
     checkpoint: Path = typer.Argument(

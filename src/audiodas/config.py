@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     domain_policy: Literal["flag", "reject"] = "flag"
     topics_file: Path | None = Field(default=None, description="default: the packaged topics.json")
 
+    # Web app: the browser model (transformers.js layout), built by `audiodas models build-web`.
+    web_model_dir: Path | None = Field(default=None, description="default: <data>/models/web")
+
     # Serving.
     host: str = "127.0.0.1"
     port: int = 8000
@@ -61,6 +64,10 @@ class Settings(BaseSettings):
     @cached_property
     def data_path(self) -> Path:
         return self.data_dir.expanduser().resolve()
+
+    @property
+    def web_models_path(self) -> Path:
+        return (self.web_model_dir or self.data_path / "models" / "web").expanduser().resolve()
 
     @property
     def max_upload_bytes(self) -> int:

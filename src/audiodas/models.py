@@ -36,6 +36,53 @@ def assemble_whisper_base(output: Path) -> Path:
     return output
 
 
+WEB_MODEL_NAME = "whisper-tiny.en"
+WEB_MODEL_FILES = (
+    "config.json",
+    "generation_config.json",
+    "preprocessor_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "onnx/encoder_model_int8.onnx",
+    "onnx/decoder_model_merged.onnx",
+)
+
+
+def web_model_ready(models_dir: Path) -> bool:
+    return all((models_dir / WEB_MODEL_NAME / f).exists() for f in WEB_MODEL_FILES)
+
+
+def build_web_model(models_dir: Path, build_venv: Path, log=print) -> Path:  # type: ignore[no-untyped-def]
+    """Convert the bundled CTranslate2 tiny.en to transformers.js's ONNX layout, in a separate
+    build environment (torch, transformers, optimum) that the runtime never imports."""
+    import subprocess
+    import sys
+
+    from audiodas.adapters.whisper import bundled_model_path
+
+    here = Path(__file__).parent / "web"
+    python = build_venv / "bin" / "python"
+    if not python.exists():
+        log(f"creating the model build environment in {build_venv}")
+        subprocess.run([sys.executable, "-m", "venv", str(build_venv)], check=True)
+    log("installing the build requirements (torch CPU, transformers, optimum; quick when present)")
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "-r", str(here / "build-requirements.txt")],
+        check=True,
+    )
+    target = models_dir / WEB_MODEL_NAME
+    staging = models_dir / f".{WEB_MODEL_NAME}.building"
+    shutil.rmtree(staging, ignore_errors=True)
+    log(f"converting {bundled_model_path()} (about a minute)")
+    subprocess.run(
+        [str(python), str(here / "build_model.py"), str(bundled_model_path()), str(staging)],
+        check=True,
+    )
+    shutil.rmtree(target, ignore_errors=True)
+    staging.replace(target)
+    return target
+
+
 def import_t5(checkpoint: Path, output: Path, quantization: str = "int8") -> Path:
     """Convert a local Hugging Face T5 checkpoint (e.g. Flan-T5-small) to CTranslate2, with its
     tokenizer.json beside it. Needs the `t5-import` extra (transformers, torch)."""

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audiodas import __version__
-from audiodas.api import errors, events, health, recordings, speech
+from audiodas.api import errors, events, health, recordings, speech, web
 from audiodas.config import Settings
 from audiodas.metrics import Metrics
 from audiodas.runtime import open_runtime
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    web.install(app, settings)
     app.include_router(recordings.router)
     app.include_router(events.router)
     app.include_router(speech.router)

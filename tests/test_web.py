@@ -1,0 +1,194 @@
+"""The web app in Debian's Chromium, driven by Playwright, against `audiodas serve`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import ROOT, Server, espeak, ffmpeg, word_error_rate
+
+DATA = Path(__file__).parent / "data"
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+WEB_MODELS = ROOT / "data" / "models" / "web"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what}; `make test` provides it")
+    pytest.skip(f"{what}; `make test` provides it")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not (WEB_MODELS / "whisper-tiny.en" / "onnx" / "encoder_model_int8.onnx").exists():
+        _missing("the browser model is not built (audiodas models build-web)")
+    if not (ROOT / "src" / "audiodas" / "web" / "static" / "dist" / "edge-worker.js").exists():
+        _missing("the web app is not built (npm run build in web/)")
+    srv = Server(
+        tmp_path_factory.mktemp("web") / "data",
+        env={"AUDIODAS_EMBEDDED_WORKER": "true", "AUDIODAS_WEB_MODEL_DIR": str(WEB_MODELS)},
+    ).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        _missing("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.network = []  # type: ignore[attr-defined]
+    page.on(
+        "response",
+        lambda r: page.network.append((r.status, r.url, r.request.headers.get("range"))),
+    )
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("web-clips")
+    found = {t: espeak(DATA / "speech" / f"{t}.txt", d / f"{t}.wav") for t in ("economics", "cooking")}
+    found["silence"] = d / "silence.wav"
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-t", "6", str(found["silence"]))
+    return found
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def card(page, name: str):  # type: ignore[no-untyped-def]
+    return page.locator(f'.file-card[data-file="{name}"]')
+
+
+def wait_state(page, name: str, timeout_s: float = 180) -> str:
+    locator = card(page, name)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = locator.get_attribute("data-state") if locator.count() else None
+        if state in ("uploaded", "rejected", "error"):
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"{name}: edge check did not end; card: {locator.inner_text()}")
+
+
+def recordings(server) -> list[dict]:
+    return httpx.get(f"{server.url}/api/v1/recordings?limit=500").json()["items"]
+
+
+def test_on_topic_clip_is_checked_uploaded_processed_and_played(server, page, clips) -> None:
+    page.goto(f"{server.url}/#/upload")
+    page.select_option("#topic", "economics")
+    # The page must stay responsive while the worker runs: record the longest main-thread stall.
+    page.evaluate(
+        """() => { window.maxGap = 0; let last = performance.now();
+        window.gapTimer = setInterval(() => { const now = performance.now();
+        window.maxGap = Math.max(window.maxGap, now - last); last = now; }, 20); }"""
+    )
+    page.set_input_files("#files", str(clips["economics"]))
+    card(page, "economics.wav").locator(".step").filter(has_text="Transcribing").wait_for(timeout=120_000)
+    started = time.monotonic()
+    page.select_option("#topic", "sports")  # a UI interaction while Whisper runs in the worker
+    interaction_s = time.monotonic() - started
+    assert wait_state(page, "economics.wav") == "uploaded", card(page, "economics.wav").inner_text()
+    max_gap_ms = page.evaluate("window.maxGap")
+    assert interaction_s < 1.0
+    assert max_gap_ms < 500, f"main thread stalled {max_gap_ms:.0f} ms during the edge check"
+    shot(page, "upload")
+
+    edge_text = card(page, "economics.wav").get_attribute("data-edge-text")
+    rec_id = card(page, "economics.wav").get_attribute("data-recording-id")
+    assert rec_id and [r["id"] for r in recordings(server)] == [rec_id]
+
+    page.click(f'a[href="#/recordings/{rec_id}"]')
+    page.locator('#status[data-status="done"]').wait_for(timeout=120_000)
+    page.locator("#transcript .segment").first.wait_for()
+    server_rec = httpx.get(f"{server.url}/api/v1/recordings/{rec_id}").json()
+    assert server_rec["domain"] == "economics" and server_rec["topic"]["on_topic"]
+    assert page.locator("#summary").inner_text() == server_rec["summary"]
+    assert "inflation" in page.locator("#transcript").inner_text().lower()
+    # The edge transcript agrees with the server's (same model, ONNX vs CTranslate2).
+    wer = word_error_rate(server_rec["transcript"], edge_text)
+    assert wer <= 0.1, (wer, edge_text, server_rec["transcript"])
+
+    # A listener on a slow link: seeking past what has arrived makes the player ask for a range.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": 64 * 1024, "uploadThroughput": -1},
+    )
+    page.reload()
+    page.locator('#status[data-status="done"]').wait_for(timeout=60_000)
+    page.evaluate("document.querySelector('#player').play()")
+    page.wait_for_function("document.querySelector('#player').currentTime > 0.3", timeout=20_000)
+    before = len(page.network)
+    page.evaluate("document.querySelector('#player').currentTime = 15")
+    page.wait_for_function("document.querySelector('#player').currentTime >= 15", timeout=20_000)
+    page.wait_for_timeout(500)
+    seeks = [n for n in page.network[before:] if "/stream" in n[1] and n[0] == 206]
+    assert seeks and seeks[0][2].startswith("bytes="), page.network[before:]
+    assert int(seeks[0][2].removeprefix("bytes=").split("-")[0]) > 0  # from the seek point
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    last = page.locator("#transcript .segment").last
+    target = float(last.get_attribute("data-start"))
+    last.click()  # a segment seeks the player
+    page.wait_for_function(
+        f"Math.abs(document.querySelector('#player').currentTime - {target}) < 1.5", timeout=20_000
+    )
+    shot(page, "recording")
+
+    page.goto(f"{server.url}/#/library")
+    page.locator(f'tr[data-id="{rec_id}"] .status.done').wait_for(timeout=10_000)
+    assert "economics: on topic" in page.locator(f'tr[data-id="{rec_id}"]').inner_text()
+    shot(page, "library")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "library-phone")
+
+
+def test_off_topic_and_speechless_clips_never_reach_the_server(server, page, clips) -> None:
+    before = recordings(server)
+    page.goto(f"{server.url}/#/upload")
+    page.select_option("#topic", "economics")
+    page.set_input_files("#files", [str(clips["cooking"]), str(clips["silence"])])
+    assert wait_state(page, "cooking.wav") == "rejected"
+    assert wait_state(page, "silence.wav") == "rejected"
+    off_topic = card(page, "cooking.wav").inner_text()
+    assert "off topic for Economics" in off_topic and "heard" in off_topic.lower()
+    assert "too little speech" in card(page, "silence.wav").inner_text()
+    shot(page, "rejected")
+    assert recordings(server) == before
+    uploads = [n for n in page.network if n[1].endswith("/api/v1/recordings") and n[0] == 202]
+    assert uploads == []

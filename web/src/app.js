@@ -1,0 +1,259 @@
+// AudioDAS web app: upload (with the edge check), library, recording. Talks only to API v1.
+const API = "/api/v1";
+const $ = (selector, root = document) => root.querySelector(selector);
+const main = () => $("#main");
+let worker = null;
+let topics = [];
+let liveTimer = null;
+let liveEvents = null;
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (v !== false && v != null) el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const child of children.flat(Infinity)) el.append(child instanceof Node ? child : String(child ?? ""));
+  return el;
+}
+
+async function api(path, options) {
+  const response = await fetch(API + path, options);
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) throw new Error(body?.detail ?? `HTTP ${response.status}`);
+  return body;
+}
+
+const fmtSeconds = (s) => (s == null ? "" : `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, "0")}`);
+
+function stopLive() {
+  clearInterval(liveTimer);
+  liveEvents?.close();
+  liveTimer = liveEvents = null;
+}
+
+// --- Upload ----------------------------------------------------------------------------------
+
+function getWorker() {
+  worker ??= new Worker(new URL("/static/dist/edge-worker.js", location.href), { type: "module" });
+  return worker;
+}
+
+async function decodeTo16kMono(file) {
+  // Web Audio decodes off the main thread; an OfflineAudioContext resamples to 16 kHz mono.
+  const data = await file.arrayBuffer();
+  const decoded = await new AudioContext().decodeAudioData(data);
+  const length = Math.ceil(decoded.duration * 16000);
+  const offline = new OfflineAudioContext(1, Math.max(length, 1), 16000);
+  const source = offline.createBufferSource();
+  source.buffer = decoded;
+  source.connect(offline.destination);
+  source.start();
+  const rendered = await offline.startRendering();
+  return rendered.getChannelData(0);
+}
+
+function edgeCheck(id, pcm, topic, onProgress) {
+  return new Promise((resolve, reject) => {
+    const w = getWorker();
+    const listen = ({ data }) => {
+      if (data.id !== id) return;
+      if (data.type === "progress") onProgress(data);
+      else {
+        w.removeEventListener("message", listen);
+        data.type === "error" ? reject(new Error(data.message)) : resolve(data);
+      }
+    };
+    w.addEventListener("message", listen);
+    w.postMessage({ id, pcm, topic }, [pcm.buffer]);
+  });
+}
+
+function uploadWithProgress(file, domain, onProgress) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    form.append("file", file);
+    if (domain) form.append("domain", domain);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `${API}/recordings`);
+    xhr.responseType = "json";
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onload = () => (xhr.status === 202 ? resolve(xhr.response) : reject(new Error(xhr.response?.detail ?? `HTTP ${xhr.status}`)));
+    xhr.onerror = () => reject(new Error("network error"));
+    xhr.send(form);
+  });
+}
+
+const STEPS = { decode: "Decoding", vad: "Checking for speech", model: "Loading the speech model", transcribe: "Transcribing the opening", upload: "Uploading" };
+
+async function checkAndUpload(file, topicName, list) {
+  const id = crypto.randomUUID();
+  const status = h("span", { class: "step" }, "Waiting");
+  const bar = h("progress", { max: 1, value: 0, "aria-label": `Progress of ${file.name}` });
+  const detail = h("p", { class: "detail" });
+  const card = h("li", { class: "file-card", "data-state": "working", "data-file": file.name }, h("strong", {}, file.name), " ", status, bar, detail);
+  list.append(card);
+  const set = (step, fraction) => {
+    status.textContent = STEPS[step] ?? step;
+    bar.value = fraction ?? 0;
+  };
+  const topic = topics.find((t) => t.name === topicName) ?? null;
+  try {
+    set("decode", 0);
+    const pcm = await decodeTo16kMono(file);
+    const result = await edgeCheck(id, pcm, topic, (p) => set(p.step, p.fraction));
+    card.dataset.edgeText = result.text ?? "";
+    card.dataset.timings = JSON.stringify(result.timings ?? {});
+    if (!result.ok) {
+      card.dataset.state = "rejected";
+      status.textContent = "Rejected";
+      bar.value = 1;
+      detail.textContent = result.reason + (result.text ? ` — heard: “${result.text}”` : "");
+      return;
+    }
+    detail.textContent = result.modelMissing ? result.reason : result.text ? `Heard: “${result.text}”` : "";
+    set("upload", 0);
+    const recording = await uploadWithProgress(file, topicName, (f) => set("upload", f));
+    card.dataset.state = "uploaded";
+    card.dataset.recordingId = recording.id;
+    status.textContent = "Uploaded";
+    bar.value = 1;
+    detail.append(" ", h("a", { href: `#/recordings/${recording.id}` }, "Open the recording"));
+  } catch (error) {
+    card.dataset.state = "error";
+    status.textContent = "Error";
+    detail.textContent = error.message;
+  }
+}
+
+async function uploadPage() {
+  const select = h("select", { id: "topic", name: "topic" }, h("option", { value: "" }, "No topic check"), topics.map((t) => h("option", { value: t.name }, t.label)));
+  const list = h("ul", { class: "files", "aria-live": "polite" });
+  const input = h("input", { type: "file", id: "files", accept: "audio/*", multiple: true });
+  const handle = (files) => [...files].forEach((f) => checkAndUpload(f, select.value, list));
+  input.addEventListener("change", () => handle(input.files));
+  const drop = h("div", { class: "drop", tabindex: 0, role: "button", "aria-label": "Drop audio files here, or press Enter to choose" }, "Drop audio files here, or ", h("label", { for: "files" }, "choose files"));
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); handle(e.dataTransfer.files); });
+  drop.addEventListener("keydown", (e) => (e.key === "Enter" || e.key === " ") && input.click());
+  const modelNote = h("p", { class: "note", id: "model-note" });
+  fetch("/models/whisper-tiny.en/config.json", { method: "HEAD" }).then((r) => {
+    modelNote.textContent = r.ok
+      ? "Each file is checked in your browser (speech, then topic) before it is uploaded."
+      : "The browser speech model is not installed: files are checked for speech only (run `audiodas models build-web`).";
+  });
+  main().replaceChildren(
+    h("h1", {}, "Upload recordings"),
+    modelNote,
+    h("label", { for: "topic" }, "Topic "), select,
+    h("p", {}, input),
+    drop,
+    list,
+  );
+}
+
+// --- Library ---------------------------------------------------------------------------------
+
+async function libraryPage() {
+  const body = h("tbody");
+  const table = h("table", { class: "library" }, h("caption", {}, "Recordings, newest first"), h("thead", {}, h("tr", {}, ["File", "Status", "Duration", "Summary", "Topic"].map((c) => h("th", { scope: "col" }, c)))), body);
+  main().replaceChildren(h("h1", {}, "Library"), table);
+  const refresh = async () => {
+    const { items } = await api("/recordings?limit=100");
+    body.replaceChildren(
+      ...items.map((r) =>
+        h("tr", { "data-id": r.id },
+          h("td", {}, h("a", { href: `#/recordings/${r.id}` }, r.filename)),
+          h("td", { class: `status ${r.status}` }, r.status),
+          h("td", {}, fmtSeconds(r.duration_s)),
+          h("td", {}, r.summary ?? ""),
+          h("td", {}, r.topic ? `${r.topic.expected}: ${r.topic.on_topic ? "on topic" : "off topic"} (${r.topic.score})` : ""),
+        ),
+      ),
+    );
+  };
+  await refresh();
+  liveTimer = setInterval(refresh, 2000);
+}
+
+// --- Recording -------------------------------------------------------------------------------
+
+async function recordingPage(id) {
+  let rec;
+  try {
+    rec = await api(`/recordings/${id}`);
+  } catch (error) {
+    main().replaceChildren(h("h1", {}, "Recording"), h("p", { role: "alert" }, error.message));
+    return;
+  }
+  const stages = h("ol", { class: "stages", "aria-live": "polite" });
+  const audio = h("audio", { controls: true, preload: "metadata", id: "player" });
+  const variant = h("select", { id: "variant", "aria-label": "Variant" });
+  const transcript = h("ol", { class: "transcript", id: "transcript" });
+  const summary = h("p", { class: "summary", id: "summary" });
+  const downloads = h("p", { class: "downloads" }, "Transcript: ", ["txt", "srt", "vtt", "json"].map((f) => [h("a", { href: `${API}/recordings/${id}/transcript?format=${f}`, download: true }, f), " "]));
+  const statusLine = h("p", { id: "status" });
+  main().replaceChildren(
+    h("h1", {}, rec.filename), statusLine, h("h2", {}, "Stages"), stages,
+    h("h2", {}, "Player"), h("label", { for: "variant" }, "Variant "), variant, h("p", {}, audio),
+    h("h2", {}, "Summary"), summary, h("h2", {}, "Transcript"), downloads, transcript,
+  );
+
+  const render = (r) => {
+    statusLine.textContent = `Status: ${r.status} · ${fmtSeconds(r.duration_s)}` + (r.topic ? ` · topic ${r.topic.expected}: ${r.topic.on_topic ? "on topic" : "off topic"}` : "");
+    statusLine.dataset.status = r.status;
+    stages.replaceChildren(...r.stages.map((s) => h("li", { "data-stage": s.name, "data-status": s.status }, `${s.name}: ${s.status}`, s.error ? ` — ${s.error}` : "")));
+    const current = variant.value || "original";
+    variant.replaceChildren(...Object.keys(r.variants).map((v) => h("option", { value: v, selected: v === current }, { original: "Original", archive: "Archive (AAC)", echo: "Echo (MP3)" }[v] ?? v)));
+    summary.textContent = r.summary ?? (r.status === "done" ? "(no summary: no speech)" : "…");
+  };
+  const loadTranscript = async () => {
+    try {
+      const t = await api(`/recordings/${id}/transcript?format=json`);
+      transcript.replaceChildren(...t.segments.map((s) => h("li", {}, h("button", { type: "button", class: "segment", "data-start": s.start, onclick: () => { audio.currentTime = s.start; audio.play(); } }, `[${fmtSeconds(s.start)}] `, s.text))));
+    } catch {
+      transcript.replaceChildren(h("li", {}, "Not transcribed yet."));
+    }
+  };
+  variant.addEventListener("change", () => {
+    const at = audio.currentTime;
+    audio.src = `${API}/recordings/${id}/stream?variant=${variant.value}`;
+    audio.currentTime = at;
+  });
+  render(rec);
+  audio.src = `${API}/recordings/${id}/stream?variant=original`;
+  await loadTranscript();
+  if (!["done", "failed", "rejected"].includes(rec.status)) {
+    liveEvents = new EventSource(`${API}/recordings/${id}/events`);
+    const refresh = async () => render(await api(`/recordings/${id}`));
+    liveEvents.addEventListener("stage", refresh);
+    liveEvents.addEventListener("done", async (e) => {
+      liveEvents.close();
+      render(JSON.parse(e.data));
+      await loadTranscript();
+    });
+  }
+}
+
+// --- Router ----------------------------------------------------------------------------------
+
+async function route() {
+  stopLive();
+  const hash = location.hash || "#/upload";
+  document.querySelectorAll("nav a").forEach((a) => a.setAttribute("aria-current", a.getAttribute("href") === hash ? "page" : "false"));
+  const match = hash.match(/^#\/recordings\/([0-9a-f]{32})$/);
+  if (match) return recordingPage(match[1]);
+  if (hash === "#/library") return libraryPage();
+  return uploadPage();
+}
+
+(async () => {
+  try {
+    topics = (await api("/domains")).items;
+  } catch {
+    topics = [];
+  }
+  window.addEventListener("hashchange", route);
+  await route();
+})();
