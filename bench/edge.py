@@ -49,7 +49,9 @@ def main() -> None:
         clips = {
             "beckett.wav (10 s)": speech_assets() / "beckett.wav",
             "two_cities.wav (44 s)": speech_assets() / "two_cities.wav",
-            "economics espeak (25 s)": espeak(ROOT / "tests/data/speech/economics.txt", tmp / "economics.wav"),
+            "economics espeak (25 s)": espeak(
+                ROOT / "tests/data/speech/economics.txt", tmp / "economics.wav"
+            ),
         }
         server = Server(tmp / "data", env={"AUDIODAS_WEB_MODEL_DIR": str(MODEL.parent)}).start()
         rows = []
@@ -57,12 +59,17 @@ def main() -> None:
             ids = {}
             for name, path in clips.items():
                 with path.open("rb") as f:
-                    ids[name] = httpx.post(f"{server.url}/api/v1/recordings", files={"file": f}).json()["id"]
+                    ids[name] = httpx.post(
+                        f"{server.url}/api/v1/recordings", files={"file": f}
+                    ).json()["id"]
             server_text = {}
             for name, path in clips.items():
                 with path.open("rb") as f:
                     server_text[name] = httpx.post(
-                        f"{server.url}/v1/audio/transcriptions", files={"file": f}, data={"model": "w"}, timeout=120
+                        f"{server.url}/v1/audio/transcriptions",
+                        files={"file": f},
+                        data={"model": "w"},
+                        timeout=120,
                     ).json()["text"]
             with sync_playwright() as p:
                 browser = p.chromium.launch(
@@ -77,18 +84,39 @@ def main() -> None:
                         r = page.evaluate(CHECK, [url, dtype])
                         t = r["timings"]
                         # Whisper in the browser sees the first 30 s; compare like with like.
-                        wer = word_error_rate(server_text[name], r.get("text", "")) if "44 s" not in name else None
-                        rows.append((dtype, name, r["decode_ms"], t["vad_ms"], t.get("load_ms", 0), t.get("transcribe_ms", 0), wer, r.get("text", "")))
+                        wer = (
+                            word_error_rate(server_text[name], r.get("text", ""))
+                            if "44 s" not in name
+                            else None
+                        )
+                        rows.append(
+                            (
+                                dtype,
+                                name,
+                                r["decode_ms"],
+                                t["vad_ms"],
+                                t.get("load_ms", 0),
+                                t.get("transcribe_ms", 0),
+                                wer,
+                                r.get("text", ""),
+                            )
+                        )
                 browser.close()
         finally:
             server.stop()
 
     print("edge check in headless Chromium (wasm, 1 thread), Whisper tiny.en, fp32 decoder")
-    print(f"{'encoder':>7} {'clip':<24} {'decode':>7} {'VAD':>6} {'load':>6} {'ASR':>7} {'WER vs server':>13}")
+    print(
+        f"{'encoder':>7} {'clip':<24} {'decode':>7} {'VAD':>6} {'load':>6} {'ASR':>7} {'WER vs server':>13}"
+    )
     for dtype, name, dec, vad, load, asr, wer, _ in rows:
         w = "-" if wer is None else f"{wer:.3f}"
-        print(f"{dtype:>7} {name:<24} {dec:>6.0f}ms {vad:>4.0f}ms {load:>4.0f}ms {asr:>5.0f}ms {w:>13}")
-    print("(times in ms; load is the first clip's model load, then cached; two_cities WER covers its first 30 s only, so it is not comparable)")
+        print(
+            f"{dtype:>7} {name:<24} {dec:>6.0f}ms {vad:>4.0f}ms {load:>4.0f}ms {asr:>5.0f}ms {w:>13}"
+        )
+    print(
+        "(times in ms; load is the first clip's model load, then cached; two_cities WER covers its first 30 s only, so it is not comparable)"
+    )
     print("\nmodel download size")
     shared = sum((MODEL / f).stat().st_size for f in SHARED)
     for dtype, encoder in ENCODERS.items():

@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import os
 import random
-import struct
 import sys
 import tempfile
 import time
@@ -25,18 +24,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import Server  # noqa: E402
-
-
-def silent_wav(path: Path, size: int) -> None:
-    data = size - 44
-    header = b"RIFF" + struct.pack("<I", data + 36) + b"WAVE"
-    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 2, 48000, 48000 * 4, 4, 16)
-    header += b"data" + struct.pack("<I", data)
-    with path.open("wb") as f:
-        f.write(header)
-        f.write(os.urandom(1 << 20) * ((size - 44) // (1 << 20)))
-        f.truncate(size)
+from tests.support import Server, silent_wav  # noqa: E402
 
 
 def baseline_ingest(source: Path, target_dir: Path) -> float:
@@ -86,7 +74,7 @@ def main() -> None:
         ).start()
         try:
             src = tmp / "upload.wav"
-            silent_wav(src, size)
+            silent_wav(src, size, noise=True)
             small = tmp / "small.wav"
             silent_wav(small, 1 << 20)
             with small.open("rb") as f:

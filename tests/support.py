@@ -33,6 +33,21 @@ def ffmpeg(*args: str) -> None:
     )
 
 
+def silent_wav(path: Path, size: int, noise: bool = False) -> None:
+    """A valid 48 kHz stereo PCM WAV of `size` bytes: sparse zeros (silence), or random bytes."""
+    import struct
+
+    data = size - 44
+    header = b"RIFF" + struct.pack("<I", data + 36) + b"WAVE"
+    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 2, 48000, 48000 * 4, 4, 16)
+    header += b"data" + struct.pack("<I", data)
+    with path.open("wb") as f:
+        f.write(header)
+        if noise:
+            f.write(os.urandom(1 << 20) * (data // (1 << 20)))
+        f.truncate(size)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support import silent_wav
+
 GIB = 1 << 30
-
-
-def silent_wav(path: Path, size: int) -> None:
-    """A valid 48 kHz stereo PCM WAV of `size` bytes (sparse: zeros are silence)."""
-    data = size - 44
-    header = b"RIFF" + struct.pack("<I", data + 36) + b"WAVE"
-    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 2, 48000, 48000 * 4, 4, 16)
-    header += b"data" + struct.pack("<I", data)
-    with path.open("wb") as f:
-        f.write(header)
-        f.truncate(size)
 
 
 @pytest.mark.slow

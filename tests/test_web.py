@@ -78,7 +78,9 @@ def page(browser):
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("web-clips")
-    found = {t: espeak(DATA / "speech" / f"{t}.txt", d / f"{t}.wav") for t in ("economics", "cooking")}
+    found = {
+        t: espeak(DATA / "speech" / f"{t}.txt", d / f"{t}.wav") for t in ("economics", "cooking")
+    }
     found["silence"] = d / "silence.wav"
     ffmpeg("-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-t", "6", str(found["silence"]))
     return found
@@ -118,7 +120,9 @@ def test_on_topic_clip_is_checked_uploaded_processed_and_played(server, page, cl
         window.maxGap = Math.max(window.maxGap, now - last); last = now; }, 20); }"""
     )
     page.set_input_files("#files", str(clips["economics"]))
-    card(page, "economics.wav").locator(".step").filter(has_text="Transcribing").wait_for(timeout=120_000)
+    card(page, "economics.wav").locator(".step").filter(has_text="Transcribing").wait_for(
+        timeout=120_000
+    )
     started = time.monotonic()
     page.select_option("#topic", "sports")  # a UI interaction while Whisper runs in the worker
     interaction_s = time.monotonic() - started
@@ -161,7 +165,10 @@ def test_on_topic_clip_is_checked_uploaded_processed_and_played(server, page, cl
     seeks = [n for n in page.network[before:] if "/stream" in n[1] and n[0] == 206]
     assert seeks and seeks[0][2].startswith("bytes="), page.network[before:]
     assert int(seeks[0][2].removeprefix("bytes=").split("-")[0]) > 0  # from the seek point
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     last = page.locator("#transcript .segment").last
     target = float(last.get_attribute("data-start"))
     last.click()  # a segment seeks the player

@@ -103,7 +103,9 @@ def models_whisper_base(
 @models_app.command("build-web")
 def models_build_web(
     if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing when already built"),
-    build_venv: Path = typer.Option(Path(".venv-build"), help="Build environment (created if absent)"),
+    build_venv: Path = typer.Option(
+        Path(".venv-build"), help="Build environment (created if absent)"
+    ),
 ) -> None:
     """Build the browser model (Whisper tiny.en for transformers.js) into the web model folder."""
     from audiodas.models import WEB_MODEL_FILES, build_web_model, web_model_ready

@@ -67,7 +67,15 @@ def build_web_model(models_dir: Path, build_venv: Path, log=print) -> Path:  # t
         subprocess.run([sys.executable, "-m", "venv", str(build_venv)], check=True)
     log("installing the build requirements (torch CPU, transformers, optimum; quick when present)")
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "-r", str(here / "build-requirements.txt")],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-r",
+            str(here / "build-requirements.txt"),
+        ],
         check=True,
     )
     target = models_dir / WEB_MODEL_NAME

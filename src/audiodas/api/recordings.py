@@ -11,29 +11,13 @@ from fastapi.responses import JSONResponse
 
 from audiodas.api.files import RangeFileResponse
 from audiodas.api.schemas import ERRORS, ErrorOut, RecordingList, RecordingOut
-from audiodas.api.uploads import receive_form
+from audiodas.api.uploads import multipart_openapi, receive_form
 from audiodas.domain import RecordingStatus, Rejected, VariantName
 from audiodas.services import RecordingService
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 
-_UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "domain": {"type": "string", "example": "economics"},
-                    },
-                }
-            }
-        },
-    }
-}
+_UPLOAD_BODY = multipart_openapi(domain={"type": "string", "example": "economics"})
 
 
 def _service(request: Request) -> RecordingService:

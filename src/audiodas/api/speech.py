@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from audiodas.api.schemas import ERRORS, ErrorOut
 from audiodas.api.subtitles import FORMATS, to_srt, to_text, to_vtt
-from audiodas.api.uploads import receive_form
+from audiodas.api.uploads import multipart_openapi, receive_form
 from audiodas.domain import Rejected, StageName, StageStatus, Transcript
 
 router = APIRouter(tags=["speech"])
@@ -78,31 +78,14 @@ def transcript(
     )
 
 
-_OPENAI_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "model": {"type": "string", "example": "whisper-1"},
-                        "language": {"type": "string"},
-                        "prompt": {"type": "string"},
-                        "response_format": {
-                            "type": "string",
-                            "enum": ["json", "text", "srt", "vtt", "verbose_json"],
-                        },
-                        "temperature": {"type": "number"},
-                        "timestamp_granularities[]": {"type": "array", "items": {"type": "string"}},
-                    },
-                }
-            }
-        },
-    }
-}
+_OPENAI_BODY = multipart_openapi(
+    model={"type": "string", "example": "whisper-1"},
+    language={"type": "string"},
+    prompt={"type": "string"},
+    response_format={"type": "string", "enum": ["json", "text", "srt", "vtt", "verbose_json"]},
+    temperature={"type": "number"},
+    **{"timestamp_granularities[]": {"type": "array", "items": {"type": "string"}}},
+)
 
 
 @router.post(

@@ -18,6 +18,16 @@ _MAX_FIELD_BYTES = 4096  # text fields are short (e.g. domain)
 _FORM_OVERHEAD = 64 << 10  # headers and boundaries around the file in a multipart body
 
 
+def multipart_openapi(**fields: dict) -> dict:
+    """`openapi_extra` describing a multipart body with a `file` part plus `fields` (the body is
+    parsed by receive_form, so FastAPI cannot infer it)."""
+    properties = {FILE_FIELD: {"type": "string", "format": "binary"}, **fields}
+    schema = {"type": "object", "required": [FILE_FIELD], "properties": properties}
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    }
+
+
 @dataclass
 class ReceivedForm:
     fields: dict[str, list[str]] = field(default_factory=dict)  # every value, in order

@@ -55,7 +55,9 @@ def read_ct2(path: Path) -> dict[str, np.ndarray]:
         shape = [take("I") for _ in range(rank)]
         dtype = DTYPES[take("B")]
         size = take("I")
-        array = np.frombuffer(data, dtype=dtype, count=size // np.dtype(dtype).itemsize, offset=offset)
+        array = np.frombuffer(
+            data, dtype=dtype, count=size // np.dtype(dtype).itemsize, offset=offset
+        )
         offset += size
         variables[name] = array.reshape(shape).astype(np.float32)
     for _ in range(take("I")):
@@ -86,16 +88,24 @@ def to_state_dict(ct2: dict[str, np.ndarray], layers: int, d: int) -> dict:
         norm(f"{side}/layer_norm", f"model.{side}.layer_norm")
         for i in range(layers):
             ct, hf = f"{side}/layer_{i}", f"model.{side}.layers.{i}"
-            qkv_w, qkv_b = ct2[f"{ct}/self_attention/linear_0/weight"], ct2[f"{ct}/self_attention/linear_0/bias"]
+            qkv_w, qkv_b = (
+                ct2[f"{ct}/self_attention/linear_0/weight"],
+                ct2[f"{ct}/self_attention/linear_0/bias"],
+            )
             for k, proj in enumerate(("q_proj", "k_proj", "v_proj")):
                 put(f"{hf}.self_attn.{proj}.weight", qkv_w[k * d : (k + 1) * d])
-                if proj != "k_proj":  # Whisper's key projection has no bias (CTranslate2 stores zeros)
+                if (
+                    proj != "k_proj"
+                ):  # Whisper's key projection has no bias (CTranslate2 stores zeros)
                     put(f"{hf}.self_attn.{proj}.bias", qkv_b[k * d : (k + 1) * d])
             linear(f"{ct}/self_attention/linear_1", f"{hf}.self_attn.out_proj")
             norm(f"{ct}/self_attention/layer_norm", f"{hf}.self_attn_layer_norm")
             if side == "decoder":
                 linear(f"{ct}/attention/linear_0", f"{hf}.encoder_attn.q_proj")
-                kv_w, kv_b = ct2[f"{ct}/attention/linear_1/weight"], ct2[f"{ct}/attention/linear_1/bias"]
+                kv_w, kv_b = (
+                    ct2[f"{ct}/attention/linear_1/weight"],
+                    ct2[f"{ct}/attention/linear_1/bias"],
+                )
                 put(f"{hf}.encoder_attn.k_proj.weight", kv_w[:d])
                 put(f"{hf}.encoder_attn.v_proj.weight", kv_w[d:])
                 put(f"{hf}.encoder_attn.v_proj.bias", kv_b[d:])
@@ -118,7 +128,9 @@ def build(ct2_dir: Path, output: Path) -> None:
     ct2_config = json.loads((ct2_dir / "config.json").read_text())
     ct2 = read_ct2(ct2_dir / "model.bin")
     d = ct2["encoder/layer_norm/gamma"].shape[0]
-    layers = sum(1 for k in ct2 if k.startswith("encoder/layer_") and k.endswith("ffn/layer_norm/gamma"))
+    layers = sum(
+        1 for k in ct2 if k.startswith("encoder/layer_") and k.endswith("ffn/layer_norm/gamma")
+    )
     vocab = ct2["decoder/embeddings/weight"].shape[0]
     config = WhisperConfig(
         vocab_size=vocab,
@@ -168,13 +180,26 @@ def build(ct2_dir: Path, output: Path) -> None:
         write_side_files(hf_dir)
         from optimum.exporters.onnx import main_export
 
-        main_export(str(hf_dir), output=str(onnx_dir), task="automatic-speech-recognition-with-past", device="cpu")
+        main_export(
+            str(hf_dir),
+            output=str(onnx_dir),
+            task="automatic-speech-recognition-with-past",
+            device="cpu",
+        )
         output.mkdir(parents=True, exist_ok=True)
         (output / "onnx").mkdir(exist_ok=True)
         for name in ("encoder_model.onnx", "decoder_model_merged.onnx"):
             shutil.copy(onnx_dir / name, output / "onnx" / name)
-        quantize_encoder(onnx_dir / "encoder_model.onnx", output / "onnx" / "encoder_model_int8.onnx")
-        for name in ("config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"):
+        quantize_encoder(
+            onnx_dir / "encoder_model.onnx", output / "onnx" / "encoder_model_int8.onnx"
+        )
+        for name in (
+            "config.json",
+            "generation_config.json",
+            "preprocessor_config.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+        ):
             shutil.copy(hf_dir / name, output / name)
     del torch
 
@@ -182,7 +207,13 @@ def build(ct2_dir: Path, output: Path) -> None:
 def quantize_encoder(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+    quantize_dynamic(
+        str(source),
+        str(target),
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul"],
+    )
 
 
 def write_side_files(hf_dir: Path) -> None:
