@@ -199,3 +199,31 @@ def test_off_topic_and_speechless_clips_never_reach_the_server(server, page, cli
     assert recordings(server) == before
     uploads = [n for n in page.network if n[1].endswith("/api/v1/recordings") and n[0] == 202]
     assert uploads == []
+
+
+def test_without_the_browser_model_the_page_says_so_and_checks_speech_only(
+    browser, clips, tmp_path
+) -> None:
+    srv = Server(
+        tmp_path / "data", env={"AUDIODAS_WEB_MODEL_DIR": str(tmp_path / "no-model")}
+    ).start()
+    context = browser.new_context(viewport={"width": 800, "height": 700})
+    try:
+        page = context.new_page()
+        page.goto(f"{srv.url}/#/upload")
+        page.locator("#model-note", has_text="not installed").wait_for(timeout=10_000)
+        page.select_option("#topic", "economics")
+        # Keyboard only: focus the drop zone and press Enter to choose files.
+        page.focus(".drop")
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Enter")
+        chooser.value.set_files([str(clips["cooking"]), str(clips["silence"])])
+        # Off topic, but without a model only speech can be checked: it goes through.
+        assert wait_state(page, "cooking.wav") == "uploaded"
+        assert "voice activity only" in card(page, "cooking.wav").inner_text()
+        assert wait_state(page, "silence.wav") == "rejected"
+        assert [r["filename"] for r in recordings(srv)] == ["cooking.wav"]
+        shot(page, "upload-without-model")
+    finally:
+        context.close()
+        srv.stop()
