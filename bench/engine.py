@@ -32,7 +32,7 @@ from audiodas.adapters import ffmpeg  # noqa: E402
 from audiodas.adapters.media import probe  # noqa: E402
 from audiodas.config import Settings  # noqa: E402
 from audiodas.engine import Engine  # noqa: E402
-from audiodas.local import _ingest  # noqa: E402
+from audiodas.local import ingest_file  # noqa: E402
 from audiodas.runtime import open_runtime  # noqa: E402
 
 
@@ -70,7 +70,7 @@ def throughput(files: list[Path], audio_s: float, tmp: Path) -> None:
         cpu0, t0 = cpu_seconds(), time.perf_counter()
         await direct(engine, files, tmp)
         # Ingest (copy, hash, probe) is upload work, not engine work: keep it out of the timing.
-        ids = [(await asyncio.to_thread(_ingest, runtime, f, None)).id for f in files]
+        ids = [(await asyncio.to_thread(ingest_file, runtime, f, None)).id for f in files]
         cpu1, t1 = cpu_seconds(), time.perf_counter()
         await through_engine(engine, runtime, ids)
         cpu2, t2 = cpu_seconds(), time.perf_counter()

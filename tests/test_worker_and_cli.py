@@ -14,7 +14,7 @@ import httpx
 from audiodas.config import Settings
 from audiodas.domain import STAGE_NAMES, RecordingStatus, StageStatus
 from audiodas.engine import Engine
-from audiodas.local import _ingest
+from audiodas.local import ingest_file
 from audiodas.runtime import open_runtime
 from tests.test_engine import stages, upload, wait_finished
 
@@ -47,7 +47,7 @@ def test_stages_are_idempotent(tmp_path: Path, assets: Path) -> None:
     async def run_twice() -> tuple:
         runtime = open_runtime(settings)
         engine = Engine(runtime)
-        recording = await asyncio.to_thread(_ingest, runtime, assets / "beckett.wav", None)
+        recording = await asyncio.to_thread(ingest_file, runtime, assets / "beckett.wav", None)
         first = await engine.pipeline.process(recording.id)
         # Run every stage again, as after a crash that lost their completion.
         for stage in first.stages.values():

@@ -24,7 +24,7 @@ async def process_files(settings: Settings, files: list[Path], domain: str | Non
     recordings: list[Recording] = []
     for path in files:
         try:
-            recordings.append(await asyncio.to_thread(_ingest, runtime, path, domain))
+            recordings.append(await asyncio.to_thread(ingest_file, runtime, path, domain))
         except Rejected as exc:
             console.print(f"[red]{path}: {exc.code}: {exc.detail}")
     if not recordings:
@@ -60,7 +60,7 @@ async def process_files(settings: Settings, files: list[Path], domain: str | Non
     return 0 if all(r.status == "done" for r in current) else 1
 
 
-def _ingest(runtime, path: Path, domain: str | None) -> Recording:  # type: ignore[no-untyped-def]
+def ingest_file(runtime, path: Path, domain: str | None) -> Recording:  # type: ignore[no-untyped-def]
     staged = runtime.store.stage(runtime.settings.max_upload_bytes)
     try:
         with path.open("rb") as source:

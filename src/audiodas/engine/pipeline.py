@@ -19,6 +19,7 @@ from audiodas.adapters.storage import FileStore, sha256_of
 from audiodas.config import Settings
 from audiodas.domain import (
     Recording,
+    RecordingRepository,
     RecordingStatus,
     Stage,
     StageName,
@@ -65,7 +66,7 @@ class Pipeline:
     def __init__(
         self,
         settings: Settings,
-        repository,  # SqlRecordingRepository (save_stage, set_status, get)
+        repository: RecordingRepository,
         store: FileStore,
         ai: SpeechAI,
         topics: dict[str, Topic],
