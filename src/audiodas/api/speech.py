@@ -100,12 +100,7 @@ async def openai_transcriptions(request: Request) -> Response:
     form = await receive_form(request, runtime.store, settings.max_upload_bytes)
     assert form.file is not None
     try:
-        form.file.close()
-        if form.file.size == 0:
-            raise Rejected(Rejected.EMPTY_FILE, "the uploaded file is empty")
-        info = await to_thread.run_sync(runtime.service.probe, form.file.path)
-        if info.duration_s > settings.max_duration_s:
-            raise Rejected(Rejected.TOO_LONG, f"the audio lasts {info.duration_s:.0f} s")
+        info = await to_thread.run_sync(runtime.service.check_audio, form.file)
         response_format = form.get("response_format", "json")
         if response_format not in ("json", "text", "srt", "vtt", "verbose_json"):
             raise Rejected(Rejected.INVALID_FIELD, f"unknown response_format '{response_format}'")

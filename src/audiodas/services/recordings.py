@@ -55,17 +55,8 @@ class RecordingService:
         recording_id = uuid.uuid4().hex
         placed = False
         try:
-            staged.close()
             domain = self._check_domain(domain)
-            if staged.size == 0:
-                raise Rejected(Rejected.EMPTY_FILE, "the uploaded file is empty")
-            info = self.probe(staged.path)
-            if info.duration_s > self.settings.max_duration_s:
-                raise Rejected(
-                    Rejected.TOO_LONG,
-                    f"the audio lasts {info.duration_s:.0f} s; "
-                    f"the limit is {self.settings.max_duration_s:.0f} s",
-                )
+            info = self.check_audio(staged)
             relative = self.store.place(
                 staged.path, recording_id, f"{VariantName.ORIGINAL}.{info.extension}"
             )
@@ -90,6 +81,21 @@ class RecordingService:
         if self.on_accepted is not None:
             self.on_accepted(recording)
         return recording
+
+    def check_audio(self, staged: StagedFile) -> AudioInfo:
+        """The rules every received file meets: not empty, decodable audio, not too long.
+        Blocking; the caller discards the file on refusal."""
+        staged.close()
+        if staged.size == 0:
+            raise Rejected(Rejected.EMPTY_FILE, "the uploaded file is empty")
+        info = self.probe(staged.path)
+        if info.duration_s > self.settings.max_duration_s:
+            raise Rejected(
+                Rejected.TOO_LONG,
+                f"the audio lasts {info.duration_s:.0f} s; "
+                f"the limit is {self.settings.max_duration_s:.0f} s",
+            )
+        return info
 
     def _check_domain(self, domain: str | None) -> str | None:
         if domain is None or not domain.strip():
