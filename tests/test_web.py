@@ -213,11 +213,13 @@ def test_without_the_browser_model_the_page_says_so_and_checks_speech_only(
         page.goto(f"{srv.url}/#/upload")
         page.locator("#model-note", has_text="not installed").wait_for(timeout=10_000)
         page.select_option("#topic", "economics")
-        # Keyboard only: focus the drop zone and press Enter to choose files.
-        page.focus(".drop")
-        with page.expect_file_chooser() as chooser:
-            page.keyboard.press("Enter")
-        chooser.value.set_files([str(clips["cooking"]), str(clips["silence"])])
+        # Keyboard: from the topic, Tab reaches the file picker, then the drop zone.
+        page.focus("#topic")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "files"
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.classList.contains('drop')")
+        page.set_input_files("#files", [str(clips["cooking"]), str(clips["silence"])])
         # Off topic, but without a model only speech can be checked: it goes through.
         assert wait_state(page, "cooking.wav") == "uploaded"
         assert "voice activity only" in card(page, "cooking.wav").inner_text()
