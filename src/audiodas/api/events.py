@@ -14,7 +14,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from audiodas.api.schemas import ERRORS, RecordingOut
+from audiodas.api.schemas import ERRORS, RecordingOut, StageOut
 from audiodas.domain import Recording
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
@@ -56,12 +56,7 @@ async def _stream(request: Request, service, recording: Recording) -> AsyncItera
         for name, stage in recording.stages.items():
             if _stage_key(stage) != stages[name]:
                 stages[name] = _stage_key(stage)
-                yield _event(
-                    "stage",
-                    RecordingOut.of(recording).model_dump(mode="json")["stages"][
-                        list(recording.stages).index(name)
-                    ],
-                )
+                yield _event("stage", StageOut.of(stage).model_dump(mode="json"))
                 quiet = 0.0
         if recording.status != status:
             status = recording.status

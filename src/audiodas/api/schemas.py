@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from audiodas.domain import Recording
+from audiodas.domain import Recording, Stage
 
 
 class StageOut(BaseModel):
@@ -15,6 +15,16 @@ class StageOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     error: str | None
+
+    @classmethod
+    def of(cls, s: Stage) -> StageOut:
+        return cls(
+            name=s.name,
+            status=s.status,
+            started_at=s.started_at,
+            finished_at=s.finished_at,
+            error=s.error,
+        )
 
 
 class VariantOut(BaseModel):
@@ -57,16 +67,7 @@ class RecordingOut(BaseModel):
             sample_rate=r.sample_rate,
             channels=r.channels,
             status=r.status,
-            stages=[
-                StageOut(
-                    name=s.name,
-                    status=s.status,
-                    started_at=s.started_at,
-                    finished_at=s.finished_at,
-                    error=s.error,
-                )
-                for s in r.stages.values()
-            ],
+            stages=[StageOut.of(s) for s in r.stages.values()],
             variants={
                 v.name: VariantOut(
                     content_type=v.content_type,

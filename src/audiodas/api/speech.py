@@ -20,19 +20,7 @@ router = APIRouter(tags=["speech"])
 
 @router.get("/api/v1/domains", summary="Topics a recording can be checked against")
 def domains(request: Request) -> dict:
-    topics = request.app.state.runtime.topics
-    return {
-        "items": [
-            {
-                "name": t.name,
-                "label": t.label,
-                "description": t.description,
-                "threshold": t.threshold,
-                "terms": t.terms,
-            }
-            for t in topics.values()
-        ]
-    }
+    return {"items": [asdict(t) for t in request.app.state.runtime.topics.values()]}
 
 
 @router.get(
