@@ -19,6 +19,7 @@ from audiodas.services import RecordingService
 
 if TYPE_CHECKING:
     from audiodas.engine.ai import SpeechAI
+    from audiodas.engine.slots import Slots
 
 
 @dataclass
@@ -30,6 +31,8 @@ class Runtime:
     service: RecordingService
     metrics: Metrics
     topics: dict[str, Topic]
+    # Heavy-work slots by kind, as the parts that use them add them (AI, engine), for /metrics.
+    slots: dict[str, Slots] = field(default_factory=dict)
     _ai: SpeechAI | None = field(default=None, repr=False)
 
     @property
@@ -40,10 +43,7 @@ class Runtime:
             from audiodas.engine.ai import SpeechAI
 
             self._ai = SpeechAI(self.settings)
-            self.metrics.gauge_from(
-                "audiodas_ai_slots_in_use", "AI slots held now (engine and API).", None,
-                lambda: self._ai.slots.in_use,
-            )  # fmt: skip
+            self.slots["ai"] = self._ai.slots
         return self._ai
 
     def close(self) -> None:
@@ -68,4 +68,17 @@ def open_runtime(settings: Settings) -> Runtime:
         "status",
         lambda: {s.value: n for s, n in repository.count_by_status().items()},
     )
-    return Runtime(settings, engine, repository, store, service, metrics, topics)
+    runtime = Runtime(settings, engine, repository, store, service, metrics, topics)
+    for name, what, read in [
+        ("audiodas_slots_in_use", "Heavy-work slots held now, by kind.", lambda s: s.in_use),
+        ("audiodas_slots_capacity", "Heavy-work slots, by kind.", lambda s: s.capacity),
+        (
+            "audiodas_slots_peak",
+            "Most slots ever held at once since start, by kind.",
+            lambda s: s.peak,
+        ),
+    ]:
+        metrics.gauge_from(
+            name, what, "kind", lambda read=read: {k: read(s) for k, s in runtime.slots.items()}
+        )
+    return runtime

@@ -27,11 +27,9 @@ class Engine:
         self.repository = runtime.repository
         self.channel = channel or MemoryChannel(settings.queue_size)
         self.ai = runtime.ai
-        self.slots = {
-            "recordings": Slots("recordings", settings.recording_slots),
-            "ffmpeg": Slots("ffmpeg", settings.ffmpeg_slots),
-            "ai": self.ai.slots,
-        }
+        self.slots = runtime.slots  # "ai" is the SpeechAI's; the engine adds its own two
+        self.slots["recordings"] = Slots("recordings", settings.recording_slots)
+        self.slots["ffmpeg"] = Slots("ffmpeg", settings.ffmpeg_slots)
         self.pipeline = Pipeline(
             settings,
             runtime.repository,
@@ -128,15 +126,3 @@ class Engine:
             None,
             self.channel.depth,
         )
-        metrics.gauge_from(
-            "audiodas_slots_in_use", "Heavy-work slots held now, by kind.", "kind",
-            lambda: {k: s.in_use for k, s in self.slots.items()},
-        )  # fmt: skip
-        metrics.gauge_from(
-            "audiodas_slots_capacity", "Heavy-work slots, by kind.", "kind",
-            lambda: {k: s.capacity for k, s in self.slots.items()},
-        )  # fmt: skip
-        metrics.gauge_from(
-            "audiodas_slots_peak", "Most slots ever held at once since start, by kind.", "kind",
-            lambda: {k: s.peak for k, s in self.slots.items()},
-        )  # fmt: skip
