@@ -25,7 +25,7 @@ SHARED = ["onnx/decoder_model_merged.onnx", "tokenizer.json", "config.json", "ge
 CHECK = """async ([url, dtype]) => {
   const t0 = performance.now();
   const data = await (await fetch(url)).arrayBuffer();
-  const decoded = await new AudioContext().decodeAudioData(data);
+  const decoded = await new OfflineAudioContext(1, 1, 16000).decodeAudioData(data);
   const offline = new OfflineAudioContext(1, Math.ceil(decoded.duration * 16000), 16000);
   const source = offline.createBufferSource();
   source.buffer = decoded; source.connect(offline.destination); source.start();

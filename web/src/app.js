@@ -42,7 +42,8 @@ function getWorker() {
 async function decodeTo16kMono(file) {
   // Web Audio decodes off the main thread; an OfflineAudioContext resamples to 16 kHz mono.
   const data = await file.arrayBuffer();
-  const decoded = await new AudioContext().decodeAudioData(data);
+  // An OfflineAudioContext decodes too, without holding an audio device open per file.
+  const decoded = await new OfflineAudioContext(1, 1, 16000).decodeAudioData(data);
   const length = Math.ceil(decoded.duration * 16000);
   const offline = new OfflineAudioContext(1, Math.max(length, 1), 16000);
   const source = offline.createBufferSource();
