@@ -1,9 +1,10 @@
-"""The `audiodas` command: serve, worker, process."""
+"""The `audiodas` command: serve, worker, process, models."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from pathlib import Path
 
@@ -28,40 +29,46 @@ def serve(
     worker: bool = typer.Option(
         None,
         "--worker/--no-worker",
-        help="Run the processing engine in this process [default: yes]",
+        help="Process recordings here; with --no-worker run `audiodas worker` elsewhere "
+        "[default: yes]",
     ),
+    workers: int = typer.Option(None, help="HTTP worker processes [default: the CPU count]"),
 ) -> None:
-    """Run the API and, unless --no-worker, the processing engine."""
-    import uvicorn
-
-    from audiodas.api import create_app
+    """Run the API (several processes) and the engine (its own process) until SIGTERM/Ctrl-C."""
+    from audiodas.supervisor import serve as supervise
 
     _logging()
     settings = Settings()
     if worker is not None:
         settings.embedded_worker = worker
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-        timeout_graceful_shutdown=5,
-    )
+    if workers is not None:
+        settings.api_workers = workers
+    raise typer.Exit(supervise(settings, host or settings.host, port or settings.port))
 
 
 @app.command("worker")
-def worker_command() -> None:
+def worker_command(
+    inference_only: bool = typer.Option(
+        False, "--inference-only", hidden=True, help="Serve inference only (API-only nodes)"
+    ),
+) -> None:
     """Run the processing engine without HTTP (SIGTERM drains, then exits)."""
     _logging()
-    asyncio.run(_worker(Settings()))
+    asyncio.run(_worker(Settings(), consume=not inference_only))
 
 
-async def _worker(settings: Settings) -> None:
+async def _worker(settings: Settings, consume: bool) -> None:
     from audiodas.engine import Engine
+    from audiodas.processes import die_with_parent
     from audiodas.runtime import open_runtime
+    from audiodas.supervisor import SUPERVISOR_PID
 
+    supervisor = int(os.environ.get(SUPERVISOR_PID, "0"))
+    if supervisor and supervisor == os.getppid():
+        die_with_parent(supervisor)
     runtime = open_runtime(settings)
-    engine = Engine(runtime)
+    await runtime.start()
+    engine = Engine(runtime, consume=consume)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -69,7 +76,7 @@ async def _worker(settings: Settings) -> None:
     await engine.start()
     await stop.wait()
     await engine.stop(settings.shutdown_grace_s)
-    runtime.close()
+    await runtime.close()
 
 
 @app.command()

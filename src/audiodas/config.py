@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -33,12 +36,27 @@ class Settings(BaseSettings):
     ai_slots: int = Field(default=2, ge=1)
     stage_retries: int = Field(default=2, ge=0)
     retry_backoff_s: float = 1.0
-    queue_size: int = Field(default=100, ge=1)
-    sweep_interval_s: float = 2.0
+    # An idle engine is woken by each upload; this is how often it also looks for work it was
+    # not told about (a lost wake-up, another node's upload).
+    sweep_interval_s: float = Field(default=5.0, gt=0)
+    # A claimed recording is the engine's for this long, renewed every third of it; an engine
+    # that dies without releasing its claims leaves them to others once this has passed.
+    work_lease_s: float = Field(default=60.0, gt=0)
     shutdown_grace_s: float = 30.0
     heavy_work_nice: int = Field(default=10, ge=0, le=19)
-    # `audiodas serve` runs the engine in-process unless this is false (then run `audiodas worker`).
+    # `audiodas serve` runs the engine (its own process) unless this is false (then run
+    # `audiodas worker` somewhere); the OpenAI endpoint's inference runs there either way.
     embedded_worker: bool = True
+
+    # Inference processes (one per AI slot): a call that outlives its timeout is killed and the
+    # process replaced. Timeout = base + factor x the audio's duration.
+    inference_timeout_s: float = Field(default=120.0, gt=0)
+    inference_timeout_factor: float = Field(default=2.0, ge=0)
+    # How long a synchronous request (the OpenAI endpoint) waits for a free AI slot: then 503.
+    inference_wait_s: float = Field(default=30.0, ge=0)
+    # Transcription decodes and runs on windows of this many seconds, so memory does not grow
+    # with the recording's length.
+    transcribe_window_s: float = Field(default=300.0, ge=60)
 
     # Speech AI.
     whisper_model: str | None = Field(
@@ -60,6 +78,11 @@ class Settings(BaseSettings):
     # Serving.
     host: str = "127.0.0.1"
     port: int = 8000
+    # HTTP worker processes of `audiodas serve`; the engine has its own process besides.
+    api_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Sockets and state files that the processes of one machine share (event bus, inference
+    # service, engine health); default: a folder in the system's temp folder keyed by data_dir.
+    run_dir: Path | None = None
 
     @cached_property
     def data_path(self) -> Path:
@@ -68,6 +91,17 @@ class Settings(BaseSettings):
     @property
     def web_models_path(self) -> Path:
         return (self.web_model_dir or self.data_path / "models" / "web").expanduser().resolve()
+
+    @cached_property
+    def run_path(self) -> Path:
+        if self.run_dir is not None:
+            return self.run_dir.expanduser().resolve()
+        # Short on purpose: Unix socket paths must stay under 108 bytes.
+        key = hashlib.sha256(str(self.data_path).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"audiodas-{os.getuid()}-{key}"
+
+    def inference_timeout(self, duration_s: float) -> float:
+        return self.inference_timeout_s + self.inference_timeout_factor * duration_s
 
     @property
     def max_upload_bytes(self) -> int:

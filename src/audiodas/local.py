@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from rich.console import Console
@@ -20,7 +21,10 @@ async def process_files(settings: Settings, files: list[Path], domain: str | Non
 
     console = Console(stderr=True)
     runtime = open_runtime(settings)
+    await runtime.start()
     engine = Engine(runtime)
+    changed = asyncio.Event()
+    runtime.events.subscribe(lambda _event: changed.set())
     recordings: list[Recording] = []
     for path in files:
         try:
@@ -28,7 +32,7 @@ async def process_files(settings: Settings, files: list[Path], domain: str | Non
         except Rejected as exc:
             console.print(f"[red]{path}: {exc.code}: {exc.detail}")
     if not recordings:
-        runtime.close()
+        await runtime.close()
         return 2
 
     columns = (
@@ -39,7 +43,7 @@ async def process_files(settings: Settings, files: list[Path], domain: str | Non
     )
     with Progress(*columns, console=console) as progress:
         bars = {r.id: progress.add_task(r.filename, total=len(STAGE_NAMES)) for r in recordings}
-        await engine.start()  # its first sweep offers these recordings
+        await engine.start()  # its consumers claim these recordings
         while True:
             current = [await asyncio.to_thread(runtime.repository.get, r.id) for r in recordings]
             for r in current:
@@ -49,9 +53,12 @@ async def process_files(settings: Settings, files: list[Path], domain: str | Non
                 progress.update(bars[r.id], completed=ended)
             if all(r.status.finished for r in current):
                 break
-            await asyncio.sleep(0.2)
+            # Redrawn on each stage event the engine publishes (and every few seconds).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), 5)
+            changed.clear()
     await engine.stop(0)
-    runtime.close()
+    await runtime.close()
 
     table = Table("file", "status", "duration", "summary", "id")
     for r in current:

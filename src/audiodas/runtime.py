@@ -1,14 +1,20 @@
 """Wiring: builds the adapters and services from Settings, once per process.
-The API, the worker and the CLI all start from here."""
+The API, the engine and the CLI all start from here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from audiodas.adapters.database import SqlRecordingRepository, create_engine_for, migrate
+from audiodas.adapters import engine_reports
+from audiodas.adapters.database import (
+    SqlRecordingRepository,
+    SqlWorkQueue,
+    create_engine_for,
+    migrate,
+)
+from audiodas.adapters.local_bus import LocalBus
 from audiodas.adapters.media import probe
 from audiodas.adapters.storage import FileStore
 from audiodas.adapters.topics_file import load_topics
@@ -16,10 +22,7 @@ from audiodas.config import Settings
 from audiodas.domain.topics import Topic
 from audiodas.metrics import Metrics
 from audiodas.services import RecordingService
-
-if TYPE_CHECKING:
-    from audiodas.engine.ai import SpeechAI
-    from audiodas.engine.slots import Slots
+from audiodas.services.ports import EventBus, WorkQueue
 
 
 @dataclass
@@ -28,27 +31,19 @@ class Runtime:
     engine: Engine
     repository: SqlRecordingRepository
     store: FileStore
+    events: EventBus
+    work: WorkQueue
     service: RecordingService
     metrics: Metrics
     topics: dict[str, Topic]
-    # Heavy-work slots by kind, as the parts that use them add them (AI, engine), for /metrics.
-    slots: dict[str, Slots] = field(default_factory=dict)
-    _ai: SpeechAI | None = field(default=None, repr=False)
 
-    @property
-    def ai(self) -> SpeechAI:
-        """The process's models and AI slots, created on first use (API-only processes that
-        never transcribe never load a model)."""
-        if self._ai is None:
-            from audiodas.engine.ai import SpeechAI
+    async def start(self) -> None:
+        """Start listening to the event bus (needs the running event loop)."""
+        await self.events.start()
 
-            self._ai = SpeechAI(self.settings)
-            self.slots["ai"] = self._ai.slots
-        return self._ai
-
-    def close(self) -> None:
-        if self._ai is not None:
-            self._ai.close()
+    async def close(self) -> None:
+        await self.events.close()
+        self.store.close()
         self.engine.dispose()
 
 
@@ -59,8 +54,10 @@ def open_runtime(settings: Settings) -> Runtime:
     repository = SqlRecordingRepository(engine)
     store = FileStore(settings.data_path)
     store.clean_tmp()
+    events = LocalBus(settings.run_path)
+    work = SqlWorkQueue(engine, events)
     topics = load_topics(settings.topics_file)
-    service = RecordingService(settings, repository, store, probe, topics)
+    service = RecordingService(settings, repository, store, probe, topics, work)
     metrics = Metrics()
     metrics.gauge_from(
         "audiodas_recordings",
@@ -68,17 +65,29 @@ def open_runtime(settings: Settings) -> Runtime:
         "status",
         lambda: {s.value: n for s, n in repository.count_by_status().items()},
     )
-    runtime = Runtime(settings, engine, repository, store, service, metrics, topics)
-    for name, what, read in [
-        ("audiodas_slots_in_use", "Heavy-work slots held now, by kind.", lambda s: s.in_use),
-        ("audiodas_slots_capacity", "Heavy-work slots, by kind.", lambda s: s.capacity),
-        (
-            "audiodas_slots_peak",
-            "Most slots ever held at once since start, by kind.",
-            lambda s: s.peak,
-        ),
+    for key, what in [
+        ("in_use", "Heavy-work slots held now, by kind (all engines)."),
+        ("capacity", "Heavy-work slots, by kind (all engines)."),
+        ("peak", "Most slots held at once since start, by kind (the busiest engine)."),
     ]:
         metrics.gauge_from(
-            name, what, "kind", lambda read=read: {k: read(s) for k, s in runtime.slots.items()}
+            f"audiodas_slots_{key}",
+            what,
+            "kind",
+            lambda key=key: _engine_slots(settings, key),
         )
-    return runtime
+    return Runtime(settings, engine, repository, store, events, work, service, metrics, topics)
+
+
+def _engine_slots(settings: Settings, key: str) -> dict[str, float]:
+    """Slots as the engines running on this machine last reported them."""
+    totals: dict[str, float] = {}
+    for state in engine_reports.read_states(settings.run_path):
+        if state["stale"]:
+            continue
+        for kind, slots in state["slots"].items():
+            value = slots[key]
+            totals[kind] = (
+                max(totals.get(kind, 0), value) if key == "peak" else totals.get(kind, 0) + value
+            )
+    return totals

@@ -1,15 +1,20 @@
 """The file store: one folder per recording under the data folder, written atomically.
 
 Every file is first written under `tmp/` and renamed into place, so a reader or a crash never
-sees half a file; start-up removes what a crash left in `tmp/`.
+sees half a file. Each process writes in a temp folder of its own (`tmp/<pid>-<random>/`), held
+with an exclusive lock while it lives, so any number of API and engine processes can share a
+data folder: start-up removes only the folders whose lock is free (their process is gone).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 from audiodas.domain import Rejected
@@ -50,13 +55,19 @@ class StagedFile:
         self.path.unlink(missing_ok=True)
 
 
+_LOCK = ".lock"
+
+
 class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.tmp = root / "tmp"
+        self.tmp_root = root / "tmp"
         self.recordings = root / "recordings"
-        self.tmp.mkdir(parents=True, exist_ok=True)
         self.recordings.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.tmp_root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.tmp.mkdir(parents=True)
+        self._lock = _try_lock(self.tmp / _LOCK)
+        assert self._lock is not None, "a fresh folder is never locked"
 
     def stage(self, max_bytes: int) -> StagedFile:
         fd, name = tempfile.mkstemp(dir=self.tmp, prefix="upload-")
@@ -88,16 +99,45 @@ class FileStore:
         shutil.rmtree(self.recordings / recording_id, ignore_errors=True)
 
     def clean_tmp(self) -> int:
-        """Remove what an interrupted write left behind; returns how many files went."""
+        """Remove the temp folders of processes that are gone (what their interrupted writes
+        left); returns how many files went. Live processes' folders stay untouched."""
         removed = 0
-        for leftover in self.tmp.iterdir():
-            leftover.unlink(missing_ok=True)
-            removed += 1
+        for folder in self.tmp_root.iterdir():
+            if folder == self.tmp:
+                continue
+            if folder.is_dir():
+                lock = _try_lock(folder / _LOCK)
+                if lock is None:
+                    continue  # its process is alive
+                removed += sum(1 for p in folder.iterdir() if p.name != _LOCK)
+                shutil.rmtree(folder, ignore_errors=True)
+                os.close(lock)
+            else:  # a loose file from an older layout
+                folder.unlink(missing_ok=True)
+                removed += 1
         return removed
 
-    def files(self) -> list[Path]:
-        """Every stored file (tmp included), for audits and tests."""
-        return sorted(p for p in self.root.rglob("*") if p.is_file() and p.parent != self.root)
+    def close(self) -> None:
+        """Remove this process's temp folder (on a clean stop)."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.close(self._lock)
+
+
+def temp_files(root: Path) -> list[Path]:
+    """Files in every process's temp folder (the locks aside): what writes left behind."""
+    return sorted(p for p in (root / "tmp").rglob("*") if p.is_file() and p.name != _LOCK)
+
+
+def _try_lock(path: Path) -> int | None:
+    """An open, exclusively locked descriptor on `path`, or None if another process holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _fsync_dir(folder: Path) -> None:

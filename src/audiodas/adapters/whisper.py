@@ -1,4 +1,7 @@
-"""Speech recognition with faster-whisper (CTranslate2), the model found by path (no hub)."""
+"""Speech recognition with faster-whisper (CTranslate2), the model found by path (no hub).
+
+Imports numpy (through faster-whisper and adapters.pcm) only when used: it runs in the
+inference processes, never in the API's or the engine's."""
 
 from __future__ import annotations
 
@@ -20,8 +23,7 @@ def bundled_model_path() -> Path:
 
 
 class WhisperTranscriber:
-    """One model per process, shared by the AI slots: `num_workers` lets that many calls run
-    at once on it (with 1 they would take turns)."""
+    """One model per inference process, which runs one call at a time."""
 
     def __init__(
         self,
@@ -29,14 +31,16 @@ class WhisperTranscriber:
         *,
         compute_type: str = "int8",
         cpu_threads: int = 1,
-        num_workers: int = 2,
+        num_workers: int = 1,
         beam_size: int = 5,
+        window_s: float = 300.0,
     ) -> None:
         self.model_path = Path(model_path) if model_path else bundled_model_path()
         self.compute_type = compute_type
         self.cpu_threads = cpu_threads
         self.num_workers = num_workers
         self.beam_size = beam_size
+        self.window_s = window_s
         self._model = None
         self._lock = threading.Lock()
 
@@ -67,22 +71,37 @@ class WhisperTranscriber:
         prompt: str | None = None,
         word_timestamps: bool = False,
     ) -> Transcript:
-        """Blocking; call from a worker thread. Decodes the file to 16 kHz mono itself."""
+        """Blocking. Decodes and transcribes window by window (adapters.pcm); a recording
+        shorter than one window is transcribed whole, exactly as faster-whisper would."""
+        from audiodas.adapters.pcm import windows
+
         model = self.load()
-        segments, info = model.transcribe(
-            str(path),
-            beam_size=self.beam_size,
-            language=language,
-            initial_prompt=prompt,
-            vad_filter=True,  # speechless audio gives no segments rather than invented words
-            word_timestamps=word_timestamps,
-        )
+        multilingual = self.multilingual
+        if not multilingual:
+            language = None  # an English-only model takes no language hint
         parts, words = [], []
-        for s in segments:
-            if s.text.strip():
-                parts.append(Segment(round(s.start, 3), round(s.end, 3), s.text.strip()))
-            words += [
-                Word(w.word.strip(), round(w.start, 3), round(w.end, 3)) for w in s.words or []
-            ]
-        language = info.language if model.model.is_multilingual else "en"
-        return Transcript.from_parts(parts, language, words)
+        for window in windows(path, self.window_s):
+            segments, info = model.transcribe(
+                window.samples,
+                beam_size=self.beam_size,
+                language=language,
+                initial_prompt=prompt,
+                vad_filter=True,  # speechless audio gives no segments rather than invented words
+                word_timestamps=word_timestamps,
+            )
+            at = window.start_s
+            for s in segments:
+                if s.text.strip():
+                    parts.append(Segment(_time(at + s.start), _time(at + s.end), s.text.strip()))
+                words += [
+                    Word(w.word.strip(), _time(at + w.start), _time(at + w.end))
+                    for w in s.words or []
+                ]
+            # Later windows keep the first one's language and take no prompt: the prompt
+            # describes the start of the recording.
+            language, prompt = info.language, None
+        return Transcript.from_parts(parts, language if multilingual else "en", words)
+
+
+def _time(seconds: float) -> float:
+    return round(seconds, 3)

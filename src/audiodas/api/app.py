@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,34 +12,36 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audiodas import __version__
 from audiodas.api import errors, events, health, recordings, speech, web
+from audiodas.api.progress import ProgressHub
 from audiodas.config import Settings
+from audiodas.inference import InferenceClient
 from audiodas.metrics import Metrics
+from audiodas.processes import die_with_parent
 from audiodas.runtime import open_runtime
+from audiodas.supervisor import SUPERVISOR_PID
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API of one HTTP process. The engine runs in a process of its own (`audiodas serve`
+    starts both); this process reaches it through the work queue, the event bus and the
+    inference service."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        supervisor = int(os.environ.get(SUPERVISOR_PID, "0"))
+        if supervisor and supervisor == os.getppid():
+            die_with_parent(supervisor)
         runtime = open_runtime(settings)
+        await runtime.start()
         app.state.runtime = runtime
-        app.state.service = runtime.service
         app.state.metrics = runtime.metrics
-        engine = None
-        if settings.embedded_worker:
-            from audiodas.engine import Engine
-
-            engine = Engine(runtime)
-            runtime.service.on_accepted = lambda recording: engine.submit(recording.id)
-            await engine.start()
-        app.state.engine = engine
+        app.state.inference = InferenceClient(settings.run_path)
+        app.state.progress = ProgressHub(runtime.events)
         try:
             yield
         finally:
-            if engine is not None:
-                await engine.stop(settings.shutdown_grace_s)
-            runtime.close()
+            await runtime.close()
 
     app = FastAPI(
         title="AudioDAS",

@@ -22,7 +22,13 @@ STATUS_BY_CODE: dict[str, int] = {
     Rejected.RANGE_NOT_SATISFIABLE: 416,
     Rejected.NOT_AUDIO: 415,
     Rejected.TOO_LONG: 422,
+    Rejected.INFERENCE_FAILED: 500,
+    Rejected.INFERENCE_BUSY: 503,
+    Rejected.ENGINE_UNAVAILABLE: 503,
+    Rejected.INFERENCE_TIMEOUT: 504,
 }
+# Worth trying again shortly: the answer says when.
+_RETRY_AFTER_S = {Rejected.INFERENCE_BUSY: 5, Rejected.ENGINE_UNAVAILABLE: 10}
 
 
 def error_response(
@@ -32,7 +38,9 @@ def error_response(
 
 
 def rejected_response(exc: Rejected) -> JSONResponse:
-    return error_response(STATUS_BY_CODE.get(exc.code, 400), exc.code, exc.detail)
+    retry = _RETRY_AFTER_S.get(exc.code)
+    headers = {"Retry-After": str(retry)} if retry else None
+    return error_response(STATUS_BY_CODE.get(exc.code, 400), exc.code, exc.detail, headers)
 
 
 def install(app: FastAPI) -> None:

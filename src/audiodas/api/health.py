@@ -1,25 +1,60 @@
-"""Liveness and metrics."""
+"""Health (the database and the engine, as its last report shows it) and metrics."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
+
+from audiodas.adapters import engine_reports
+from audiodas.api.dependencies import RuntimeDep
+from audiodas.api.schemas import JSONBody
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
-def healthz(request: Request) -> JSONResponse:
+@router.get(
+    "/healthz",
+    summary="200 when the database answers and an engine reports (`degraded` if an inference "
+    "is stuck past its timeout); 503 otherwise",
+)
+def healthz(runtime: RuntimeDep) -> JSONBody:
+    body: dict = {"status": "ok"}
     try:
-        request.app.state.service.repository.ping()
+        runtime.repository.ping()
+        body["database"] = "ok"
     except SQLAlchemyError as exc:
-        return JSONResponse(
-            {"status": "unavailable", "database": f"unreachable: {exc.__class__.__name__}"},
-            status_code=503,
-        )
-    return JSONResponse({"status": "ok", "database": "ok"})
+        body["status"], body["database"] = "unavailable", f"unreachable: {exc.__class__.__name__}"
+    engines = [s for s in engine_reports.read_states(runtime.settings.run_path) if not s["stale"]]
+    if not engines:
+        body["status"], body["engine"] = "unavailable", "no engine has reported"
+    else:
+        body["engine"] = _summary(engines)
+        if body["status"] == "ok" and body["engine"]["inference"]["stuck"]:
+            body["status"] = "degraded"
+    return JSONBody(body, status_code=503 if body["status"] == "unavailable" else 200)
+
+
+def _summary(engines: list[dict]) -> dict:
+    inference = [e["inference"] for e in engines]
+    return {
+        "engines": len(engines),
+        "processing": any(e["consumes"] and not e["stopping"] for e in engines),
+        "in_flight": sum(len(e["in_flight"]) for e in engines),
+        "slots": {
+            kind: {
+                key: sum(e["slots"][kind][key] for e in engines) for key in ("in_use", "capacity")
+            }
+            for kind in engines[0]["slots"]
+        },
+        "inference": {
+            "processes": sum(len(i["processes"]) for i in inference),
+            **{
+                key: sum(i[key] for i in inference)
+                for key in ("stuck", "timeouts", "deaths", "restarts")
+            },
+        },
+    }
 
 
 @router.get("/metrics", response_class=Response)

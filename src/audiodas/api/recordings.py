@@ -7,21 +7,23 @@ from typing import Annotated
 
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 
+from audiodas.api.dependencies import ServiceDep
 from audiodas.api.files import RangeFileResponse
-from audiodas.api.schemas import ERRORS, ErrorOut, RecordingList, RecordingOut
+from audiodas.api.schemas import (
+    ERRORS,
+    ErrorOut,
+    JSONBody,
+    RecordingList,
+    RecordingOut,
+    recording_body,
+)
 from audiodas.api.uploads import multipart_openapi, receive_form
 from audiodas.domain import RecordingStatus, Rejected, VariantName
-from audiodas.services import RecordingService
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 
 _UPLOAD_BODY = multipart_openapi(domain={"type": "string", "example": "economics"})
-
-
-def _service(request: Request) -> RecordingService:
-    return request.app.state.service
 
 
 @router.post(
@@ -32,8 +34,7 @@ def _service(request: Request) -> RecordingService:
     openapi_extra=_UPLOAD_BODY,
     summary="Upload a recording (multipart field `file`, optional `domain`)",
 )
-async def upload(request: Request) -> JSONResponse:
-    service = _service(request)
+async def upload(request: Request, service: ServiceDep) -> JSONBody:
     metrics = request.app.state.metrics
     try:
         form = await receive_form(request, service.store, service.settings.max_upload_bytes)
@@ -46,29 +47,33 @@ async def upload(request: Request) -> JSONResponse:
         raise
     metrics.uploads.labels("accepted").inc()
     metrics.upload_bytes.inc(recording.size_bytes)
-    return JSONResponse(
-        RecordingOut.of(recording).model_dump(mode="json"),
+    return JSONBody(
+        recording_body(recording),
         status_code=202,
         headers={"Location": f"/api/v1/recordings/{recording.id}"},
     )
 
 
-@router.get("", response_model=RecordingList, responses={400: {"model": ErrorOut}})
+@router.get(
+    "",
+    response_model=RecordingList,
+    responses={400: {"model": ErrorOut}},
+    summary="Recordings, newest first (without transcripts: read one recording for that)",
+)
 def list_recordings(
-    request: Request,
+    service: ServiceDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     status: RecordingStatus | None = None,
-) -> RecordingList:
-    page = _service(request).list(limit=limit, cursor=cursor, status=status)
-    return RecordingList(
-        items=[RecordingOut.of(r) for r in page.items], next_cursor=page.next_cursor
-    )
+) -> JSONBody:
+    page = service.list(limit=limit, cursor=cursor, status=status)
+    items = [recording_body(r, transcript=False) for r in page.items]
+    return JSONBody({"items": items, "next_cursor": page.next_cursor})
 
 
 @router.get("/{recording_id}", response_model=RecordingOut, responses={404: {"model": ErrorOut}})
-def get_recording(request: Request, recording_id: str) -> RecordingOut:
-    return RecordingOut.of(_service(request).get(recording_id))
+def get_recording(recording_id: str, service: ServiceDep) -> JSONBody:
+    return JSONBody(recording_body(service.get(recording_id)))
 
 
 @router.get(
@@ -82,9 +87,8 @@ def get_recording(request: Request, recording_id: str) -> RecordingOut:
     summary="Stream a variant; answers Range requests with 206 Partial Content",
 )
 def stream(
-    request: Request, recording_id: str, variant: VariantName = VariantName.ORIGINAL
+    recording_id: str, service: ServiceDep, variant: VariantName = VariantName.ORIGINAL
 ) -> RangeFileResponse:
-    service = _service(request)
     recording = service.get(recording_id)
     path = service.variant_path(recording, variant)
     try:
@@ -108,6 +112,6 @@ def stream(
     status_code=204,
     responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
 )
-def delete_recording(request: Request, recording_id: str) -> Response:
-    _service(request).delete(recording_id)
+def delete_recording(recording_id: str, service: ServiceDep) -> Response:
+    service.delete(recording_id)
     return Response(status_code=204)

@@ -1,12 +1,16 @@
-"""The JSON shapes of API v1."""
+"""The JSON shapes of API v1: pydantic models document them (OpenAPI), and plain functions
+build the bodies (hot paths skip model validation; `tests` compare both)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+import orjson
 from pydantic import BaseModel
+from starlette.responses import Response
 
-from audiodas.domain import Recording, Stage
+from audiodas.domain import Recording
 
 
 class StageOut(BaseModel):
@@ -16,16 +20,6 @@ class StageOut(BaseModel):
     finished_at: datetime | None
     error: str | None
 
-    @classmethod
-    def of(cls, s: Stage) -> StageOut:
-        return cls(
-            name=s.name,
-            status=s.status,
-            started_at=s.started_at,
-            finished_at=s.finished_at,
-            error=s.error,
-        )
-
 
 class VariantOut(BaseModel):
     content_type: str
@@ -34,7 +28,9 @@ class VariantOut(BaseModel):
     url: str
 
 
-class RecordingOut(BaseModel):
+class RecordingItem(BaseModel):
+    """A recording as listed: everything but the transcript."""
+
     id: str
     filename: str
     content_type: str
@@ -46,7 +42,6 @@ class RecordingOut(BaseModel):
     status: str
     stages: list[StageOut]
     variants: dict[str, VariantOut]
-    transcript: str | None
     language: str | None
     summary: str | None
     domain: str | None
@@ -55,41 +50,13 @@ class RecordingOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def of(cls, r: Recording) -> RecordingOut:
-        return cls(
-            id=r.id,
-            filename=r.filename,
-            content_type=r.content_type,
-            size_bytes=r.size_bytes,
-            sha256=r.sha256,
-            duration_s=r.duration_s,
-            sample_rate=r.sample_rate,
-            channels=r.channels,
-            status=r.status,
-            stages=[StageOut.of(s) for s in r.stages.values()],
-            variants={
-                v.name: VariantOut(
-                    content_type=v.content_type,
-                    size_bytes=v.size_bytes,
-                    sha256=v.sha256,
-                    url=f"/api/v1/recordings/{r.id}/stream?variant={v.name}",
-                )
-                for v in r.variants.values()
-            },
-            transcript=r.transcript,
-            language=r.language,
-            summary=r.summary,
-            domain=r.domain,
-            topic=r.topic,
-            retention_until=r.retention_until,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-        )
+
+class RecordingOut(RecordingItem):
+    transcript: str | None
 
 
 class RecordingList(BaseModel):
-    items: list[RecordingOut]
+    items: list[RecordingItem]
     next_cursor: str | None
 
 
@@ -99,3 +66,47 @@ class ErrorOut(BaseModel):
 
 
 ERRORS = {status: {"model": ErrorOut} for status in (400, 404, 409, 413, 415, 416, 422)}
+
+
+def recording_body(r: Recording, *, transcript: bool = True) -> dict[str, Any]:
+    """RecordingOut (or RecordingItem without the transcript) as a plain dict."""
+    body = {
+        "id": r.id,
+        "filename": r.filename,
+        "content_type": r.content_type,
+        "size_bytes": r.size_bytes,
+        "sha256": r.sha256,
+        "duration_s": r.duration_s,
+        "sample_rate": r.sample_rate,
+        "channels": r.channels,
+        "status": r.status.value,
+        "stages": [s.as_dict() for s in r.stages.values()],
+        "variants": {
+            v.name.value: {
+                "content_type": v.content_type,
+                "size_bytes": v.size_bytes,
+                "sha256": v.sha256,
+                "url": f"/api/v1/recordings/{r.id}/stream?variant={v.name.value}",
+            }
+            for v in r.variants.values()
+        },
+        "language": r.language,
+        "summary": r.summary,
+        "domain": r.domain,
+        "topic": r.topic,
+        "retention_until": r.retention_until,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+    }
+    if transcript:
+        body["transcript"] = r.transcript
+    return body
+
+
+class JSONBody(Response):
+    """JSON rendered by orjson (datetimes as ISO 8601 with `Z`)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_UTC_Z)

@@ -10,17 +10,24 @@ from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from audiodas.api.dependencies import InferenceDep, RuntimeDep, ServiceDep
 from audiodas.api.schemas import ERRORS, ErrorOut
 from audiodas.api.subtitles import FORMATS, to_srt, to_text, to_vtt
 from audiodas.api.uploads import multipart_openapi, receive_form
 from audiodas.domain import Rejected, StageName, StageStatus, Transcript
+from audiodas.inference import (
+    InferenceBusy,
+    InferenceFailed,
+    InferenceTimeout,
+    InferenceUnavailable,
+)
 
 router = APIRouter(tags=["speech"])
 
 
 @router.get("/api/v1/domains", summary="Topics a recording can be checked against")
-def domains(request: Request) -> dict:
-    return {"items": [asdict(t) for t in request.app.state.runtime.topics.values()]}
+def domains(runtime: RuntimeDep) -> dict:
+    return {"items": [asdict(t) for t in runtime.topics.values()]}
 
 
 @router.get(
@@ -33,11 +40,11 @@ def domains(request: Request) -> dict:
     summary="The transcript as txt, srt, vtt or json (segments with times)",
 )
 def transcript(
-    request: Request,
     recording_id: str,
+    service: ServiceDep,
     format: Annotated[Literal["txt", "srt", "vtt", "json"], Query()] = "txt",
 ) -> Response:
-    recording = request.app.state.service.get(recording_id)
+    recording = service.get(recording_id)
     if recording.stages[StageName.TRANSCRIBE].status != StageStatus.DONE:
         raise Rejected(
             Rejected.VARIANT_NOT_READY,
@@ -79,11 +86,17 @@ _OPENAI_BODY = multipart_openapi(
 @router.post(
     "/v1/audio/transcriptions",
     openapi_extra=_OPENAI_BODY,
-    responses={k: v for k, v in ERRORS.items() if k in (400, 413, 415, 422)},
-    summary="OpenAI-compatible transcription (synchronous; shares the AI slots)",
+    responses={
+        **{k: v for k, v in ERRORS.items() if k in (400, 413, 415, 422)},
+        500: {"model": ErrorOut, "description": "The model failed on this audio"},
+        503: {"model": ErrorOut, "description": "No AI slot freed up in time (Retry-After)"},
+        504: {"model": ErrorOut, "description": "The inference outlived its timeout"},
+    },
+    summary="OpenAI-compatible transcription (synchronous; shares the engine's AI slots)",
 )
-async def openai_transcriptions(request: Request) -> Response:
-    runtime = request.app.state.runtime
+async def openai_transcriptions(
+    request: Request, runtime: RuntimeDep, inference: InferenceDep
+) -> Response:
     settings = runtime.settings
     form = await receive_form(request, runtime.store, settings.max_upload_bytes)
     assert form.file is not None
@@ -92,21 +105,31 @@ async def openai_transcriptions(request: Request) -> Response:
         response_format = form.get("response_format", "json")
         if response_format not in ("json", "text", "srt", "vtt", "verbose_json"):
             raise Rejected(Rejected.INVALID_FIELD, f"unknown response_format '{response_format}'")
-        ai = runtime.ai
-        language = form.get("language") or None
-        if language and not ai.transcriber.multilingual:
-            language = None  # an English-only model takes no language hint
-        async with ai.slots.hold():
-            result: Transcript = await ai.run(
-                ai.transcriber.transcribe,
-                form.file.path,
-                language=language,
-                prompt=form.get("prompt") or None,
-                word_timestamps="word" in form.fields.get("timestamp_granularities[]", []),
-            )
+        result = await _transcribe(inference, settings, form, info.duration_s)
     finally:
         form.file.discard()
     return _openai_response(result, response_format, info.duration_s)
+
+
+async def _transcribe(inference, settings, form, duration_s: float) -> Transcript:  # type: ignore[no-untyped-def]
+    """The engine's inference pool, same slots and timeout as the pipeline's; failures as JSON."""
+    try:
+        return await inference.transcribe(
+            form.file.path,
+            timeout=settings.inference_timeout(duration_s),
+            wait=settings.inference_wait_s,
+            language=form.get("language") or None,
+            prompt=form.get("prompt") or None,
+            word_timestamps="word" in form.fields.get("timestamp_granularities[]", []),
+        )
+    except InferenceBusy as exc:
+        raise Rejected(Rejected.INFERENCE_BUSY, str(exc)) from exc
+    except InferenceTimeout as exc:
+        raise Rejected(Rejected.INFERENCE_TIMEOUT, str(exc)) from exc
+    except InferenceUnavailable as exc:
+        raise Rejected(Rejected.ENGINE_UNAVAILABLE, str(exc)) from exc
+    except InferenceFailed as exc:
+        raise Rejected(Rejected.INFERENCE_FAILED, f"transcription failed: {exc}") from exc
 
 
 def _openai_response(result: Transcript, response_format: str, duration: float) -> Response:

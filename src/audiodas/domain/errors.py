@@ -23,3 +23,8 @@ class Rejected(Exception):
     INVALID_FIELD = "invalid_field"
     BAD_RANGE = "malformed_range"
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
+    # Synchronous inference (the OpenAI-compatible endpoint).
+    INFERENCE_BUSY = "inference_busy"
+    INFERENCE_TIMEOUT = "inference_timeout"
+    INFERENCE_FAILED = "inference_failed"
+    ENGINE_UNAVAILABLE = "engine_unavailable"

@@ -66,6 +66,20 @@ class Stage:
     error: str | None = None
     attempts: int = 0
 
+    def as_dict(self) -> dict:
+        """What clients see of a stage (API responses and progress events)."""
+        return {
+            "name": self.name.value,
+            "status": self.status.value,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "error": self.error,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
 
 @dataclass
 class Variant:

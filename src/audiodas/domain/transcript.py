@@ -29,6 +29,18 @@ class Transcript:
     def segments_as_dicts(self) -> list[dict]:
         return [asdict(s) for s in self.segments]
 
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Transcript:
+        return cls(
+            text=data["text"],
+            language=data["language"],
+            segments=[Segment(**s) for s in data["segments"]],
+            words=[Word(**w) for w in data["words"]],
+        )
+
     @classmethod
     def from_parts(
         cls, segments: list[Segment], language: str | None, words: list[Word] | None = None

@@ -1,9 +1,8 @@
-"""The processing engine: a bounded channel of recording ids, slots that cap heavy work, and a
-pipeline that runs each recording's three branches in parallel."""
+"""The processing engine: consumers that claim recordings from the WorkQueue, slots that cap
+heavy work, and a pipeline that runs each recording's three branches in parallel."""
 
-from audiodas.engine.channel import Channel, MemoryChannel
 from audiodas.engine.engine import Engine
 from audiodas.engine.pipeline import Pipeline
-from audiodas.engine.slots import Slots
+from audiodas.slots import Slots
 
-__all__ = ["Channel", "Engine", "MemoryChannel", "Pipeline", "Slots"]
+__all__ = ["Engine", "Pipeline", "Slots"]

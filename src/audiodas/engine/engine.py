@@ -1,9 +1,11 @@
-"""The engine: consumers take recording ids from the channel and run the pipeline, at most
-`recording_slots` at a time; a sweeper re-offers unfinished recordings from the database.
+"""The engine: consumers claim recordings from the WorkQueue and run the pipeline, at most
+`recording_slots` at a time; the models run in the inference pool's processes, which the
+engine also offers to the API's processes (the OpenAI-compatible endpoint).
 
-Delivery: at least once. The database row is the source of truth; a recording interrupted by
-a crash is found by the next start (or sweep) and its unfinished stages run again. Stages are
-idempotent: a re-run writes the same files under the same names.
+Delivery: at least once. A claim is a lease renewed while the recording runs; if the engine
+dies, the lease runs out and the next engine claims the recording again, and its unfinished
+stages run again. Stages are idempotent: a re-run writes the same files under the same names.
+Work arrives by wake-up events (each upload), with a slow timer as the fallback.
 """
 
 from __future__ import annotations
@@ -11,25 +13,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import time
+import uuid
 
-from audiodas.engine.channel import Channel, MemoryChannel
+from audiodas.adapters import engine_reports as reports
 from audiodas.engine.pipeline import Pipeline
-from audiodas.engine.slots import Slots
+from audiodas.inference import InferencePool, InferenceServer
 from audiodas.runtime import Runtime
+from audiodas.services.ports import Claim
+from audiodas.slots import Slots
 
 log = logging.getLogger("audiodas.engine")
 
 
 class Engine:
-    def __init__(self, runtime: Runtime, channel: Channel | None = None) -> None:
+    def __init__(self, runtime: Runtime, *, consume: bool = True) -> None:
+        """`consume=False`: only the inference service (API nodes whose recordings are processed
+        by `audiodas worker` elsewhere)."""
         settings = runtime.settings
         self.runtime = runtime
-        self.repository = runtime.repository
-        self.channel = channel or MemoryChannel(settings.queue_size)
-        self.ai = runtime.ai
-        self.slots = runtime.slots  # "ai" is the SpeechAI's; the engine adds its own two
-        self.slots["recordings"] = Slots("recordings", settings.recording_slots)
-        self.slots["ffmpeg"] = Slots("ffmpeg", settings.ffmpeg_slots)
+        self.settings = settings
+        self.work = runtime.work
+        self.consume = consume
+        self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.ai = InferencePool(settings)
+        self.inference_server = InferenceServer(self.ai, settings.run_path)
+        self.slots = {
+            "ai": self.ai.slots,
+            "recordings": Slots("recordings", settings.recording_slots),
+            "ffmpeg": Slots("ffmpeg", settings.ffmpeg_slots),
+        }
         self.pipeline = Pipeline(
             settings,
             runtime.repository,
@@ -38,45 +53,35 @@ class Engine:
             runtime.topics,
             runtime.metrics,
             self.slots["ffmpeg"],
+            runtime.events,
         )
         self.in_flight: set[str] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.health_file = reports.engines_folder(settings.run_path) / f"{os.getpid()}.json"
         self._consumers: list[asyncio.Task] = []
-        self._busy: dict[asyncio.Task, str] = {}
-        self._sweeper: asyncio.Task | None = None
+        self._busy: dict[asyncio.Task, Claim] = {}
+        self._reporter: asyncio.Task | None = None
         self._stopping = False
-        self._register_metrics()
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        await self.ai.load()
-        await self.sweep()
-        self._consumers = [
-            asyncio.create_task(self._consume(), name=f"audiodas-consumer-{i}")
-            for i in range(self.runtime.settings.recording_slots)
-        ]
-        self._sweeper = asyncio.create_task(self._sweep_forever(), name="audiodas-sweeper")
-        log.info("engine started: %s", {k: s.capacity for k, s in self.slots.items()})
-
-    def submit(self, recording_id: str) -> None:
-        """Offer an id from any thread; never blocks (a full channel leaves it to the sweeper)."""
-        if self._loop is not None and not self._stopping:
-            self._loop.call_soon_threadsafe(self.channel.offer, recording_id)
-
-    async def sweep(self) -> None:
-        """Offer every unfinished recording not already waiting or running, oldest first."""
-        for recording_id in await asyncio.to_thread(self.repository.unfinished_ids):
-            if recording_id in self.in_flight or recording_id in self.channel:
-                continue
-            if not self.channel.offer(recording_id):
-                break
+        self._reporter = asyncio.create_task(self._report_forever(), name="audiodas-health")
+        await self.inference_server.start()
+        if self.consume:
+            await self.ai.start()  # models load before the first claim
+            self._consumers = [
+                asyncio.create_task(self._consume_forever(), name=f"audiodas-consumer-{i}")
+                for i in range(self.settings.recording_slots)
+            ]
+        log.info(
+            "engine %s started: %s%s",
+            self.worker_id,
+            {k: s.capacity for k, s in self.slots.items()},
+            "" if self.consume else " (inference only)",
+        )
 
     async def stop(self, grace: float) -> None:
-        """Take no new work; let running recordings finish within `grace` seconds, then
-        cancel them (their unfinished stages go back to pending for the next start)."""
+        """Take no new work; let running recordings finish within `grace` seconds, then cancel
+        them: their claims are given back and unfinished stages go back to pending."""
         self._stopping = True
-        if self._sweeper:
-            self._sweeper.cancel()
         busy = [task for task in self._consumers if task in self._busy]
         for task in self._consumers:
             if task not in self._busy:
@@ -86,43 +91,81 @@ class Engine:
             _, late = await asyncio.wait(busy, timeout=grace)
             for task in late:
                 task.cancel()
-        await asyncio.gather(
-            *self._consumers, *([self._sweeper] if self._sweeper else []), return_exceptions=True
-        )
+        await asyncio.gather(*self._consumers, return_exceptions=True)
+        await self.inference_server.close()
+        await self.ai.close()
+        if self._reporter is not None:
+            self._reporter.cancel()
+            await asyncio.gather(self._reporter, return_exceptions=True)
+        self.health_file.unlink(missing_ok=True)
         log.info("engine stopped")
 
-    async def _consume(self) -> None:
-        task = asyncio.current_task()
+    async def _consume_forever(self) -> None:
+        lease = self.settings.work_lease_s
         while not self._stopping:
-            recording_id = await self.channel.take()
-            if self._stopping:
-                return
-            if recording_id in self.in_flight:
-                continue
-            self.in_flight.add(recording_id)
-            self._busy[task] = recording_id
             try:
-                async with self.slots["recordings"].hold():
-                    await self.pipeline.process(recording_id)
-            except asyncio.CancelledError:
-                raise
+                claim = await asyncio.to_thread(self.work.claim, self.worker_id, lease)
             except Exception:
-                log.exception("recording %s: engine error; a later sweep retries it", recording_id)
-            finally:
-                self.in_flight.discard(recording_id)
-                self._busy.pop(task, None)
+                log.exception("could not claim work; trying again shortly")
+                claim = None
+            if claim is None:
+                await self.work.wait(self.settings.sweep_interval_s)
+                continue
+            await self._process(claim)
 
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.runtime.settings.sweep_interval_s)
+    async def _process(self, claim: Claim) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._busy[task] = claim
+        self.in_flight.add(claim.recording_id)
+        heartbeat = asyncio.create_task(self._heartbeat(claim))
+        try:
+            async with self.slots["recordings"].hold():
+                await self.pipeline.process(claim.recording_id)
+            await asyncio.to_thread(self.work.complete, claim)
+        except asyncio.CancelledError:
+            # Cut short (shutdown): give it back for the next engine, at once.
+            await asyncio.shield(asyncio.to_thread(self.work.fail, claim, 0))
+            raise
+        except Exception:
+            log.exception("recording %s: engine error; retried later", claim.recording_id)
             with contextlib.suppress(Exception):
-                await self.sweep()
+                await asyncio.to_thread(self.work.fail, claim, self.settings.retry_backoff_s * 8)
+        finally:
+            heartbeat.cancel()
+            self.in_flight.discard(claim.recording_id)
+            self._busy.pop(task, None)
+            self._report()
 
-    def _register_metrics(self) -> None:
-        metrics = self.runtime.metrics
-        metrics.gauge_from(
-            "audiodas_queue_depth",
-            "Recording ids waiting in the channel.",
-            None,
-            self.channel.depth,
-        )
+    async def _heartbeat(self, claim: Claim) -> None:
+        lease = self.settings.work_lease_s
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                if not await asyncio.to_thread(self.work.heartbeat, claim, lease):
+                    log.warning("recording %s: claim lost (lease ran out)", claim.recording_id)
+            except Exception:
+                log.exception("recording %s: heartbeat failed", claim.recording_id)
+
+    def state(self) -> dict:
+        return {
+            "worker": self.worker_id,
+            "pid": os.getpid(),
+            "consumes": self.consume,
+            "stopping": self._stopping,
+            "in_flight": sorted(self.in_flight),
+            "slots": {kind: s.as_dict() for kind, s in self.slots.items()},
+            "inference": self.ai.state(),
+            "reported_at": time.time(),
+        }
+
+    def _report(self) -> None:
+        """The engine's state in the run folder, for /healthz and /metrics in the API's processes."""
+        with contextlib.suppress(OSError):
+            reports.write_state(self.health_file, self.state())
+
+    async def _report_forever(self) -> None:
+        self.health_file.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            self._report()
+            await asyncio.sleep(reports.INTERVAL_S)

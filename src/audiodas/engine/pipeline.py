@@ -29,10 +29,11 @@ from audiodas.domain import (
     VariantName,
 )
 from audiodas.domain.topics import Topic, score
-from audiodas.engine.ai import SpeechAI
-from audiodas.engine.slots import Slots
+from audiodas.inference import InferencePool
 from audiodas.metrics import Metrics
+from audiodas.services.ports import STAGE, STATUS, EventBus
 from audiodas.services.recordings import utcnow
+from audiodas.slots import Slots
 
 log = logging.getLogger("audiodas.engine")
 
@@ -68,10 +69,11 @@ class Pipeline:
         settings: Settings,
         repository: RecordingRepository,
         store: FileStore,
-        ai: SpeechAI,
+        ai: InferencePool,
         topics: dict[str, Topic],
         metrics: Metrics,
         ffmpeg_slots: Slots,
+        events: EventBus,
     ) -> None:
         self.settings = settings
         self.repository = repository
@@ -80,15 +82,14 @@ class Pipeline:
         self.topics = topics
         self.metrics = metrics
         self.ffmpeg_slots = ffmpeg_slots
+        self.events = events
         self.ffmpeg = ffmpeg.ffmpeg_binary(settings.ffmpeg)
 
     async def process(self, recording_id: str) -> Recording | None:
         recording = await asyncio.to_thread(self.repository.get, recording_id)
         if recording is None or recording.status.finished:
             return recording
-        await asyncio.to_thread(
-            self.repository.set_status, recording_id, RecordingStatus.PROCESSING, utcnow()
-        )
+        await self._set_status(recording_id, RecordingStatus.PROCESSING)
         await asyncio.gather(
             self._encode(recording, StageName.ARCHIVE),
             self._encode(recording, StageName.ECHO),
@@ -99,9 +100,7 @@ class Pipeline:
             recording.status = recording.settled_status(
                 reject_off_topic=self.settings.domain_policy == "reject"
             )
-            await asyncio.to_thread(
-                self.repository.set_status, recording_id, recording.status, utcnow()
-            )
+            await self._set_status(recording_id, recording.status)
             log.info("recording %s %s", recording_id, recording.status)
         return recording
 
@@ -151,9 +150,7 @@ class Pipeline:
 
             async def transcribe() -> StageOutput:
                 nonlocal transcript
-                transcript = await self.ai.run(
-                    self.ai.transcriber.transcribe, source, timeout=_ai_timeout(recording)
-                )
+                transcript = await self.ai.transcribe(source, timeout=self._ai_timeout(recording))
                 topic = self.topics.get(recording.domain or "")
                 recording.topic = score(topic, transcript.text).as_dict() if topic else None
                 return StageOutput(transcript=transcript, topic=recording.topic)
@@ -171,9 +168,7 @@ class Pipeline:
                 raise StageFailed("no transcript to summarize: transcription failed")
             if not transcript.text:
                 return StageOutput(summary=None)  # speechless audio: no summary, no error
-            summary = await self.ai.run(
-                self.ai.summarizer.summarize, transcript.text, timeout=_ai_timeout(recording)
-            )
+            summary = await self.ai.summarize(transcript.text, timeout=self._ai_timeout(recording))
             return StageOutput(summary=summary)
 
         await self._run_stage(recording, StageName.SUMMARIZE, self.ai.slots, summarize)
@@ -237,11 +232,15 @@ class Pipeline:
             summary=output.summary,
             now=utcnow(),
         )
+        self.events.publish({"type": STAGE, "id": recording.id, "stage": stage.as_dict()})
 
+    async def _set_status(self, recording_id: str, status: RecordingStatus) -> None:
+        await asyncio.to_thread(self.repository.set_status, recording_id, status, utcnow())
+        self.events.publish({"type": STATUS, "id": recording_id, "status": status.value})
 
-def _ai_timeout(recording: Recording) -> float:
-    # tiny.en runs at 10-30x real time here; this allows a machine 20 times slower.
-    return 120 + 2 * recording.duration_s
+    def _ai_timeout(self, recording: Recording) -> float:
+        # Defaults allow a machine 20 times slower than tiny.en's 10-30x real time here.
+        return self.settings.inference_timeout(recording.duration_s)
 
 
 def _is_done(recording: Recording, name: StageName) -> bool:

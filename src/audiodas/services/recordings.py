@@ -20,6 +20,7 @@ from audiodas.domain import (
     VariantName,
 )
 from audiodas.domain.topics import Topic
+from audiodas.services.ports import WorkQueue
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_PAGE = 500
@@ -37,15 +38,14 @@ class RecordingService:
         store: FileStore,
         probe: Callable[[Path], AudioInfo],
         topics: dict[str, Topic],
-        on_accepted: Callable[[Recording], None] | None = None,
+        work: WorkQueue,
     ) -> None:
         self.settings = settings
         self.repository = repository
         self.store = store
         self.probe = probe
         self.topics = topics
-        # Called after a recording is stored, e.g. to hand its id to the processing channel.
-        self.on_accepted = on_accepted
+        self.work = work
 
     def ingest(self, staged: StagedFile, filename: str, domain: str | None = None) -> Recording:
         """Turn a received file into a stored, queued recording; on any refusal, keep nothing.
@@ -78,8 +78,7 @@ class RecordingService:
             if placed:
                 self.store.remove_recording(recording_id)
             raise
-        if self.on_accepted is not None:
-            self.on_accepted(recording)
+        self.work.enqueue(recording.id)
         return recording
 
     def check_audio(self, staged: StagedFile) -> AudioInfo:

@@ -2,5 +2,6 @@
 
 from audiodas.adapters.database.engine import create_engine_for, migrate
 from audiodas.adapters.database.repository import SqlRecordingRepository
+from audiodas.adapters.database.work_queue import SqlWorkQueue
 
-__all__ = ["SqlRecordingRepository", "create_engine_for", "migrate"]
+__all__ = ["SqlRecordingRepository", "SqlWorkQueue", "create_engine_for", "migrate"]

@@ -71,6 +71,10 @@ class RecordingRow(Base):
     retention_until: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The work queue (adapters/database/work_queue.py): which engine holds the recording and
+    # until when; with no holder, a future lease_until means "not before" (retry back-off).
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     stages: Mapped[list[StageRow]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="StageRow.position"

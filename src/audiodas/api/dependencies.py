@@ -1,0 +1,34 @@
+"""What routes receive through FastAPI's Depends: the process's Runtime and what it wires."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from audiodas.api.progress import ProgressHub
+from audiodas.inference import InferenceClient
+from audiodas.runtime import Runtime
+from audiodas.services import RecordingService
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def get_service(request: Request) -> RecordingService:
+    return request.app.state.runtime.service
+
+
+def get_inference(request: Request) -> InferenceClient:
+    return request.app.state.inference
+
+
+def get_progress(request: Request) -> ProgressHub:
+    return request.app.state.progress
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ServiceDep = Annotated[RecordingService, Depends(get_service)]
+InferenceDep = Annotated[InferenceClient, Depends(get_inference)]
+ProgressDep = Annotated[ProgressHub, Depends(get_progress)]

@@ -1,0 +1,72 @@
+"""An inference process: `python -m audiodas.inference.child FD PARENT_PID`.
+
+Loads its models once, says it is ready, then answers its parent's requests one at a time on
+the socket it inherited as FD. Its native thread pools were pinned by the parent through the
+environment (OMP/OpenBLAS/MKL threads) before numpy and CTranslate2 load here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+from pathlib import Path
+
+from audiodas.config import Settings
+from audiodas.inference import wire
+from audiodas.processes import die_with_parent
+
+
+class Models:
+    def __init__(self, settings: Settings) -> None:
+        from audiodas.adapters.summarizers import make_summarizer
+        from audiodas.adapters.whisper import WhisperTranscriber
+
+        self.transcriber = WhisperTranscriber(
+            settings.whisper_model,
+            compute_type=settings.whisper_compute_type,
+            cpu_threads=settings.whisper_threads,
+            beam_size=settings.whisper_beam_size,
+            window_s=settings.transcribe_window_s,
+        )
+        self.summarizer = make_summarizer(settings.summarizer, settings.t5_model)
+
+    def load(self) -> dict:
+        self.transcriber.load()
+        if hasattr(self.summarizer, "load"):
+            self.summarizer.load()
+        return {"multilingual": self.transcriber.multilingual, "summarizer": self.summarizer.name}
+
+    def run(self, request: dict) -> object:
+        op = request.pop("op")
+        if op == "transcribe":
+            path = Path(request.pop("path"))
+            return self.transcriber.transcribe(path, **request).as_dict()
+        if op == "summarize":
+            return self.summarizer.summarize(request["text"])
+        raise ValueError(f"unknown operation {op!r}")
+
+
+def main() -> None:
+    fd, parent = int(sys.argv[1]), int(sys.argv[2])
+    die_with_parent(parent)
+    settings = Settings()
+    with contextlib.suppress(OSError):
+        os.nice(settings.heavy_work_nice)  # the API's processes come first
+    sock = socket.socket(fileno=fd)
+    models = Models(settings)
+    wire.send(sock, {"ready": models.load()})
+    while True:
+        try:
+            request = wire.receive(sock)
+        except (EOFError, ConnectionError):
+            return  # the parent closed the socket: done
+        try:
+            wire.send(sock, {"ok": models.run(request)})
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, the process lives on
+            wire.send(sock, {"error": f"{exc.__class__.__name__}: {exc}"[:500]})
+
+
+if __name__ == "__main__":
+    main()

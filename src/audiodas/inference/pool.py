@@ -1,0 +1,228 @@
+"""The inference processes of one engine: one per AI slot.
+
+A caller holds an AI slot (`pool.slots.hold()`) and then runs `transcribe` or `summarize`; the
+call goes to an idle process. A call that outlives its timeout, is cancelled, or whose process
+dies, kills that process: the caller gets InferenceTimeout / InferenceFailed (the engine's
+stage retry policy takes over), its slot is returned at once, and a fresh process is started
+in the background to take the dead one's place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from audiodas.config import Settings
+from audiodas.domain import Transcript
+from audiodas.inference import wire
+from audiodas.inference.errors import InferenceFailed, InferenceTimeout
+from audiodas.slots import Slots
+
+log = logging.getLogger("audiodas.inference")
+
+# Each inference uses one thread: two AI slots already fill two cores, a second thread per
+# inference costs 60 % more CPU for no speed-up (README), and idle pool threads that spin or
+# hold locks are what wedged the shared-process design.
+_PINNED_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_START_TIMEOUT_S = 120.0
+_RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+class InferenceProcess:
+    """One child process (audiodas.inference.child) and the socket to it."""
+
+    def __init__(self, process: subprocess.Popen, reader, writer, info: dict) -> None:  # type: ignore[no-untyped-def]
+        self.process = process
+        self.pid = process.pid
+        self.info = info
+        self._reader, self._writer = reader, writer
+        self.busy_since: float | None = None
+        self.deadline: float | None = None
+
+    @classmethod
+    async def start(cls, settings: Settings) -> InferenceProcess:
+        ours, theirs = socket.socketpair()
+        threads = str(settings.whisper_threads)
+        env = {**os.environ, **dict.fromkeys(_PINNED_THREADS, threads)}
+        try:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "audiodas.inference.child",
+                    str(theirs.fileno()),
+                    str(os.getpid()),
+                ],
+                pass_fds=[theirs.fileno()],
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 24)
+        try:
+            hello = await asyncio.wait_for(wire.read(reader), _START_TIMEOUT_S)
+        except (EOFError, TimeoutError) as exc:
+            process.kill()
+            await asyncio.to_thread(process.wait)
+            raise InferenceFailed(
+                f"the inference process did not start (exit {process.returncode})"
+            ) from exc
+        return cls(process, reader, writer, hello["ready"])
+
+    async def call(self, request: dict, timeout: float) -> object:
+        self.busy_since, self.deadline = time.monotonic(), time.monotonic() + timeout
+        try:
+            await wire.write(self._writer, request)
+            reply = await asyncio.wait_for(wire.read(self._reader), timeout)
+        except TimeoutError as exc:
+            raise InferenceTimeout(
+                f"inference took longer than {timeout:.0f} s and was stopped"
+            ) from exc
+        except (EOFError, ConnectionError) as exc:
+            raise InferenceFailed(f"the inference process died (pid {self.pid})") from exc
+        finally:
+            self.busy_since = self.deadline = None
+        if "error" in reply:
+            raise InferenceFailed(reply["error"])
+        return reply["ok"]
+
+    async def stop(self, kill: bool = False) -> None:
+        """Close the socket (the child exits when it reads EOF); kill it if asked or if it lingers."""
+        self._writer.close()
+        if kill:
+            self.process.kill()
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.process.wait), 5)
+        except TimeoutError:
+            self.process.kill()
+            await asyncio.to_thread(self.process.wait)
+
+
+class InferencePool:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.slots = Slots("ai", settings.ai_slots)
+        self.processes: list[InferenceProcess] = []
+        self.timeouts = 0  # calls killed for outliving their timeout
+        self.deaths = 0  # processes that died during a call
+        self.restarts = 0  # processes started to replace one
+        self._idle: asyncio.Queue[InferenceProcess] = asyncio.Queue()
+        self._start_lock = asyncio.Lock()
+        self._replacing: set[asyncio.Task] = set()
+        self._closing = False
+
+    @property
+    def started(self) -> bool:
+        return bool(self.processes)
+
+    async def start(self) -> None:
+        """Start one process per slot (models load in parallel); later calls return at once."""
+        async with self._start_lock:
+            if self.processes:
+                return
+            started = await asyncio.gather(
+                *(InferenceProcess.start(self.settings) for _ in range(self.slots.capacity))
+            )
+            for process in started:
+                self.processes.append(process)
+                self._idle.put_nowait(process)
+            log.info("inference processes ready: %s", [p.pid for p in started])
+
+    async def transcribe(
+        self,
+        path: Path,
+        *,
+        timeout: float,
+        language: str | None = None,
+        prompt: str | None = None,
+        word_timestamps: bool = False,
+    ) -> Transcript:
+        """Transcribe the file at `path` (the audio goes by path, never through the socket)."""
+        request = {
+            "op": "transcribe",
+            "path": str(path),
+            "language": language,
+            "prompt": prompt,
+            "word_timestamps": word_timestamps,
+        }
+        return Transcript.from_dict(await self._call(request, timeout))  # type: ignore[arg-type]
+
+    async def summarize(self, text: str, *, timeout: float) -> str | None:
+        return await self._call({"op": "summarize", "text": text}, timeout)  # type: ignore[return-value]
+
+    async def _call(self, request: dict, timeout: float) -> object:
+        """The caller holds a slot, so a process is idle or is being started in its place."""
+        await self.start()
+        try:
+            process = await asyncio.wait_for(self._idle.get(), timeout)
+        except TimeoutError as exc:
+            raise InferenceTimeout("no inference process came up in time") from exc
+        try:
+            result = await process.call(request, timeout)
+        except InferenceFailed as exc:  # timeout or death: never reuse a process in doubt
+            if isinstance(exc, InferenceTimeout):
+                self.timeouts += 1
+            else:
+                self.deaths += 1
+            log.warning("inference process %d replaced: %s", process.pid, exc)
+            self._replace(process)
+            raise
+        except BaseException:  # cancelled mid-call: its answer would reach the next caller
+            self._replace(process)
+            raise
+        self._idle.put_nowait(process)
+        return result
+
+    def _replace(self, dead: InferenceProcess) -> None:
+        task = asyncio.create_task(self._start_replacement(dead))
+        self._replacing.add(task)
+        task.add_done_callback(self._replacing.discard)
+
+    async def _start_replacement(self, dead: InferenceProcess) -> None:
+        await dead.stop(kill=True)
+        self.processes.remove(dead)
+        attempt = 0
+        while not self._closing:
+            try:
+                fresh = await InferenceProcess.start(self.settings)
+            except InferenceFailed as exc:
+                delay = _RESTART_BACKOFF_S[min(attempt, len(_RESTART_BACKOFF_S) - 1)]
+                log.error("%s; retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                attempt += 1
+                continue
+            self.restarts += 1
+            self.processes.append(fresh)
+            self._idle.put_nowait(fresh)
+            return
+
+    def state(self) -> dict:
+        """For /healthz and /metrics: slots, processes, and what went wrong so far."""
+        now = time.monotonic()
+        return {
+            "slots": self.slots.as_dict(),
+            "processes": [
+                {"pid": p.pid, "busy_s": round(now - p.busy_since, 1) if p.busy_since else None}
+                for p in self.processes
+            ],
+            # Past its deadline but not yet killed: should never last (the call's timeout kills it).
+            "stuck": sum(1 for p in self.processes if p.deadline and now > p.deadline + 5),
+            "timeouts": self.timeouts,
+            "deaths": self.deaths,
+            "restarts": self.restarts,
+        }
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in list(self._replacing):
+            task.cancel()
+        await asyncio.gather(*self._replacing, return_exceptions=True)
+        await asyncio.gather(*(p.stop() for p in self.processes), return_exceptions=True)
+        self.processes.clear()

@@ -1,0 +1,121 @@
+"""The engine's inference pool, offered to the API's processes on the same machine (the
+OpenAI-compatible endpoint), so the machine has one set of AI slots and one set of models.
+
+Requests and replies are wire messages over a Unix socket in the run folder:
+    {"op": "transcribe", "path", "language", "prompt", "word_timestamps", "timeout", "wait"}
+    → {"ok": transcript} | {"error": "busy" | "timeout" | "failed", "detail": text}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from audiodas.domain import Transcript
+from audiodas.inference import wire
+from audiodas.inference.errors import (
+    InferenceBusy,
+    InferenceFailed,
+    InferenceTimeout,
+    InferenceUnavailable,
+)
+from audiodas.inference.pool import InferencePool
+
+log = logging.getLogger("audiodas.inference")
+
+SOCKET_NAME = "inference.sock"
+
+
+class InferenceServer:
+    def __init__(self, pool: InferencePool, run_path: Path) -> None:
+        self.pool = pool
+        self.path = run_path / SOCKET_NAME
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.unlink(missing_ok=True)  # a previous engine's, on this machine
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self.path.unlink(missing_ok=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await wire.read(reader)
+            await wire.write(writer, await self._answer(request))
+        except (EOFError, ConnectionError):
+            pass  # the API process went away (its client disconnected)
+        finally:
+            writer.close()
+
+    async def _answer(self, request: dict) -> dict:
+        timeout, wait = request.pop("timeout"), request.pop("wait")
+        try:
+            async with self.pool.slots.hold(wait=wait):
+                transcript = await self.pool.transcribe(
+                    Path(request["path"]),
+                    timeout=timeout,
+                    language=request.get("language"),
+                    prompt=request.get("prompt"),
+                    word_timestamps=bool(request.get("word_timestamps")),
+                )
+        except InferenceTimeout as exc:
+            return {"error": "timeout", "detail": str(exc)}
+        except InferenceFailed as exc:
+            return {"error": "failed", "detail": str(exc)}
+        except TimeoutError:  # no slot within `wait`
+            return {"error": "busy", "detail": f"every AI slot stayed busy for {wait:.0f} s"}
+        return {"ok": transcript.as_dict()}
+
+
+class InferenceClient:
+    """What an API process uses: same calls as the pool, answered by the engine process."""
+
+    def __init__(self, run_path: Path) -> None:
+        self.path = run_path / SOCKET_NAME
+
+    async def transcribe(
+        self,
+        path: Path,
+        *,
+        timeout: float,
+        wait: float,
+        language: str | None = None,
+        prompt: str | None = None,
+        word_timestamps: bool = False,
+    ) -> Transcript:
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(self.path), limit=1 << 24)
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            raise InferenceUnavailable("the engine process is not running") from exc
+        request = {
+            "op": "transcribe",
+            "path": str(path),
+            "language": language,
+            "prompt": prompt,
+            "word_timestamps": word_timestamps,
+            "timeout": timeout,
+            "wait": wait,
+        }
+        try:
+            await wire.write(writer, request)
+            # The server answers within wait + timeout; the margin covers a process restart.
+            reply = await asyncio.wait_for(wire.read(reader), wait + timeout + 30)
+        except (EOFError, ConnectionError, TimeoutError) as exc:
+            raise InferenceUnavailable("the engine process did not answer") from exc
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        if "ok" in reply:
+            return Transcript.from_dict(reply["ok"])
+        error = {"busy": InferenceBusy, "timeout": InferenceTimeout}.get(
+            reply["error"], InferenceFailed
+        )
+        raise error(reply["detail"])
