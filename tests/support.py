@@ -16,6 +16,9 @@ from pathlib import Path
 
 import httpx
 import imageio_ffmpeg
+import psutil
+
+from audiodas.adapters.storage import temp_files
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,20 +101,33 @@ class Server:
     def read_log(self) -> str:
         return (self.data_dir.parent / f"server-{self.port}.log").read_text(errors="replace")
 
-    def peak_rss(self) -> int:
-        """The server's peak resident memory so far (VmHWM), in bytes."""
+    def processes(self) -> list[psutil.Process]:
+        """The server's processes: the supervisor, its HTTP workers, the engine, the models."""
         assert self.process is not None
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        raise RuntimeError("VmHWM not found")
+        parent = psutil.Process(self.process.pid)
+        return [parent, *parent.children(recursive=True)]
+
+    def peak_rss(self) -> int:
+        """The server's peak resident memory so far, in bytes: each process's peak (VmHWM),
+        summed over its processes (an upper bound: the peaks need not coincide)."""
+        total = 0
+        for process in self.processes():
+            try:
+                status = Path(f"/proc/{process.pid}/status").read_text()
+            except FileNotFoundError:
+                continue
+            total += next(
+                int(line.split()[1]) * 1024
+                for line in status.splitlines()
+                if line.startswith("VmHWM:")
+            )
+        return total
 
     def stacks(self) -> str:
-        """Every thread's stack in the server (py-spy), to diagnose a hang."""
+        """Every thread's stack in every server process (py-spy), to diagnose a hang."""
+        command = [str(Path(sys.executable).parent / "py-spy"), "dump", "--subprocesses"]
         result = subprocess.run(
-            [str(Path(sys.executable).parent / "py-spy"), "dump", "--pid", str(self.process.pid)],
-            capture_output=True,
-            text=True,
+            [*command, "--pid", str(self.process.pid)], capture_output=True, text=True
         )
         return result.stdout + result.stderr
 
@@ -189,12 +205,8 @@ def find_pg_bindir() -> Path:
 def snapshot(server_url: str, data_dir: Path) -> tuple[list[str], list[str]]:
     """What is stored: recording ids (through the API) and files in the store."""
     ids = [r["id"] for r in httpx.get(f"{server_url}/api/v1/recordings?limit=500").json()["items"]]
-    files = sorted(
-        str(p.relative_to(data_dir))
-        for sub in ("recordings", "tmp")
-        for p in (data_dir / sub).rglob("*")
-        if p.is_file()
-    )
+    stored = [p for p in (data_dir / "recordings").rglob("*") if p.is_file()]
+    files = sorted(str(p.relative_to(data_dir)) for p in stored + temp_files(data_dir))
     return ids, files
 
 

@@ -158,7 +158,9 @@ def test_unknown_ids_and_variants(streamed) -> None:
 def test_health_metrics_and_openapi(start_server, audio_files) -> None:
     server = start_server()
     upload(server, audio_files["wav"])
-    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok", "database": "ok"}
+    health = httpx.get(f"{server.url}/healthz").json()
+    assert (health["status"], health["database"]) == ("ok", "ok")
+    assert health["engine"]["engines"] == 1 and not health["engine"]["processing"]  # API only
     text = httpx.get(f"{server.url}/metrics").text
     assert 'audiodas_uploads_total{outcome="accepted"} 1.0' in text
     assert 'audiodas_recordings{status="queued"} 1.0' in text

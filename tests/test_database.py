@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import inspect, text
 
-from audiodas.adapters.database import SqlRecordingRepository, create_engine_for, migrate
+from audiodas.adapters.database import (
+    SqlRecordingRepository,
+    SqlWorkQueue,
+    create_engine_for,
+    migrate,
+)
+from audiodas.adapters.local_bus import LocalBus
 from audiodas.config import Settings
 from audiodas.domain import AudioInfo, Recording, RecordingStatus, Rejected
+from audiodas.services.ports import Claim
 
 INFO = AudioInfo("wav", "audio/wav", "wav", "pcm_s16le", 12.5, 16000, 1)
 
@@ -44,7 +53,7 @@ def test_migrations_build_the_schema_from_an_empty_database(database_url: str) -
     tables = set(inspect(engine).get_table_names())
     assert {"recordings", "stages", "variants", "alembic_version"} <= tables
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
     engine.dispose()
 
 
@@ -89,3 +98,55 @@ def test_delete_removes_the_recording_and_its_children(repository: SqlRecordingR
     with repository.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM stages")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM variants")).scalar() == 0
+
+
+def test_work_queue_hands_each_recording_to_one_claimer(
+    repository: SqlRecordingRepository, tmp_path
+) -> None:
+    queue = SqlWorkQueue(repository.engine, LocalBus(tmp_path / "run"))
+    base = datetime(2026, 3, 1, tzinfo=UTC)
+    for n in range(20):
+        repository.add(make(n, base + timedelta(seconds=n)))
+
+    def claim_all(worker: str) -> list[str]:
+        taken = []
+        while (claim := queue.claim(worker, lease_s=60)) is not None:
+            taken.append(claim.recording_id)
+        return taken
+
+    with ThreadPoolExecutor(8) as pool:
+        taken = [i for ids in pool.map(claim_all, [f"w{k}" for k in range(8)]) for i in ids]
+    assert sorted(taken) == [f"{n:032x}" for n in range(20)]  # each once, none left out
+    assert queue.claim("late", lease_s=60) is None
+
+
+def test_work_queue_leases_expire_and_failures_back_off(
+    repository: SqlRecordingRepository, tmp_path
+) -> None:
+    queue = SqlWorkQueue(repository.engine, LocalBus(tmp_path / "run"))
+    first, second = (
+        make(1, datetime(2026, 3, 1, tzinfo=UTC)),
+        make(2, datetime(2026, 3, 2, tzinfo=UTC)),
+    )
+    repository.add(first)
+    repository.add(second)
+
+    dead = queue.claim("dead-engine", lease_s=0.3)
+    assert dead.recording_id == first.id  # oldest first
+    time.sleep(0.5)  # its engine stopped renewing the lease
+    taken = queue.claim("alive", lease_s=60)
+    assert taken.recording_id == first.id
+    assert queue.heartbeat(dead, lease_s=60) is False  # the dead engine learns it lost it
+    assert queue.heartbeat(taken, lease_s=60) is True
+
+    queue.fail(taken, retry_in_s=0.5)
+    assert queue.claim("alive", lease_s=60).recording_id == second.id  # first is backing off
+    time.sleep(0.7)
+    again = queue.claim("alive", lease_s=60)
+    assert again.recording_id == first.id
+
+    repository.set_status(first.id, RecordingStatus.DONE, datetime.now(UTC))
+    queue.complete(again)
+    queue.complete(Claim(second.id, "alive"))
+    repository.set_status(second.id, RecordingStatus.DONE, datetime.now(UTC))
+    assert queue.claim("alive", lease_s=60) is None  # finished work is never handed out

@@ -13,6 +13,7 @@ import httpx
 import psutil
 import pytest
 
+from audiodas.adapters.storage import temp_files
 from tests.support import ffmpeg
 
 API = "/api/v1/recordings"
@@ -166,24 +167,30 @@ def test_ffmpeg_failure_fails_only_its_stages(start_server, corrupt_in_the_middl
     assert set(rec["variants"]) == {"original"}
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'audiodas_stage_failures_total{stage="archive"} 1.0' in metrics
-    assert not list((server.data_dir / "tmp").iterdir())
+    assert not temp_files(server.data_dir)
 
 
 def test_sigkill_mid_recording_resumes_to_one_set_of_products(start_server, long_speech) -> None:
-    server = start_server(**ENGINE)
+    # The killed engine's claim is taken over once its lease runs out.
+    server = start_server(**ENGINE, audiodas_work_lease_s="6")
     rec = upload(server, long_speech)
     wait_for(server, rec["id"], lambda r: stages(r)["transcribe"]["status"] == "running")
+    processes = server.processes()
     server.process.send_signal(signal.SIGKILL)
     server.process.wait()
     server.stop()
+    psutil.wait_procs(processes, timeout=10)
 
-    restarted = start_server(**ENGINE, audiodas_data_dir=str(server.data_dir))
+    assert not any(p.is_running() for p in processes)  # the whole tree went with it
+    restarted = start_server(
+        **ENGINE, audiodas_work_lease_s="6", audiodas_data_dir=str(server.data_dir)
+    )
     done = wait_finished(restarted, rec["id"])
     assert done["status"] == "done"
     assert stages(done)["transcribe"]["started_at"] > rec["created_at"]
     files = sorted(p.name for p in (server.data_dir / "recordings" / rec["id"]).iterdir())
     assert files == ["archive.m4a", "echo.mp3", "original.wav"]
-    assert not list((server.data_dir / "tmp").iterdir())
+    assert not temp_files(server.data_dir)
     assert "best of times" in done["transcript"].lower()
     assert done["transcript"].lower().count("it was the best of times") <= 4  # not doubled
 

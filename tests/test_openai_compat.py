@@ -8,6 +8,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
+from audiodas.adapters.storage import temp_files
 from tests.support import word_error_rate
 from tests.test_speech import REFERENCES
 
@@ -73,4 +74,4 @@ def test_bad_input_is_refused_with_json(client, audio_files) -> None:
             data={"model": "whisper-1", "response_format": "docx"},
         )
     assert r.status_code == 400
-    assert not list((server.data_dir / "tmp").iterdir())  # nothing left behind
+    assert not temp_files(server.data_dir)  # nothing left behind

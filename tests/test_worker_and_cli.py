@@ -57,7 +57,7 @@ def test_stages_are_idempotent(tmp_path: Path, assets: Path) -> None:
         second = await engine.pipeline.process(recording.id)
         files = sorted(p.name for p in (settings.data_path / "recordings" / recording.id).iterdir())
         await engine.stop(0)
-        runtime.close()
+        await runtime.close()
         return first, second, files
 
     first, second, files = asyncio.run(run_twice())

@@ -1,7 +1,8 @@
 """The engine's inference pool, offered to the API's processes on the same machine (the
 OpenAI-compatible endpoint), so the machine has one set of AI slots and one set of models.
 
-Requests and replies are wire messages over a Unix socket in the run folder:
+Requests and replies are wire messages over a Unix socket per engine in the run folder
+(`inference/<pid>.sock`; the client tries them in random order):
     {"op": "transcribe", "path", "language", "prompt", "word_timestamps", "timeout", "wait"}
     → {"ok": transcript} | {"error": "busy" | "timeout" | "failed", "detail": text}
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import random
 from pathlib import Path
 
 from audiodas.domain import Transcript
@@ -25,18 +28,19 @@ from audiodas.inference.pool import InferencePool
 
 log = logging.getLogger("audiodas.inference")
 
-SOCKET_NAME = "inference.sock"
+def _sockets(run_path: Path) -> Path:
+    return run_path / "inference"
 
 
 class InferenceServer:
     def __init__(self, pool: InferencePool, run_path: Path) -> None:
         self.pool = pool
-        self.path = run_path / SOCKET_NAME
+        self.path = _sockets(run_path) / f"{os.getpid()}.sock"
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.unlink(missing_ok=True)  # a previous engine's, on this machine
+        self.path.unlink(missing_ok=True)  # a dead engine's that had this pid
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
 
     async def close(self) -> None:
@@ -78,7 +82,7 @@ class InferenceClient:
     """What an API process uses: same calls as the pool, answered by the engine process."""
 
     def __init__(self, run_path: Path) -> None:
-        self.path = run_path / SOCKET_NAME
+        self.folder = _sockets(run_path)
 
     async def transcribe(
         self,
@@ -90,10 +94,7 @@ class InferenceClient:
         prompt: str | None = None,
         word_timestamps: bool = False,
     ) -> Transcript:
-        try:
-            reader, writer = await asyncio.open_unix_connection(str(self.path), limit=1 << 24)
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
-            raise InferenceUnavailable("the engine process is not running") from exc
+        reader, writer = await self._connect()
         request = {
             "op": "transcribe",
             "path": str(path),
@@ -119,3 +120,13 @@ class InferenceClient:
             reply["error"], InferenceFailed
         )
         raise error(reply["detail"])
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        candidates = list(self.folder.glob("*.sock")) if self.folder.is_dir() else []
+        random.shuffle(candidates)
+        for path in candidates:
+            try:
+                return await asyncio.open_unix_connection(str(path), limit=1 << 24)
+            except (FileNotFoundError, ConnectionRefusedError):
+                continue  # an engine that died without removing its socket
+        raise InferenceUnavailable("no engine process is running on this machine")
