@@ -46,6 +46,18 @@ def serve(
     raise typer.Exit(supervise(settings, host or settings.host, port or settings.port))
 
 
+@app.command("http-worker", hidden=True)
+def http_worker(
+    host: str = typer.Option(..., help="Address to listen on"),
+    port: int = typer.Option(..., help="Port to listen on (shared with the other HTTP processes)"),
+) -> None:
+    """One HTTP process of `audiodas serve`."""
+    from audiodas.supervisor import run_http_worker
+
+    _logging()
+    raise typer.Exit(run_http_worker(host, port))
+
+
 @app.command("worker")
 def worker_command(
     inference_only: bool = typer.Option(

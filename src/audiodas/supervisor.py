@@ -1,12 +1,15 @@
-"""`audiodas serve`: the HTTP API in several worker processes (uvicorn's) and the engine in a
-process of its own, from one command; SIGTERM or Ctrl-C stops them all (the engine drains).
+"""`audiodas serve`: the HTTP API in several processes and the engine in a process of its own,
+from one command; SIGTERM or Ctrl-C stops them all (HTTP finishes its requests, the engine
+drains).
 
-    audiodas serve ─┬─ engine process (`audiodas worker`) ─┬─ inference process (slot 1)
-                    │                                     └─ inference process (slot 2)
-                    └─ HTTP worker processes × AUDIODAS_API_WORKERS
+    audiodas serve ─┬─ engine (`audiodas worker`) ─┬─ inference process (AI slot 1)
+                    │                              └─ inference process (AI slot 2)
+                    └─ HTTP process (`audiodas http-worker`) × AUDIODAS_API_WORKERS
 
-Every child asks Linux to kill it if its parent dies (processes.die_with_parent), so even a
-SIGKILL of `audiodas serve` leaves nothing running.
+Each HTTP process listens on its own SO_REUSEPORT socket, so the kernel spreads connections
+evenly over them (with one shared socket, whichever process wins `accept` keeps the
+keep-alive connections: measured 10:1 here). Each child asks Linux to kill it if this process
+dies (processes.die_with_parent), so even a SIGKILL of `audiodas serve` leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -15,31 +18,36 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 
 from audiodas.config import Settings
 
 log = logging.getLogger("audiodas.serve")
 
 SUPERVISOR_PID = "AUDIODAS_SUPERVISOR_PID"  # read by the children (api.app, cli worker)
+STARTUP_FAILURE = 3  # a child that exits with this cannot start (bad settings, port taken)
 
 
-class EngineProcess:
-    """`audiodas worker` as a child, restarted if it dies, drained on stop. Started and watched
-    from one thread that lives as long as the engine should (Linux ties a child's death signal
-    to the thread that started it)."""
+class Child:
+    """A child process, restarted if it dies, until stopped. Started and watched from one
+    thread that lives as long as the child should (Linux ties a child's death signal to the
+    thread that started it)."""
 
-    def __init__(self, consume: bool, grace: float) -> None:
-        self.command = [sys.executable, "-m", "audiodas", "worker"]
-        if not consume:
-            self.command.append("--inference-only")
-        self.grace = grace
+    def __init__(
+        self, name: str, command: list[str], stop_timeout: float, failed: threading.Event
+    ) -> None:
+        self.name = name
+        self.command = command
+        self.stop_timeout = stop_timeout
         self.process: subprocess.Popen | None = None
+        self._failed = failed
         self._stopping = threading.Event()
         self._started = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="engine-watch", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -53,58 +61,93 @@ class EngineProcess:
             code = self.process.wait()
             if self._stopping.is_set():
                 return
-            log.error("the engine exited (%s); starting it again in %.0f s", code, backoff)
+            if code == STARTUP_FAILURE:
+                log.error("%s could not start; stopping", self.name)
+                self._failed.set()
+                return
+            log.error("%s exited (%s); starting it again in %.0f s", self.name, code, backoff)
             self._stopping.wait(backoff)
             backoff = min(backoff * 2, 30.0)
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
         self._stopping.set()
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.terminate()  # the engine drains within its grace period
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def wait(self) -> None:
+        if self.process is not None:
             try:
-                process.wait(timeout=self.grace + 15)
+                self.process.wait(timeout=self.stop_timeout)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                log.error("%s did not stop in %.0f s; killed", self.name, self.stop_timeout)
+                self.process.kill()
+                self.process.wait()
         self._thread.join()
 
 
 def serve(settings: Settings, host: str, port: int) -> int:
-    # Before anything imports prometheus_client: every process shares its metric files.
+    # Before any child imports prometheus_client: every process shares its metric files.
     metrics_dir = settings.run_path / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.environ[SUPERVISOR_PID] = str(os.getpid())
 
-    import uvicorn
-
     from audiodas.adapters.database import create_engine_for, migrate
 
+    probe = listening_socket(host, port, reuse_port=False)  # the port is free (fail now, clearly)
+    probe.close()
     settings.data_path.mkdir(parents=True, exist_ok=True)
     database = create_engine_for(settings.sqlalchemy_url)
     migrate(database)  # once, before the processes that share the database start
     database.dispose()
 
-    signals: list[int] = []
+    stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        # uvicorn hands a signal on to the handler it found, once it has stopped serving.
-        signal.signal(sig, lambda number, _frame: signals.append(number))
-
-    engine = EngineProcess(settings.embedded_worker, settings.shutdown_grace_s)
-    engine.start()
-    try:
-        uvicorn.run(
-            "audiodas.api.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=settings.api_workers,
-            log_level="info",
-            access_log=False,  # per-request logging costs the API; /metrics counts requests
-            timeout_graceful_shutdown=5,
-        )
-    finally:
-        engine.stop()
+        signal.signal(sig, lambda *_: stop.set())
+    python = [sys.executable, "-m", "audiodas"]
+    engine = [*python, "worker", *([] if settings.embedded_worker else ["--inference-only"])]
+    http = [*python, "http-worker", "--host", host, "--port", str(port)]
+    children = [Child("engine", engine, settings.shutdown_grace_s + 15, stop)] + [
+        Child(f"http-{i + 1}", http, 15, stop) for i in range(settings.api_workers)
+    ]
+    for child in children:
+        child.start()
+    log.info("serving on http://%s:%d with %d HTTP processes", host, port, settings.api_workers)
+    while not stop.wait(0.5):
+        pass
+    started = time.monotonic()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.wait()
+    log.info("stopped in %.1f s", time.monotonic() - started)
     return 0
+
+
+def listening_socket(host: str, port: int, *, reuse_port: bool = True) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    sock.listen(2048)
+    return sock
+
+
+def run_http_worker(host: str, port: int) -> int:
+    """One HTTP process: uvicorn on its own SO_REUSEPORT socket."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        "audiodas.api.app:create_app",
+        factory=True,
+        log_level="info",
+        access_log=False,  # per-request logging costs the API; /metrics counts requests
+        timeout_graceful_shutdown=5,
+        backlog=2048,
+    )
+    server = uvicorn.Server(config)
+    server.run(sockets=[listening_socket(host, port)])
+    return 0 if server.started else STARTUP_FAILURE

@@ -19,6 +19,7 @@ class StageOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     error: str | None
+    attempts: int
 
 
 class VariantOut(BaseModel):

@@ -74,6 +74,7 @@ class Stage:
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
             "error": self.error,
+            "attempts": self.attempts,
         }
 
 

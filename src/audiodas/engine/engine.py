@@ -63,10 +63,11 @@ class Engine:
         self._stopping = False
 
     async def start(self) -> None:
-        self._reporter = asyncio.create_task(self._report_forever(), name="audiodas-health")
         await self.inference_server.start()
         if self.consume:
-            await self.ai.start()  # models load before the first claim
+            await self.ai.start()  # models load before the first claim and the first report
+        self._reporter = asyncio.create_task(self._report_forever(), name="audiodas-health")
+        if self.consume:
             self._consumers = [
                 asyncio.create_task(self._consume_forever(), name=f"audiodas-consumer-{i}")
                 for i in range(self.settings.recording_slots)

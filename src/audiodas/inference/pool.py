@@ -116,16 +116,13 @@ class InferencePool:
         self._idle: asyncio.Queue[InferenceProcess] = asyncio.Queue()
         self._start_lock = asyncio.Lock()
         self._replacing: set[asyncio.Task] = set()
+        self._started = False
         self._closing = False
-
-    @property
-    def started(self) -> bool:
-        return bool(self.processes)
 
     async def start(self) -> None:
         """Start one process per slot (models load in parallel); later calls return at once."""
         async with self._start_lock:
-            if self.processes:
+            if self._started:
                 return
             started = await asyncio.gather(
                 *(InferenceProcess.start(self.settings) for _ in range(self.slots.capacity))
@@ -133,6 +130,7 @@ class InferencePool:
             for process in started:
                 self.processes.append(process)
                 self._idle.put_nowait(process)
+            self._started = True
             log.info("inference processes ready: %s", [p.pid for p in started])
 
     async def transcribe(
@@ -160,8 +158,8 @@ class InferencePool:
     async def _call(self, request: dict, timeout: float) -> object:
         """The caller holds a slot, so a process is idle or is being started in its place."""
         await self.start()
-        try:
-            process = await asyncio.wait_for(self._idle.get(), timeout)
+        try:  # a replacement may be loading its models: not part of the call's own timeout
+            process = await asyncio.wait_for(self._idle.get(), _START_TIMEOUT_S)
         except TimeoutError as exc:
             raise InferenceTimeout("no inference process came up in time") from exc
         try:

@@ -28,6 +28,7 @@ from audiodas.inference.pool import InferencePool
 
 log = logging.getLogger("audiodas.inference")
 
+
 def _sockets(run_path: Path) -> Path:
     return run_path / "inference"
 

@@ -1,0 +1,146 @@
+"""Inference in its own processes: a hung model is killed and replaced, its slot returned and
+its stage retried; the OpenAI endpoint answers 503/504 instead of hanging; long recordings are
+transcribed window by window."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from audiodas.adapters.whisper import WhisperTranscriber
+from tests.support import word_error_rate
+from tests.test_engine import stages, upload, wait_finished, wait_for
+from tests.test_speech import REFERENCES
+
+
+def inference_processes(server) -> list[psutil.Process]:
+    return [
+        p
+        for p in server.processes()
+        if p.is_running() and "audiodas.inference.child" in " ".join(p.cmdline())
+    ]
+
+
+def engine_health(server) -> dict:
+    return httpx.get(f"{server.url}/healthz").json()["engine"]
+
+
+def test_a_hung_inference_is_killed_replaced_and_its_stage_retried(start_server, assets) -> None:
+    # One AI slot: the retry can only run if the hung call gave its slot back.
+    server = start_server(
+        audiodas_embedded_worker="true",
+        audiodas_ai_slots="1",
+        audiodas_inference_timeout_s="3",
+        audiodas_inference_timeout_factor="0.25",  # 14 s for this 44 s clip; it needs ~4 s
+        audiodas_retry_backoff_s="0.1",
+    )
+    rec = upload(server, assets / "two_cities.wav")
+    wait_for(server, rec["id"], lambda r: stages(r)["transcribe"]["status"] == "running")
+    [hung] = inference_processes(server)
+    hung.send_signal(signal.SIGSTOP)  # a real process that stops answering mid-inference
+
+    done = wait_finished(server, rec["id"], timeout=120)
+    transcribe = stages(done)["transcribe"]
+    assert done["status"] == "done"
+    assert transcribe["attempts"] == 2 and transcribe["error"] is None
+    assert word_error_rate(REFERENCES["two_cities.wav"], done["transcript"]) <= 0.05
+    assert not hung.is_running() or hung.status() == psutil.STATUS_ZOMBIE  # killed
+    [fresh] = inference_processes(server)
+    assert fresh.pid != hung.pid
+    health = engine_health(server)
+    assert health["inference"] | {"processes": 1} == {
+        "processes": 1,
+        "stuck": 0,
+        "timeouts": 1,
+        "deaths": 0,
+        "restarts": 1,
+    }
+    assert health["slots"]["ai"]["in_use"] == 0
+
+
+@pytest.fixture(scope="module")
+def three_minutes(tmp_path_factory, assets: Path) -> Path:
+    """About 10 s of work for the model: two_cities.wav four times over."""
+    from tests.support import ffmpeg
+
+    path = tmp_path_factory.mktemp("three") / "four_times.wav"
+    ffmpeg("-stream_loop", "3", "-i", str(assets / "two_cities.wav"), "-c", "copy", str(path))
+    return path
+
+
+def test_openai_endpoint_answers_busy_and_timeout_with_json(
+    start_server, assets, three_minutes
+) -> None:
+    # API-only server: its engine process serves inference only, one slot, 3 s per call.
+    server = start_server(
+        audiodas_ai_slots="1",
+        audiodas_inference_timeout_s="3",
+        audiodas_inference_timeout_factor="0",
+        audiodas_inference_wait_s="0.5",
+    )
+    url = f"{server.url}/v1/audio/transcriptions"
+
+    def transcribe(clip: Path) -> httpx.Response:
+        with clip.open("rb") as f:
+            return httpx.post(url, files={"file": f}, data={"model": "whisper-1"}, timeout=60)
+
+    ok = transcribe(assets / "beckett.wav")
+    assert ok.status_code == 200 and "fail better" in ok.json()["text"].lower()
+
+    started = time.monotonic()
+    late = transcribe(three_minutes)  # ~10 s of work: past the 3 s limit
+    assert late.status_code == 504, late.text
+    assert late.json()["error"] == "inference_timeout"
+    assert time.monotonic() - started < 10  # answered at the timeout, not when the model finished
+
+    holder: dict = {}
+    slow = threading.Thread(target=lambda: holder.setdefault("r", transcribe(three_minutes)))
+    slow.start()
+    time.sleep(0.5)  # the slow one now holds the only slot, for 3 s
+    busy = transcribe(assets / "beckett.wav")
+    slow.join()
+    assert busy.status_code == 503, busy.text
+    assert busy.json()["error"] == "inference_busy" and busy.headers["retry-after"]
+    assert holder["r"].status_code == 504
+
+    again = transcribe(assets / "beckett.wav")  # the replacement process answers
+    assert again.status_code == 200 and again.json()["text"] == ok.json()["text"]
+    assert engine_health(server)["inference"]["timeouts"] == 2
+
+
+def test_windows_cover_a_long_recording_without_losing_words(three_minutes) -> None:
+    """Three minutes in one-minute windows: every window's words, in order, at the right times."""
+    long = three_minutes
+    whole = WhisperTranscriber(window_s=600).transcribe(long)
+    windowed = WhisperTranscriber(window_s=60).transcribe(long)
+    reference = " ".join([REFERENCES["two_cities.wav"]] * 4)
+    assert word_error_rate(reference, whole.text) <= 0.05
+    assert word_error_rate(reference, windowed.text) <= 0.05
+    starts = [s.start for s in windowed.segments]
+    assert starts == sorted(starts) and windowed.segments[-1].end > 170  # times are offset
+    assert windowed.text.lower().count("best of times") == 4
+
+
+@pytest.mark.slow
+def test_a_four_hour_recording_is_processed_in_bounded_memory(start_server, tmp_path) -> None:
+    from tests.support import ffmpeg
+
+    four_hours = tmp_path / "four_hours.flac"
+    # Quiet noise rather than digital silence: the decoders and the VAD do real work throughout.
+    ffmpeg(
+        "-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.001:sample_rate=16000",
+        "-t", str(4 * 3600 - 60), "-ac", "1", "-c:a", "flac", str(four_hours),
+    )  # fmt: skip
+    server = start_server(audiodas_embedded_worker="true")
+    idle = server.peak_rss()  # the engine loads its models before it reports healthy
+    rec = wait_finished(server, upload(server, four_hours)["id"], timeout=900)
+    growth = server.peak_rss() - idle
+    assert rec["status"] == "done", rec
+    assert rec["duration_s"] == pytest.approx(4 * 3600 - 60, abs=1)
+    assert growth <= 600 << 20, f"peak memory grew by {growth >> 20} MiB for a 4-hour recording"
