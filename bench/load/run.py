@@ -1,0 +1,445 @@
+"""The load suite: 1000 users on `audiodas serve`, next to nginx serving the same files and JSON
+in the same run, on this machine (load generator included).
+
+    python bench/load/run.py [--users 1000] [--duration 60] [--postgres] [--out artifacts/load]
+
+1. Starts `audiodas serve` (engine included) on the embedded default, or on a PostgreSQL it
+   starts itself (--postgres), and preloads processed recordings.
+2. Range GETs, 64 KiB at random offsets, 100 connections (wrk): audiodas against nginx.
+3. A step test with the engine idle: p95 per user count (Locust).
+4. The full mix (bench/load/locustfile.py) against nginx, then the engine alone (uploads
+   only), then the full mix against audiodas with the engine busy. Reports p50/p95/p99 per
+   request type, req/s, failures, and audio seconds processed per second.
+5. The step test again with the engine busy: p95 must stay within 2x of idle.
+
+Prints the figures, writes Locust's CSVs and a summary.json to --out, and exits 1 when a
+target of issue 8 is missed. nginx and wrk come from Debian's packages (installed when missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from tests.support import PostgresCluster, Server, ffmpeg, free_port, speech_assets  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+API = "/api/v1/recordings"
+TARGETS = {"p95_ms": 100, "p99_ms": 250, "rps": 900, "engine_ratio": 0.5, "range_ratio": 0.5}
+STEPS = (10, 30, 100, 300, 1000)
+
+
+def main() -> int:
+    args = parse_args()
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    ensure_tools()
+    work = Path(tempfile.mkdtemp(prefix="audiodas-load-"))
+    postgres = PostgresCluster().start() if args.postgres else None
+    env = {"AUDIODAS_EMBEDDED_WORKER": "true"}
+    if postgres:
+        env["AUDIODAS_DATABASE_URL"] = postgres.create_database("load")
+    (work / "data").mkdir()
+    server = Server(work / "data", env=env).start(timeout=60)
+    nginx = None
+    summary: dict = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "database": "postgresql" if postgres else "sqlite",
+    }
+    try:
+        clips = make_clips(work)
+        fixtures = preload(server, clips, args.recordings)
+        fixtures["upload"] = str(clips["upload"])
+        site = mirror_for_nginx(server, fixtures, work / "site")
+        nginx = Nginx(site, work / "nginx")
+        (work / "fixtures.json").write_text(json.dumps(fixtures))
+
+        summary["range"] = range_test(server, nginx, fixtures)
+        summary["steps_idle"] = steps(
+            server.url, fixtures, out, "idle", uploads=False, seconds=args.step_duration
+        )
+        summary["nginx"] = locust(nginx.url, fixtures, out, "nginx", args.users, args.duration)
+        alone = engine_throughput(server, fixtures, out, args.duration)
+        summary["engine_alone_audio_s_per_s"] = alone
+        started = time.time()
+        summary["audiodas"] = locust(
+            server.url, fixtures, out, "audiodas", args.users, args.duration
+        )
+        busy = processed_audio_seconds(server, started, time.time()) / (time.time() - started)
+        summary["engine_busy_audio_s_per_s"] = busy
+        summary["steps_busy"] = steps(
+            server.url, fixtures, out, "busy", uploads=True, seconds=args.step_duration
+        )
+    finally:
+        if nginx:
+            nginx.stop()
+        server.stop()
+        if postgres:
+            postgres.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    missed = report(summary)
+    return 1 if missed else 0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--duration", type=int, default=60, help="seconds per full-mix run")
+    parser.add_argument("--step-duration", type=int, default=15, help="seconds per step")
+    parser.add_argument(
+        "--recordings", type=int, default=12, help="processed recordings to preload"
+    )
+    parser.add_argument("--postgres", action="store_true", help="on a PostgreSQL started here")
+    parser.add_argument("--out", default=str(ROOT / "artifacts" / "load"))
+    return parser.parse_args()
+
+
+def ensure_tools() -> None:
+    missing = [package for package, found in (
+        ("nginx", shutil.which("nginx") or Path("/usr/sbin/nginx").exists()),
+        ("wrk", shutil.which("wrk")),
+    ) if not found]  # fmt: skip
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        sys.exit(f"install {' '.join(missing)} (Debian packages) and run again")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        check=True, env=env, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = int(Path("/proc/meminfo").read_text().split()[1]) // (1 << 20)
+    return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}"
+
+
+def make_clips(work: Path) -> dict[str, Path]:
+    assets = speech_assets()
+    clips = {"upload": work / "two_cities.mp3"}  # 44 s of speech, ~0.4 MB: the trickle
+    ffmpeg(
+        "-i",
+        str(assets / "two_cities.wav"),
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "64k",
+        str(clips["upload"]),
+    )
+    clips["long"] = work / "three_minutes.wav"
+    ffmpeg(
+        "-stream_loop", "3", "-i", str(assets / "two_cities.wav"), "-c", "copy", str(clips["long"])
+    )
+    return clips
+
+
+def preload(server: Server, clips: dict[str, Path], count: int) -> dict:
+    """Processed recordings to read and stream; returns {"recordings": {id: {variant: size}}}."""
+    ids = []
+    for i in range(count):
+        clip = clips["long"] if i % 3 == 0 else clips["upload"]
+        with clip.open("rb") as f:
+            r = httpx.post(f"{server.url}{API}", files={"file": f}, timeout=60)
+        r.raise_for_status()
+        ids.append(r.json()["id"])
+    recordings = {}
+    deadline = time.monotonic() + 900
+    for rid in ids:
+        while (rec := httpx.get(f"{server.url}{API}/{rid}").json())["status"] != "done":
+            if time.monotonic() > deadline or rec["status"] in ("failed", "rejected"):
+                raise RuntimeError(f"preload did not finish: {rec}")
+            time.sleep(0.5)
+        recordings[rid] = {name: v["size_bytes"] for name, v in rec["variants"].items()}
+    return {"recordings": recordings}
+
+
+def mirror_for_nginx(server: Server, fixtures: dict, site: Path) -> Path:
+    """The same bodies and files, laid out for nginx."""
+    for folder in ("rec", "events", "files"):
+        (site / folder).mkdir(parents=True)
+    (site / "list.json").write_bytes(httpx.get(f"{server.url}{API}?limit=50").content)
+    (site / "healthz.json").write_bytes(httpx.get(f"{server.url}/healthz").content)
+    (site / "upload.json").write_bytes(b'{"status":"queued"}')
+    for rid in fixtures["recordings"]:
+        (site / "rec" / f"{rid}.json").write_bytes(httpx.get(f"{server.url}{API}/{rid}").content)
+        (site / "events" / rid).write_bytes(
+            httpx.get(f"{server.url}{API}/{rid}/events", timeout=30).content
+        )
+        (site / "files" / rid).mkdir()
+        for variant in fixtures["recordings"][rid]:
+            stored = next((server.data_dir / "recordings" / rid).glob(f"{variant}.*"))
+            os.symlink(stored, site / "files" / rid / variant)
+    return site
+
+
+class Nginx:
+    def __init__(self, site: Path, prefix: Path) -> None:
+        prefix.mkdir()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        conf = prefix / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(port=self.port, site=site, prefix=prefix))
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.process = subprocess.Popen(
+            [binary, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"]
+        )
+        for _ in range(50):
+            try:
+                httpx.get(f"{self.url}/healthz").raise_for_status()
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("nginx did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+NGINX_CONF = """
+user root;
+worker_processes auto;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    client_max_body_size 20m;
+    root {site};
+    server {{
+        listen 127.0.0.1:{port} reuseport;
+        location = /healthz {{ default_type application/json; try_files /healthz.json =404; }}
+        location = /api/v1/recordings {{
+            default_type application/json;
+            if ($request_method = POST) {{ return 202 '{{"status":"queued"}}'; }}
+            try_files /list.json =404;
+        }}
+        location ~ ^/api/v1/recordings/(\\w+)$ {{ default_type application/json; try_files /rec/$1.json =404; }}
+        location ~ ^/api/v1/recordings/(\\w+)/events$ {{ default_type text/event-stream; try_files /events/$1 =404; }}
+        location ~ ^/api/v1/recordings/(\\w+)/stream$ {{ default_type audio/mpeg; try_files /files/$1/$arg_variant =404; }}
+    }}
+}}
+"""
+
+
+def range_test(server: Server, nginx: Nginx, fixtures: dict) -> dict:
+    """wrk, 100 connections, 64 KiB at random offsets of the largest original."""
+    rid, sizes = max(fixtures["recordings"].items(), key=lambda item: item[1]["original"])
+    path = f"{API}/{rid}/stream?variant=original"
+    result = {}
+    for name, url in (("nginx", nginx.url), ("audiodas", server.url)):
+        output = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                "-c100",
+                "-d15s",
+                "--latency",
+                "-s",
+                str(HERE / "range.lua"),
+                url,
+                "--",
+                path,
+                str(sizes["original"]),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+        p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+        non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+        result[name] = {
+            "rps": rps,
+            "p99_ms": _ms(float(p99.group(1)), p99.group(2)),
+            "errors": int(non_2xx.group(1)) if non_2xx else 0,
+        }
+    result["ratio"] = result["audiodas"]["rps"] / result["nginx"]["rps"]
+    return result
+
+
+def _ms(value: float, unit: str) -> float:
+    return value * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def locust(
+    url: str,
+    fixtures: dict,
+    out: Path,
+    name: str,
+    users: int,
+    seconds: int,
+    classes: list[str] | None = None,
+) -> dict:
+    """One headless Locust run; returns per-type figures from its CSV (steady state: the
+    statistics restart once every user is spawned)."""
+    prefix = out / name
+    spawn_rate = max(users // 5, 1)
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(HERE / "locustfile.py"),
+        "--headless",
+        "-u",
+        str(users + (0 if classes else 1)),
+        "-r",
+        str(spawn_rate),
+        "-t",
+        f"{seconds + users // spawn_rate}s",
+        "--host",
+        url,
+        "--csv",
+        str(prefix),
+        "--reset-stats",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        *(classes or []),
+    ]
+    env = {**os.environ, "LOAD_FIXTURES": json.dumps(fixtures)}
+    subprocess.run(
+        command, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    rows = list(csv.DictReader((prefix.parent / f"{prefix.name}_stats.csv").open()))
+    types = {}
+    for row in rows:
+        figures = {
+            "requests": int(row["Request Count"]),
+            "failures": int(row["Failure Count"]),
+            "rps": float(row["Requests/s"]),
+            "p50_ms": float(row["50%"]),
+            "p95_ms": float(row["95%"]),
+            "p99_ms": float(row["99%"]),
+        }
+        types[row["Name"]] = figures
+    return types
+
+
+def engine_throughput(server: Server, fixtures: dict, out: Path, seconds: int) -> float:
+    """Audio seconds processed per second with only the upload trickle (no listeners)."""
+    started = time.time()
+    locust(server.url, fixtures, out, "engine-alone", 1, seconds, classes=["Uploader"])
+    return processed_audio_seconds(server, started, time.time()) / (time.time() - started)
+
+
+def processed_audio_seconds(server: Server, since: float, until: float) -> float:
+    """Audio seconds of the recordings that finished processing between the two times."""
+    total, cursor = 0.0, None
+    while True:
+        params = {"status": "done", "limit": 500, **({"cursor": cursor} if cursor else {})}
+        page = httpx.get(f"{server.url}{API}", params=params, timeout=30).json()
+        for rec in page["items"]:
+            finished = max(
+                datetime.fromisoformat(s["finished_at"]).timestamp() for s in rec["stages"]
+            )
+            if since <= finished <= until:
+                total += rec["duration_s"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return total
+
+
+def steps(url: str, fixtures: dict, out: Path, label: str, uploads: bool, seconds: int) -> dict:
+    """p95 over all listener requests at each user count."""
+    result = {}
+    for users in STEPS:
+        types = locust(
+            url,
+            fixtures,
+            out,
+            f"steps-{label}-{users}",
+            users,
+            seconds,
+            classes=None if uploads else ["Listener"],
+        )
+        result[users] = types["Aggregated"]["p95_ms"]
+    return result
+
+
+def report(summary: dict) -> list[str]:
+    missed = []
+    print(
+        f"\n{summary['date']} · {summary['machine']} · {summary['database']}\n$ {summary['command']}\n"
+    )
+    print(
+        f"{'request type':<18}{'server':<10}{'requests':>9}{'fail':>6}{'req/s':>8}{'p50':>7}{'p95':>7}{'p99':>7}  (ms)"
+    )
+    for server in ("nginx", "audiodas"):
+        for kind, f in summary[server].items():
+            print(
+                f"{kind:<18}{server:<10}{f['requests']:>9}{f['failures']:>6}{f['rps']:>8.0f}{f['p50_ms']:>7.0f}{f['p95_ms']:>7.0f}{f['p99_ms']:>7.0f}"
+            )
+    ours = summary["audiodas"]
+    for kind, f in ours.items():
+        if f["failures"]:
+            missed.append(f"{kind}: {f['failures']} failures")
+        if f["p95_ms"] > TARGETS["p95_ms"]:
+            missed.append(f"{kind}: p95 {f['p95_ms']:.0f} ms > {TARGETS['p95_ms']} ms")
+        if f["p99_ms"] > TARGETS["p99_ms"]:
+            missed.append(f"{kind}: p99 {f['p99_ms']:.0f} ms > {TARGETS['p99_ms']} ms")
+    if ours["Aggregated"]["rps"] < TARGETS["rps"]:
+        missed.append(f"{ours['Aggregated']['rps']:.0f} req/s < {TARGETS['rps']}")
+    ratio = summary["engine_busy_audio_s_per_s"] / max(summary["engine_alone_audio_s_per_s"], 1e-9)
+    print(
+        f"\nengine: {summary['engine_busy_audio_s_per_s']:.1f} audio-s/s under load, {summary['engine_alone_audio_s_per_s']:.1f} alone ({ratio:.2f}x)"
+    )
+    if ratio < TARGETS["engine_ratio"]:
+        missed.append(f"engine under load {ratio:.2f}x of alone < {TARGETS['engine_ratio']}")
+    r = summary["range"]
+    print(
+        f"range 64 KiB, 100 connections: audiodas {r['audiodas']['rps']:.0f} req/s (p99 {r['audiodas']['p99_ms']:.0f} ms), nginx {r['nginx']['rps']:.0f} req/s (p99 {r['nginx']['p99_ms']:.0f} ms): {r['ratio']:.2f}x"
+    )
+    if r["ratio"] < TARGETS["range_ratio"] or r["audiodas"]["errors"]:
+        missed.append(f"range {r['ratio']:.2f}x of nginx (errors {r['audiodas']['errors']})")
+    print("\nusers  p95 engine idle  p95 engine busy  (ms, all request types)")
+    for users in STEPS:
+        idle, busy = summary["steps_idle"][users], summary["steps_busy"][users]
+        print(f"{users:>5}  {idle:>15.0f}  {busy:>15.0f}")
+        if busy > 2 * max(idle, 1):
+            missed.append(f"{users} users: busy p95 {busy:.0f} ms > 2 x idle {idle:.0f} ms")
+    print("\n" + ("all targets met" if not missed else "MISSED:\n  " + "\n  ".join(missed)))
+    return missed
+
+
+if __name__ == "__main__":
+    sys.exit(main())
