@@ -343,6 +343,8 @@ def locust(
     rows = list(csv.DictReader((prefix.parent / f"{prefix.name}_stats.csv").open()))
     types = {}
     for row in rows:
+        if row["Request Count"] == "0":
+            continue
         figures = {
             "requests": int(row["Request Count"]),
             "failures": int(row["Failure Count"]),

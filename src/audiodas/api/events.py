@@ -8,7 +8,6 @@ from collections.abc import AsyncIterable
 from typing import Annotated
 
 import orjson
-from anyio import to_thread
 from fastapi import APIRouter, Depends
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
@@ -25,7 +24,7 @@ RESYNC_S = 10.0
 
 async def existing_recording(recording_id: str, service: ServiceDep) -> Recording:
     """404 before the stream starts."""
-    return await to_thread.run_sync(service.get, recording_id)
+    return service.get(recording_id)
 
 
 @router.get(
@@ -47,7 +46,7 @@ async def events(
             try:
                 changes = [await asyncio.wait_for(pushed.get(), RESYNC_S)]
             except TimeoutError:
-                current = await to_thread.run_sync(service.repository.get, recording.id)
+                current = service.repository.get(recording.id, segments=False)
                 if current is None:
                     yield _event("deleted", {"id": recording.id})
                     return
@@ -61,7 +60,7 @@ async def events(
                 elif change["status"] != status:
                     status = type(status)(change["status"])
                     yield _event("status", {"id": recording.id, "status": status})
-        final = await to_thread.run_sync(service.repository.get, recording.id)
+        final = service.repository.get(recording.id, segments=False)
         yield _event("done", recording_body(final or recording))
 
 

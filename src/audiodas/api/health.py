@@ -18,7 +18,7 @@ router = APIRouter(tags=["operations"])
     summary="200 when the database answers and an engine reports (`degraded` if an inference "
     "is stuck past its timeout); 503 otherwise",
 )
-def healthz(runtime: RuntimeDep) -> JSONBody:
+async def healthz(runtime: RuntimeDep) -> JSONBody:
     body: dict = {"status": "ok"}
     try:
         runtime.repository.ping()

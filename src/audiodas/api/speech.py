@@ -26,7 +26,7 @@ router = APIRouter(tags=["speech"])
 
 
 @router.get("/api/v1/domains", summary="Topics a recording can be checked against")
-def domains(runtime: RuntimeDep) -> dict:
+async def domains(runtime: RuntimeDep) -> dict:
     return {"items": [asdict(t) for t in runtime.topics.values()]}
 
 
@@ -39,12 +39,12 @@ def domains(runtime: RuntimeDep) -> dict:
     },
     summary="The transcript as txt, srt, vtt or json (segments with times)",
 )
-def transcript(
+async def transcript(
     recording_id: str,
     service: ServiceDep,
     format: Annotated[Literal["txt", "srt", "vtt", "json"], Query()] = "txt",
 ) -> Response:
-    recording = service.get(recording_id)
+    recording = service.get(recording_id, segments=True)
     if recording.stages[StageName.TRANSCRIBE].status != StageStatus.DONE:
         raise Rejected(
             Rejected.VARIANT_NOT_READY,

@@ -12,7 +12,7 @@ from audiodas.domain.recording import (
     Variant,
     VariantName,
 )
-from audiodas.domain.repository import RecordingPage, RecordingRepository
+from audiodas.domain.repository import RecordingPage, RecordingRepository, StoredVariant
 from audiodas.domain.transcript import Segment, Transcript
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Stage",
     "StageName",
     "StageStatus",
+    "StoredVariant",
     "Transcript",
     "Variant",
     "VariantName",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from audiodas.domain.recording import Recording, RecordingStatus, Stage, Variant
+from audiodas.domain.recording import Recording, RecordingStatus, Stage, Variant, VariantName
 from audiodas.domain.transcript import Transcript
 
 
@@ -16,18 +16,31 @@ class RecordingPage:
     next_cursor: str | None
 
 
+@dataclass(frozen=True)
+class StoredVariant:
+    """What serving one file of a recording needs (`variant` is None until it is produced)."""
+
+    filename: str
+    status: RecordingStatus
+    variant: Variant | None
+
+
 class RecordingRepository(Protocol):
     def add(self, recording: Recording) -> None: ...
 
-    def get(self, recording_id: str) -> Recording | None: ...
+    def get(self, recording_id: str, *, segments: bool = True) -> Recording | None:
+        """The recording; its transcript's segments only if asked."""
+        ...
 
     def list(
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
-    ) -> RecordingPage: ...
+    ) -> RecordingPage:
+        """Newest first; the items carry no transcript and no segments."""
+        ...
+
+    def find_variant(self, recording_id: str, name: VariantName) -> StoredVariant | None: ...
 
     def delete(self, recording_id: str) -> bool: ...
-
-    def unfinished_ids(self, limit: int = 1000) -> list[str]: ...
 
     def save_stage(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from audiodas.domain import (
     RecordingRepository,
     RecordingStatus,
     Rejected,
+    Variant,
     VariantName,
 )
 from audiodas.domain.topics import Topic
@@ -107,8 +109,12 @@ class RecordingService:
             )
         return domain
 
-    def get(self, recording_id: str) -> Recording:
-        recording = self.repository.get(recording_id) if _ID.match(recording_id) else None
+    def get(self, recording_id: str, *, segments: bool = False) -> Recording:
+        recording = (
+            self.repository.get(recording_id, segments=segments)
+            if _ID.match(recording_id)
+            else None
+        )
         if recording is None:
             raise Rejected(Rejected.NOT_FOUND, f"no recording with id '{recording_id}'")
         return recording
@@ -120,15 +126,22 @@ class RecordingService:
             limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status
         )
 
-    def variant_path(self, recording: Recording, name: VariantName) -> Path:
-        variant = recording.variants.get(name)
-        if variant is None:
+    def variant_file(self, recording_id: str, name: VariantName) -> tuple[Path, Variant, str]:
+        """The stored file of a variant, the variant, and a download name for it."""
+        found = (
+            self.repository.find_variant(recording_id, name) if _ID.match(recording_id) else None
+        )
+        if found is None:
+            raise Rejected(Rejected.NOT_FOUND, f"no recording with id '{recording_id}'")
+        if found.variant is None:
             raise Rejected(
                 Rejected.VARIANT_NOT_READY,
                 f"the '{name}' variant of this recording is not produced yet "
-                f"(recording status: {recording.status})",
+                f"(recording status: {found.status})",
             )
-        return self.store.resolve(variant.path)
+        path = self.store.resolve(found.variant.path)
+        stem = os.path.splitext(found.filename)[0] or recording_id
+        return path, found.variant, f"{stem}-{name}{path.suffix}"
 
     def delete(self, recording_id: str) -> None:
         recording = self.get(recording_id)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, Row, and_, delete, func, or_, select, text
+from sqlalchemy.orm import sessionmaker
 
 from audiodas.adapters.database.tables import RecordingRow, StageRow, VariantRow
 from audiodas.domain import (
@@ -21,6 +22,7 @@ from audiodas.domain import (
     Stage,
     StageName,
     StageStatus,
+    StoredVariant,
     Transcript,
     Variant,
     VariantName,
@@ -28,6 +30,9 @@ from audiodas.domain import (
 
 
 class SqlRecordingRepository:
+    """Writes go through the ORM (a recording and its children in one unit); reads, the API's
+    hot path, are Core queries turned straight into domain objects."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
@@ -36,32 +41,55 @@ class SqlRecordingRepository:
         with self._sessions.begin() as session:
             session.add(_to_row(recording))
 
-    def get(self, recording_id: str) -> Recording | None:
-        with self._sessions() as session:
-            row = session.get(RecordingRow, recording_id)
-            return _from_row(row) if row else None
+    def get(self, recording_id: str, *, segments: bool = True) -> Recording | None:
+        columns = (
+            _LISTED + [_RECORDINGS.c.transcript] + ([_RECORDINGS.c.segments] if segments else [])
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(*columns).where(_RECORDINGS.c.id == recording_id)
+            ).first()
+            return _assemble(connection, [row])[0] if row else None
 
     def list(
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
     ) -> RecordingPage:
-        query = select(RecordingRow).order_by(
-            RecordingRow.created_at.desc(), RecordingRow.id.desc()
-        )
+        table = _RECORDINGS.c
+        query = select(*_LISTED).order_by(table.created_at.desc(), table.id.desc())
         if status is not None:
-            query = query.where(RecordingRow.status == status.value)
+            query = query.where(table.status == status.value)
         if cursor:
             created_at, last_id = _decode_cursor(cursor)
             query = query.where(
                 or_(
-                    RecordingRow.created_at < created_at,
-                    and_(RecordingRow.created_at == created_at, RecordingRow.id < last_id),
+                    table.created_at < created_at,
+                    and_(table.created_at == created_at, table.id < last_id),
                 )
             )
-        with self._sessions() as session:
-            rows = session.scalars(query.limit(limit + 1)).all()
-        items = [_from_row(row) for row in rows[:limit]]
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.limit(limit + 1)).all()
+            items = _assemble(connection, rows[:limit])
         next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
         return RecordingPage(items, next_cursor)
+
+    def find_variant(self, recording_id: str, name: VariantName) -> StoredVariant | None:
+        variants = VariantRow.__table__.c
+        query = (
+            select(_RECORDINGS.c.filename, _RECORDINGS.c.status, *_VARIANT_COLUMNS)
+            .select_from(
+                _RECORDINGS.outerjoin(
+                    VariantRow.__table__,
+                    and_(variants.recording_id == _RECORDINGS.c.id, variants.name == name.value),
+                )
+            )
+            .where(_RECORDINGS.c.id == recording_id)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        variant = _variant(row) if row.path is not None else None
+        return StoredVariant(row.filename, RecordingStatus(row.status), variant)
 
     def delete(self, recording_id: str) -> bool:
         with self._sessions.begin() as session:
@@ -70,17 +98,6 @@ class SqlRecordingRepository:
             session.execute(delete(VariantRow).where(VariantRow.recording_id == recording_id))
             result = session.execute(delete(RecordingRow).where(RecordingRow.id == recording_id))
             return result.rowcount > 0
-
-    def unfinished_ids(self, limit: int = 1000) -> list[str]:
-        """Recordings still to process, oldest first (start-up and sweeps re-queue them)."""
-        query = (
-            select(RecordingRow.id)
-            .where(RecordingRow.status.in_([RecordingStatus.QUEUED, RecordingStatus.PROCESSING]))
-            .order_by(RecordingRow.created_at, RecordingRow.id)
-            .limit(limit)
-        )
-        with self._sessions() as session:
-            return list(session.scalars(query))
 
     def save_stage(
         self,
@@ -131,9 +148,6 @@ class SqlRecordingRepository:
     def ping(self) -> None:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-
-    def session(self) -> Session:
-        return self._sessions()
 
 
 def _encode_cursor(last: Recording) -> str:
@@ -197,41 +211,68 @@ def _variant_row(recording_id: str, v: Variant) -> VariantRow:
     )
 
 
-def _from_row(row: RecordingRow) -> Recording:
-    return Recording(
-        id=row.id,
-        filename=row.filename,
-        content_type=row.content_type,
-        size_bytes=row.size_bytes,
-        sha256=row.sha256,
-        duration_s=row.duration_s,
-        sample_rate=row.sample_rate,
-        channels=row.channels,
-        status=RecordingStatus(row.status),
-        domain=row.domain,
-        transcript=row.transcript,
-        language=row.language,
-        summary=row.summary,
-        segments=[Segment(**s) for s in row.segments or []],
-        topic=row.topic,
-        retention_until=row.retention_until,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        stages={
-            StageName(s.name): Stage(
-                name=StageName(s.name),
-                status=StageStatus(s.status),
-                started_at=s.started_at,
-                finished_at=s.finished_at,
-                error=s.error,
-                attempts=s.attempts,
-            )
-            for s in row.stages
-        },
-        variants={
-            VariantName(v.name): Variant(
-                VariantName(v.name), v.path, v.content_type, v.size_bytes, v.sha256
-            )
-            for v in row.variants
-        },
-    )
+_RECORDINGS = RecordingRow.__table__
+# What a listed recording carries: everything but its transcript and segments.
+_LISTED = [
+    c
+    for c in _RECORDINGS.c
+    if c.name not in ("transcript", "segments", "claimed_by", "lease_until")
+]
+_STAGE_COLUMNS = [c for c in StageRow.__table__.c if c.name != "position"]
+_VARIANT_COLUMNS = [c for c in VariantRow.__table__.c if c.name != "recording_id"]
+
+
+def _assemble(connection: Connection, rows: Sequence[Row]) -> list[Recording]:
+    """Recordings from their rows, with their stages and variants (one query each)."""
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    stages: dict[str, dict[StageName, Stage]] = {i: {} for i in ids}
+    stage_table = StageRow.__table__.c
+    for s in connection.execute(
+        select(*_STAGE_COLUMNS)
+        .where(stage_table.recording_id.in_(ids))
+        .order_by(stage_table.recording_id, stage_table.position)
+    ):
+        name = StageName(s.name)
+        stages[s.recording_id][name] = Stage(
+            name, StageStatus(s.status), s.started_at, s.finished_at, s.error, s.attempts
+        )
+    variants: dict[str, dict[VariantName, Variant]] = {i: {} for i in ids}
+    variant_table = VariantRow.__table__.c
+    for v in connection.execute(
+        select(variant_table.recording_id, *_VARIANT_COLUMNS).where(
+            variant_table.recording_id.in_(ids)
+        )
+    ):
+        variant = _variant(v)
+        variants[v.recording_id][variant.name] = variant
+    return [
+        Recording(
+            id=row.id,
+            filename=row.filename,
+            content_type=row.content_type,
+            size_bytes=row.size_bytes,
+            sha256=row.sha256,
+            duration_s=row.duration_s,
+            sample_rate=row.sample_rate,
+            channels=row.channels,
+            status=RecordingStatus(row.status),
+            domain=row.domain,
+            transcript=getattr(row, "transcript", None),
+            language=row.language,
+            summary=row.summary,
+            segments=[Segment(**s) for s in getattr(row, "segments", None) or []],
+            topic=row.topic,
+            retention_until=row.retention_until,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            stages=stages[row.id],
+            variants=variants[row.id],
+        )
+        for row in rows
+    ]
+
+
+def _variant(row: Row) -> Variant:
+    return Variant(VariantName(row.name), row.path, row.content_type, row.size_bytes, row.sha256)
