@@ -1,4 +1,5 @@
-"""What routes receive through FastAPI's Depends: the process's Runtime and what it wires."""
+"""What routes receive through FastAPI's Depends: the process's Runtime and what it wires.
+Async on purpose: FastAPI runs a plain `def` dependency in a worker thread, on every request."""
 
 from __future__ import annotations
 
@@ -12,19 +13,19 @@ from audiodas.runtime import Runtime
 from audiodas.services import RecordingService
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def get_service(request: Request) -> RecordingService:
+async def get_service(request: Request) -> RecordingService:
     return request.app.state.runtime.service
 
 
-def get_inference(request: Request) -> InferenceClient:
+async def get_inference(request: Request) -> InferenceClient:
     return request.app.state.inference
 
 
-def get_progress(request: Request) -> ProgressHub:
+async def get_progress(request: Request) -> ProgressHub:
     return request.app.state.progress
 
 

@@ -7,7 +7,6 @@ the API's CPU under load). Uploads and deletes, which fsync and probe, run in th
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 from anyio import to_thread
@@ -94,18 +93,12 @@ async def get_recording(recording_id: str, service: ServiceDep) -> JSONBody:
 async def stream(
     recording_id: str, service: ServiceDep, variant: VariantName = VariantName.ORIGINAL
 ) -> RangeFileResponse:
-    path, stored, download_name = service.variant_file(recording_id, variant)
-    try:
-        stat_result = os.stat(path)
-    except FileNotFoundError as exc:
-        raise Rejected(
-            Rejected.NOT_FOUND, f"the '{variant}' file is missing from the store"
-        ) from exc
+    found = service.variant_file(recording_id, variant)
     return RangeFileResponse(
-        path,
-        media_type=stored.content_type,
-        filename=download_name,
-        stat_result=stat_result,
+        found.path,
+        media_type=found.content_type,
+        filename=found.download_name,
+        stat_result=found.stat,
         content_disposition_type="inline",
     )
 

@@ -6,6 +6,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,6 @@ from audiodas.domain import (
     RecordingRepository,
     RecordingStatus,
     Rejected,
-    Variant,
     VariantName,
 )
 from audiodas.domain.topics import Topic
@@ -26,6 +26,18 @@ from audiodas.services.ports import WorkQueue
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_PAGE = 500
+_REMEMBERED_VARIANTS = 10_000
+
+
+@dataclass(frozen=True)
+class VariantFile:
+    path: Path
+    content_type: str
+    download_name: str
+    stat: os.stat_result
+
+    def restat(self) -> VariantFile:
+        return replace(self, stat=os.stat(self.path))
 
 
 def utcnow() -> datetime:
@@ -48,6 +60,7 @@ class RecordingService:
         self.probe = probe
         self.topics = topics
         self.work = work
+        self._variant_files: dict[tuple[str, VariantName], VariantFile] = {}
 
     def ingest(self, staged: StagedFile, filename: str, domain: str | None = None) -> Recording:
         """Turn a received file into a stored, queued recording; on any refusal, keep nothing.
@@ -126,8 +139,24 @@ class RecordingService:
             limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status
         )
 
-    def variant_file(self, recording_id: str, name: VariantName) -> tuple[Path, Variant, str]:
-        """The stored file of a variant, the variant, and a download name for it."""
+    def variant_file(self, recording_id: str, name: VariantName) -> VariantFile:
+        """A produced variant's file, for streaming. Variants never change once produced (fixed
+        names, bit-exact stages), so lookups are remembered; a file that has gone since (the
+        recording was deleted) is looked up again."""
+        key = (recording_id, name)
+        found = self._variant_files.get(key)
+        if found is not None:
+            try:
+                return found.restat()
+            except FileNotFoundError:
+                del self._variant_files[key]
+        found = self._find_variant_file(recording_id, name)
+        if len(self._variant_files) >= _REMEMBERED_VARIANTS:
+            self._variant_files.pop(next(iter(self._variant_files)))  # the oldest
+        self._variant_files[key] = found
+        return found
+
+    def _find_variant_file(self, recording_id: str, name: VariantName) -> VariantFile:
         found = (
             self.repository.find_variant(recording_id, name) if _ID.match(recording_id) else None
         )
@@ -141,7 +170,14 @@ class RecordingService:
             )
         path = self.store.resolve(found.variant.path)
         stem = os.path.splitext(found.filename)[0] or recording_id
-        return path, found.variant, f"{stem}-{name}{path.suffix}"
+        try:
+            return VariantFile(
+                path, found.variant.content_type, f"{stem}-{name}{path.suffix}", os.stat(path)
+            )
+        except FileNotFoundError as exc:
+            raise Rejected(
+                Rejected.NOT_FOUND, f"the '{name}' file is missing from the store"
+            ) from exc
 
     def delete(self, recording_id: str) -> None:
         recording = self.get(recording_id)

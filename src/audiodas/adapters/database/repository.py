@@ -7,8 +7,21 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Connection, Engine, Row, and_, delete, func, or_, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import sessionmaker
 
 from audiodas.adapters.database.tables import RecordingRow, StageRow, VariantRow
@@ -42,50 +55,29 @@ class SqlRecordingRepository:
             session.add(_to_row(recording))
 
     def get(self, recording_id: str, *, segments: bool = True) -> Recording | None:
-        columns = (
-            _LISTED + [_RECORDINGS.c.transcript] + ([_RECORDINGS.c.segments] if segments else [])
-        )
         with self.engine.connect() as connection:
-            row = connection.execute(
-                select(*columns).where(_RECORDINGS.c.id == recording_id)
-            ).first()
+            row = connection.execute(_GET[segments], {"id": recording_id}).first()
             return _assemble(connection, [row])[0] if row else None
 
     def list(
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
     ) -> RecordingPage:
-        table = _RECORDINGS.c
-        query = select(*_LISTED).order_by(table.created_at.desc(), table.id.desc())
+        params: dict = {"limit": limit + 1}
         if status is not None:
-            query = query.where(table.status == status.value)
+            params["status"] = status.value
         if cursor:
-            created_at, last_id = _decode_cursor(cursor)
-            query = query.where(
-                or_(
-                    table.created_at < created_at,
-                    and_(table.created_at == created_at, table.id < last_id),
-                )
-            )
+            params["created_at"], params["last_id"] = _decode_cursor(cursor)
         with self.engine.connect() as connection:
-            rows = connection.execute(query.limit(limit + 1)).all()
+            rows = connection.execute(_page(status is not None, bool(cursor)), params).all()
             items = _assemble(connection, rows[:limit])
         next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
         return RecordingPage(items, next_cursor)
 
     def find_variant(self, recording_id: str, name: VariantName) -> StoredVariant | None:
-        variants = VariantRow.__table__.c
-        query = (
-            select(_RECORDINGS.c.filename, _RECORDINGS.c.status, *_VARIANT_COLUMNS)
-            .select_from(
-                _RECORDINGS.outerjoin(
-                    VariantRow.__table__,
-                    and_(variants.recording_id == _RECORDINGS.c.id, variants.name == name.value),
-                )
-            )
-            .where(_RECORDINGS.c.id == recording_id)
-        )
         with self.engine.connect() as connection:
-            row = connection.execute(query).first()
+            row = connection.execute(
+                _FIND_VARIANT, {"id": recording_id, "name": name.value}
+            ).first()
         if row is None:
             return None
         variant = _variant(row) if row.path is not None else None
@@ -211,15 +203,47 @@ def _variant_row(recording_id: str, v: Variant) -> VariantRow:
     )
 
 
-_RECORDINGS = RecordingRow.__table__
+# The reads, built once: building a statement costs more than running it (profiled).
+_R, _S, _V = RecordingRow.__table__.c, StageRow.__table__.c, VariantRow.__table__.c
 # What a listed recording carries: everything but its transcript and segments.
-_LISTED = [
-    c
-    for c in _RECORDINGS.c
-    if c.name not in ("transcript", "segments", "claimed_by", "lease_until")
-]
-_STAGE_COLUMNS = [c for c in StageRow.__table__.c if c.name != "position"]
-_VARIANT_COLUMNS = [c for c in VariantRow.__table__.c if c.name != "recording_id"]
+_LISTED = [c for c in _R if c.name not in ("transcript", "segments", "claimed_by", "lease_until")]
+_GET = {
+    segments: select(*_LISTED, _R.transcript, *([_R.segments] if segments else [])).where(
+        _R.id == bindparam("id")
+    )
+    for segments in (False, True)
+}
+_STAGES = (
+    select(*(c for c in _S if c.name != "position"))
+    .where(_S.recording_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_S.recording_id, _S.position)
+)
+_VARIANTS = select(*_V).where(_V.recording_id.in_(bindparam("ids", expanding=True)))
+_FIND_VARIANT = (
+    select(_R.filename, _R.status, *(c for c in _V if c.name != "recording_id"))
+    .select_from(
+        RecordingRow.__table__.outerjoin(
+            VariantRow.__table__,
+            and_(_V.recording_id == _R.id, _V.name == bindparam("name")),
+        )
+    )
+    .where(_R.id == bindparam("id"))
+)
+
+
+@cache
+def _page(by_status: bool, after_cursor: bool) -> Select:
+    query = select(*_LISTED).order_by(_R.created_at.desc(), _R.id.desc())
+    if by_status:
+        query = query.where(_R.status == bindparam("status"))
+    if after_cursor:
+        query = query.where(
+            or_(
+                _R.created_at < bindparam("created_at"),
+                and_(_R.created_at == bindparam("created_at"), _R.id < bindparam("last_id")),
+            )
+        )
+    return query.limit(bindparam("limit"))
 
 
 def _assemble(connection: Connection, rows: Sequence[Row]) -> list[Recording]:
@@ -228,23 +252,13 @@ def _assemble(connection: Connection, rows: Sequence[Row]) -> list[Recording]:
         return []
     ids = [row.id for row in rows]
     stages: dict[str, dict[StageName, Stage]] = {i: {} for i in ids}
-    stage_table = StageRow.__table__.c
-    for s in connection.execute(
-        select(*_STAGE_COLUMNS)
-        .where(stage_table.recording_id.in_(ids))
-        .order_by(stage_table.recording_id, stage_table.position)
-    ):
+    for s in connection.execute(_STAGES, {"ids": ids}):
         name = StageName(s.name)
         stages[s.recording_id][name] = Stage(
             name, StageStatus(s.status), s.started_at, s.finished_at, s.error, s.attempts
         )
     variants: dict[str, dict[VariantName, Variant]] = {i: {} for i in ids}
-    variant_table = VariantRow.__table__.c
-    for v in connection.execute(
-        select(variant_table.recording_id, *_VARIANT_COLUMNS).where(
-            variant_table.recording_id.in_(ids)
-        )
-    ):
+    for v in connection.execute(_VARIANTS, {"ids": ids}):
         variant = _variant(v)
         variants[v.recording_id][variant.name] = variant
     return [
