@@ -17,7 +17,7 @@ from audiodas.adapters.database import (
 )
 from audiodas.adapters.local_bus import LocalBus
 from audiodas.config import Settings
-from audiodas.domain import AudioInfo, Recording, RecordingStatus, Rejected
+from audiodas.domain import AudioInfo, Recording, RecordingStatus, Rejected, StageName, StageStatus
 from audiodas.services.ports import Claim
 
 INFO = AudioInfo("wav", "audio/wav", "wav", "pcm_s16le", 12.5, 16000, 1)
@@ -150,3 +150,40 @@ def test_work_queue_leases_expire_and_failures_back_off(
     queue.complete(Claim(second.id, "alive"))
     repository.set_status(second.id, RecordingStatus.DONE, datetime.now(UTC))
     assert queue.claim("alive", lease_s=60) is None  # finished work is never handed out
+
+
+def test_versions_page_like_list_and_move_with_every_change(
+    repository: SqlRecordingRepository,
+) -> None:
+    """The API's rendered-JSON cache is only as good as this: same pages, and no change to a
+    recording leaves its version where it was."""
+    base = datetime(2026, 4, 1, tzinfo=UTC)
+    for n in range(5):
+        repository.add(make(n, base + timedelta(seconds=n // 2)))  # some share a timestamp
+    listed, versioned, cursor = [], [], None
+    while True:
+        page = repository.list(limit=2, cursor=cursor)
+        listed += [r.id for r in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    while True:
+        page = repository.versions(limit=2, cursor=cursor)
+        versioned += [i for i, _ in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert versioned == listed and len(listed) == 5
+
+    rec = repository.get(f"{0:032x}")
+    seen = {repository.version(rec.id)}
+    stage = rec.stages[StageName.ARCHIVE]
+    stage.status = StageStatus.RUNNING
+    repository.save_stage(rec.id, stage, now=datetime.now(UTC))
+    seen.add(repository.version(rec.id))
+    repository.set_status(rec.id, RecordingStatus.PROCESSING, datetime.now(UTC))
+    seen.add(repository.version(rec.id))
+    assert len(seen) == 3
+    assert [r.id for r in repository.get_many([rec.id, "f" * 32])] == [rec.id]
+    repository.delete(rec.id)
+    assert repository.version(rec.id) is None

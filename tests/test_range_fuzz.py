@@ -104,15 +104,19 @@ spec = st.one_of(
     position.map(lambda p: f"-{p}"),
     st.text(alphabet="0123456789-, x", max_size=6),
 )
-range_header = st.one_of(
-    st.tuples(
-        st.sampled_from(["bytes", "Bytes", "items", "bytes ", "bites"]),
-        st.sampled_from(["=", "= ", "=", ""]),
-        st.lists(spec, min_size=1, max_size=4),
-        st.sampled_from([",", ", ", " ,"]),
-    ).map(lambda t: t[0] + t[1] + t[3].join(t[2])),
-    st.text(alphabet=string.printable.strip("\r\n\x0b\x0c") + " ", max_size=20),
-).map(str.strip).filter(bool)  # what can travel in a header value
+range_header = (
+    st.one_of(
+        st.tuples(
+            st.sampled_from(["bytes", "Bytes", "items", "bytes ", "bites"]),
+            st.sampled_from(["=", "= ", "=", ""]),
+            st.lists(spec, min_size=1, max_size=4),
+            st.sampled_from([",", ", ", " ,"]),
+        ).map(lambda t: t[0] + t[1] + t[3].join(t[2])),
+        st.text(alphabet=string.printable.strip("\r\n\x0b\x0c") + " ", max_size=20),
+    )
+    .map(str.strip)
+    .filter(bool)
+)  # what can travel in a header value
 
 
 @settings(

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from audiodas import __version__
 from audiodas.api import errors, events, health, recordings, speech, web
 from audiodas.api.progress import ProgressHub
+from audiodas.api.views import RecordingViews
 from audiodas.config import Settings
 from audiodas.inference import InferenceClient
 from audiodas.metrics import Metrics
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.metrics = runtime.metrics
         app.state.inference = InferenceClient(settings.run_path)
         app.state.progress = ProgressHub(runtime.events)
+        app.state.views = RecordingViews(runtime.service)
         try:
             yield
         finally:

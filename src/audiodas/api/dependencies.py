@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from audiodas.api.progress import ProgressHub
+from audiodas.api.views import RecordingViews
 from audiodas.inference import InferenceClient
 from audiodas.runtime import Runtime
 from audiodas.services import RecordingService
@@ -29,7 +30,12 @@ async def get_progress(request: Request) -> ProgressHub:
     return request.app.state.progress
 
 
+async def get_views(request: Request) -> RecordingViews:
+    return request.app.state.views
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ServiceDep = Annotated[RecordingService, Depends(get_service)]
 InferenceDep = Annotated[InferenceClient, Depends(get_inference)]
 ProgressDep = Annotated[ProgressHub, Depends(get_progress)]
+ViewsDep = Annotated[RecordingViews, Depends(get_views)]

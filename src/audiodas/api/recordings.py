@@ -12,7 +12,7 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 
-from audiodas.api.dependencies import ServiceDep
+from audiodas.api.dependencies import ServiceDep, ViewsDep
 from audiodas.api.files import RangeFileResponse
 from audiodas.api.schemas import (
     ERRORS,
@@ -65,19 +65,17 @@ async def upload(request: Request, service: ServiceDep) -> JSONBody:
     summary="Recordings, newest first (without transcripts: read one recording for that)",
 )
 async def list_recordings(
-    service: ServiceDep,
+    views: ViewsDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     status: RecordingStatus | None = None,
 ) -> JSONBody:
-    page = service.list(limit=limit, cursor=cursor, status=status)
-    items = [recording_body(r, transcript=False) for r in page.items]
-    return JSONBody({"items": items, "next_cursor": page.next_cursor})
+    return JSONBody(views.page(limit=limit, cursor=cursor, status=status))
 
 
 @router.get("/{recording_id}", response_model=RecordingOut, responses={404: {"model": ErrorOut}})
-async def get_recording(recording_id: str, service: ServiceDep) -> JSONBody:
-    return JSONBody(recording_body(service.get(recording_id)))
+async def get_recording(recording_id: str, views: ViewsDep) -> JSONBody:
+    return JSONBody(views.one(recording_id))
 
 
 @router.get(

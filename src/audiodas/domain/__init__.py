@@ -12,7 +12,12 @@ from audiodas.domain.recording import (
     Variant,
     VariantName,
 )
-from audiodas.domain.repository import RecordingPage, RecordingRepository, StoredVariant
+from audiodas.domain.repository import (
+    RecordingPage,
+    RecordingRepository,
+    StoredVariant,
+    VersionPage,
+)
 from audiodas.domain.transcript import Segment, Transcript
 
 __all__ = [
@@ -30,5 +35,6 @@ __all__ = [
     "StoredVariant",
     "Transcript",
     "Variant",
+    "VersionPage",
     "VariantName",
 ]

@@ -17,6 +17,14 @@ class RecordingPage:
 
 
 @dataclass(frozen=True)
+class VersionPage:
+    """A page of recordings as (id, updated_at): every change to a recording moves updated_at."""
+
+    items: list[tuple[str, datetime]]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
 class StoredVariant:
     """What serving one file of a recording needs (`variant` is None until it is produced)."""
 
@@ -36,6 +44,20 @@ class RecordingRepository(Protocol):
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
     ) -> RecordingPage:
         """Newest first; the items carry no transcript and no segments."""
+        ...
+
+    def versions(
+        self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
+    ) -> VersionPage:
+        """The page `list` would return, as (id, updated_at) pairs."""
+        ...
+
+    def version(self, recording_id: str) -> datetime | None:
+        """The recording's updated_at; None if there is no such recording."""
+        ...
+
+    def get_many(self, recording_ids: list[str]) -> list[Recording]:
+        """As listed (no transcript, no segments); missing ids are left out."""
         ...
 
     def find_variant(self, recording_id: str, name: VariantName) -> StoredVariant | None: ...

@@ -20,6 +20,7 @@ from audiodas.domain import (
     RecordingStatus,
     Rejected,
     VariantName,
+    VersionPage,
 )
 from audiodas.domain.topics import Topic
 from audiodas.services.ports import WorkQueue
@@ -136,6 +137,20 @@ class RecordingService:
         self, *, limit: int = 50, cursor: str | None = None, status: RecordingStatus | None = None
     ) -> RecordingPage:
         return self.repository.list(
+            limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status
+        )
+
+    def version(self, recording_id: str) -> datetime:
+        """When the recording last changed (any change moves it)."""
+        version = self.repository.version(recording_id) if _ID.match(recording_id) else None
+        if version is None:
+            raise Rejected(Rejected.NOT_FOUND, f"no recording with id '{recording_id}'")
+        return version
+
+    def versions(
+        self, *, limit: int = 50, cursor: str | None = None, status: RecordingStatus | None = None
+    ) -> VersionPage:
+        return self.repository.versions(
             limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status
         )
 

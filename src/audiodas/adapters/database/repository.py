@@ -39,6 +39,7 @@ from audiodas.domain import (
     Transcript,
     Variant,
     VariantName,
+    VersionPage,
 )
 
 
@@ -68,10 +69,33 @@ class SqlRecordingRepository:
         if cursor:
             params["created_at"], params["last_id"] = _decode_cursor(cursor)
         with self.engine.connect() as connection:
-            rows = connection.execute(_page(status is not None, bool(cursor)), params).all()
+            rows = connection.execute(_page(status is not None, bool(cursor), False), params).all()
             items = _assemble(connection, rows[:limit])
         next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
         return RecordingPage(items, next_cursor)
+
+    def versions(
+        self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
+    ) -> VersionPage:
+        """The page `list` would return, as (id, updated_at) only: one index-ordered query."""
+        params: dict = {"limit": limit + 1}
+        if status is not None:
+            params["status"] = status.value
+        if cursor:
+            params["created_at"], params["last_id"] = _decode_cursor(cursor)
+        with self.engine.connect() as connection:
+            rows = connection.execute(_page(status is not None, bool(cursor), True), params).all()
+        next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        return VersionPage([(row.id, row.updated_at) for row in rows[:limit]], next_cursor)
+
+    def version(self, recording_id: str) -> datetime | None:
+        with self.engine.connect() as connection:
+            return connection.execute(_VERSION, {"id": recording_id}).scalar()
+
+    def get_many(self, recording_ids: list[str]) -> list[Recording]:
+        """Recordings as listed (no transcript, no segments), in no particular order."""
+        with self.engine.connect() as connection:
+            return _assemble(connection, connection.execute(_MANY, {"ids": recording_ids}).all())
 
     def find_variant(self, recording_id: str, name: VariantName) -> StoredVariant | None:
         with self.engine.connect() as connection:
@@ -142,7 +166,7 @@ class SqlRecordingRepository:
             connection.execute(text("SELECT 1"))
 
 
-def _encode_cursor(last: Recording) -> str:
+def _encode_cursor(last: Recording | Row) -> str:
     raw = json.dumps([last.created_at.isoformat(), last.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -231,9 +255,14 @@ _FIND_VARIANT = (
 )
 
 
+_VERSION = select(_R.updated_at).where(_R.id == bindparam("id"))
+_MANY = select(*_LISTED).where(_R.id.in_(bindparam("ids", expanding=True)))
+
+
 @cache
-def _page(by_status: bool, after_cursor: bool) -> Select:
-    query = select(*_LISTED).order_by(_R.created_at.desc(), _R.id.desc())
+def _page(by_status: bool, after_cursor: bool, versions_only: bool) -> Select:
+    columns = [_R.id, _R.created_at, _R.updated_at] if versions_only else _LISTED
+    query = select(*columns).order_by(_R.created_at.desc(), _R.id.desc())
     if by_status:
         query = query.where(_R.status == bindparam("status"))
     if after_cursor:
