@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean web
+.PHONY: run test bench load clean web
 
 WEB_DIST := src/audiodas/web/static/dist/edge-worker.js
 WEB_SOURCES := $(wildcard web/src/*.js) web/build.mjs web/package-lock.json
@@ -41,6 +41,10 @@ test: $(VENV)/.installed-test web
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/ingest_and_range.py
+
+# 1000 users against `audiodas serve` and nginx in the same run (installs nginx and wrk).
+load: $(VENV)/.installed-test web
+	$(BIN)/python bench/load/run.py $(LOAD_ARGS)
 
 # Removes what set-up builds; never the data folder (recordings, database, browser model).
 clean:

@@ -72,21 +72,23 @@ def main() -> int:
         (work / "fixtures.json").write_text(json.dumps(fixtures))
 
         summary["range"] = range_test(server, nginx, fixtures)
-        summary["steps_idle"] = steps(
-            server.url, fixtures, out, "idle", uploads=False, seconds=args.step_duration
-        )
+        summary["steps_idle"] = steps(server, fixtures, out, "idle", args.step_duration)
         summary["nginx"] = locust(nginx.url, fixtures, out, "nginx", args.users, args.duration)
-        alone = engine_throughput(server, fixtures, out, args.duration)
-        summary["engine_alone_audio_s_per_s"] = alone
+        # The engine saturated by a backlog, plus the trickle: alone, then under the full mix.
+        backlog(server, clips["upload"], args.duration * 60)
+        summary["engine_alone_audio_s_per_s"] = engine_throughput(
+            server, fixtures, out, args.duration
+        )
+        backlog(server, clips["upload"], args.duration * 60)
         started = time.time()
         summary["audiodas"] = locust(
             server.url, fixtures, out, "audiodas", args.users, args.duration
         )
         busy = processed_audio_seconds(server, started, time.time()) / (time.time() - started)
         summary["engine_busy_audio_s_per_s"] = busy
-        summary["steps_busy"] = steps(
-            server.url, fixtures, out, "busy", uploads=True, seconds=args.step_duration
-        )
+        backlog(server, clips["upload"], len(STEPS) * (args.step_duration + 10) * 60)
+        summary["steps_busy"] = steps(server, fixtures, out, "busy", args.step_duration)
+        summary["queued_after_busy_steps"] = queued_audio_seconds(server)
     finally:
         if nginx:
             nginx.stop()
@@ -381,21 +383,40 @@ def processed_audio_seconds(server: Server, since: float, until: float) -> float
             return total
 
 
-def steps(url: str, fixtures: dict, out: Path, label: str, uploads: bool, seconds: int) -> dict:
-    """p95 over all listener requests at each user count."""
+def steps(server: Server, fixtures: dict, out: Path, label: str, seconds: int) -> dict:
+    """p95 over the listeners' requests (no uploads: the same mix idle and busy) per user count."""
     result = {}
     for users in STEPS:
         types = locust(
-            url,
+            server.url,
             fixtures,
             out,
             f"steps-{label}-{users}",
             users,
             seconds,
-            classes=None if uploads else ["Listener"],
+            classes=["Listener"],
         )
         result[users] = types["Aggregated"]["p95_ms"]
     return result
+
+
+def backlog(server: Server, clip: Path, audio_seconds: float) -> None:
+    """Queue uploads until at least this much audio waits: the engine stays busy throughout."""
+    while queued_audio_seconds(server) < audio_seconds:
+        for _ in range(10):
+            with clip.open("rb") as f:
+                httpx.post(f"{server.url}{API}", files={"file": f}, timeout=60).raise_for_status()
+
+
+def queued_audio_seconds(server: Server) -> float:
+    total, cursor = 0.0, None
+    while True:
+        params = {"status": "queued", "limit": 500, **({"cursor": cursor} if cursor else {})}
+        page = httpx.get(f"{server.url}{API}", params=params, timeout=30).json()
+        total += sum(r["duration_s"] for r in page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return total
 
 
 def report(summary: dict) -> list[str]:
@@ -433,7 +454,10 @@ def report(summary: dict) -> list[str]:
     )
     if r["ratio"] < TARGETS["range_ratio"] or r["audiodas"]["errors"]:
         missed.append(f"range {r['ratio']:.2f}x of nginx (errors {r['audiodas']['errors']})")
-    print("\nusers  p95 engine idle  p95 engine busy  (ms, all request types)")
+    print(
+        f"\nqueued audio left after the busy steps: {summary['queued_after_busy_steps']:.0f} s (engine busy throughout: {summary['queued_after_busy_steps'] > 0})"
+    )
+    print("users  p95 engine idle  p95 engine busy  (ms, listener requests)")
     for users in STEPS:
         idle, busy = summary["steps_idle"][users], summary["steps_busy"][users]
         print(f"{users:>5}  {idle:>15.0f}  {busy:>15.0f}")

@@ -1,56 +1,74 @@
 """Server-Sent Events: a recording's stage changes, pushed as the engine makes them, until it
-is finished (snapshot, then `stage` / `status` events, then `done`)."""
+is finished (`snapshot`, then `stage` / `status` events, then `done`).
+
+A finished recording's stream is known at once (snapshot, done) and is sent as one body; only a
+recording still in progress gets a live stream, which follows the events the engine publishes
+and re-reads the database only every RESYNC_S (an event the bus dropped; also a keep-alive).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable
-from typing import Annotated
+from collections.abc import AsyncIterator
 
 import orjson
-from fastapi import APIRouter, Depends
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi import APIRouter
+from fastapi.sse import EventSourceResponse, format_sse_event
+from starlette.responses import Response
 
-from audiodas.api.dependencies import ProgressDep, ServiceDep
-from audiodas.api.schemas import ERRORS, recording_body
-from audiodas.domain import Recording
+from audiodas.api.dependencies import ProgressDep, ViewsDep
+from audiodas.api.progress import Following
+from audiodas.api.schemas import ERRORS
+from audiodas.api.views import RecordingViews
+from audiodas.domain import RecordingStatus, Rejected
 from audiodas.services.ports import STAGE
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 
-# Events arrive pushed; this slow re-read only catches one the bus dropped.
 RESYNC_S = 10.0
-
-
-async def existing_recording(recording_id: str, service: ServiceDep) -> Recording:
-    """404 before the stream starts."""
-    return service.get(recording_id)
+_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.get(
     "/{recording_id}/events",
-    response_class=EventSourceResponse,
-    responses={404: ERRORS[404]},
+    response_class=Response,
+    responses={200: {"content": {"text/event-stream": {}}}, 404: ERRORS[404]},
     summary="Stage progress as Server-Sent Events (`snapshot`, `stage`, `status`, then `done`)",
 )
-async def events(
-    recording: Annotated[Recording, Depends(existing_recording)],
-    service: ServiceDep,
-    progress: ProgressDep,
-) -> AsyncIterable[ServerSentEvent]:
-    with progress.follow(recording.id) as pushed:
-        yield _event("snapshot", recording_body(recording))
-        seen = {name: _key(stage.as_dict()) for name, stage in recording.stages.items()}
-        status = recording.status
+async def events(recording_id: str, views: ViewsDep, progress: ProgressDep) -> Response:
+    following = progress.follow(recording_id)  # before the snapshot: no change falls between
+    try:
+        snapshot = views.one(recording_id)  # 404 before the stream starts
+    except Rejected:
+        following.close()
+        raise
+    if RecordingStatus(snapshot["status"]).finished:
+        following.close()
+        body = _event("snapshot", snapshot) + _event("done", snapshot)
+        return Response(body, media_type="text/event-stream", headers=_HEADERS)
+    return EventSourceResponse(_follow(snapshot, following, views), headers=_HEADERS)
+
+
+async def _follow(
+    snapshot: dict, following: Following, views: RecordingViews
+) -> AsyncIterator[bytes]:
+    recording_id = snapshot["id"]
+    try:
+        yield _event("snapshot", snapshot)
+        seen = {stage["name"]: _key(stage) for stage in snapshot["stages"]}
+        status = RecordingStatus(snapshot["status"])
         while not status.finished:
             try:
-                changes = [await asyncio.wait_for(pushed.get(), RESYNC_S)]
+                changes = [await asyncio.wait_for(following.queue.get(), RESYNC_S)]
             except TimeoutError:
-                current = service.repository.get(recording.id, segments=False)
-                if current is None:
-                    yield _event("deleted", {"id": recording.id})
+                yield b": keep-alive\n\n"
+                try:
+                    current = views.one(recording_id)
+                except Rejected:
+                    yield _event("deleted", {"id": recording_id})
                     return
-                changes = _as_events(current)
+                stages = [{"type": STAGE, "stage": stage} for stage in current["stages"]]
+                changes = [*stages, {"type": "status", "status": current["status"]}]
             for change in changes:
                 if change["type"] == STAGE:
                     stage = change["stage"]
@@ -58,22 +76,18 @@ async def events(
                         seen[stage["name"]] = _key(stage)
                         yield _event("stage", stage)
                 elif change["status"] != status:
-                    status = type(status)(change["status"])
-                    yield _event("status", {"id": recording.id, "status": status})
-        final = service.repository.get(recording.id, segments=False)
-        yield _event("done", recording_body(final or recording))
-
-
-def _as_events(recording: Recording) -> list[dict]:
-    stages = [{"type": STAGE, "stage": s.as_dict()} for s in recording.stages.values()]
-    return [*stages, {"type": "status", "status": recording.status.value}]
+                    status = RecordingStatus(change["status"])
+                    yield _event("status", {"id": recording_id, "status": status})
+        yield _event("done", views.one(recording_id))
+    finally:
+        following.close()
 
 
 def _key(stage: dict) -> tuple:
     return (stage["status"], stage["started_at"], stage["finished_at"], stage["error"])
 
 
-def _event(name: str, data: object) -> ServerSentEvent:
-    return ServerSentEvent(
-        event=name, raw_data=orjson.dumps(data, option=orjson.OPT_UTC_Z).decode()
+def _event(name: str, data: object) -> bytes:
+    return format_sse_event(
+        event=name, data_str=orjson.dumps(data, option=orjson.OPT_UTC_Z).decode()
     )

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import re
+from functools import lru_cache
 
 from anyio import to_thread
 from starlette.datastructures import Headers, MutableHeaders
@@ -70,7 +71,19 @@ def parse_ranges(header: str, size: int) -> list[tuple[int, int]]:
 
 
 class RangeFileResponse(FileResponse):
-    """A file of the store; `stat_result` is required (the route has it already)."""
+    """A file of the store, from its path and stat (the route has both already)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        media_type: str,
+        filename: str,
+        stat_result: os.stat_result,
+    ) -> None:
+        self.path, self.filename, self.media_type = path, filename, media_type
+        self.status_code, self.background, self.stat_result = 200, None, stat_result
+        self.raw_headers = _headers(media_type, filename, stat_result.st_mtime, stat_result.st_size)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.stat_result is not None
@@ -150,6 +163,21 @@ async def _watch(receive: Receive, gone: asyncio.Event) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
         gone.set()
+
+
+@lru_cache(maxsize=4096)
+def _headers(media_type: str, filename: str, mtime: float, size: int) -> list[tuple[bytes, bytes]]:
+    """Starlette's headers for a file (type, disposition, length, ETag, Last-Modified), made
+    once per version of a file rather than on every Range request (an md5 and a date each)."""
+    stat_result = os.stat_result((0, 0, 0, 0, 0, 0, size, 0, int(mtime), 0, None, mtime, None))
+    response = FileResponse(
+        "unused",
+        media_type=media_type,
+        filename=filename,
+        stat_result=stat_result,
+        content_disposition_type="inline",
+    )
+    return response.raw_headers
 
 
 def _not_satisfiable(size: int) -> Response:

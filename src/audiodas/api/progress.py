@@ -5,30 +5,39 @@ the database (each re-reads it only on a slow timer, to catch an event the bus d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from audiodas.services.ports import STAGE, STATUS, EventBus
 
 
+class Following:
+    """One stream's subscription: events for its recording arrive in `queue` until closed."""
+
+    def __init__(self, hub: ProgressHub, recording_id: str) -> None:
+        self.hub, self.recording_id = hub, recording_id
+        self.queue: asyncio.Queue[dict] = asyncio.Queue()
+
+    def close(self) -> None:
+        self.hub._drop(self)
+
+
 class ProgressHub:
     def __init__(self, events: EventBus) -> None:
-        self._followers: dict[str, set[asyncio.Queue[dict]]] = {}
+        self._followers: dict[str, set[Following]] = {}
         events.subscribe(self._deliver)
 
-    @contextmanager
-    def follow(self, recording_id: str) -> Iterator[asyncio.Queue[dict]]:
-        queue: asyncio.Queue[dict] = asyncio.Queue()
-        self._followers.setdefault(recording_id, set()).add(queue)
-        try:
-            yield queue
-        finally:
-            followers = self._followers[recording_id]
-            followers.discard(queue)
+    def follow(self, recording_id: str) -> Following:
+        following = Following(self, recording_id)
+        self._followers.setdefault(recording_id, set()).add(following)
+        return following
+
+    def _drop(self, following: Following) -> None:
+        followers = self._followers.get(following.recording_id)
+        if followers is not None:
+            followers.discard(following)
             if not followers:
-                del self._followers[recording_id]
+                del self._followers[following.recording_id]
 
     def _deliver(self, event: dict) -> None:
         if event.get("type") in (STAGE, STATUS):
-            for queue in self._followers.get(event["id"], ()):
-                queue.put_nowait(event)
+            for following in self._followers.get(event["id"], ()):
+                following.queue.put_nowait(event)

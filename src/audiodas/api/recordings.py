@@ -80,6 +80,7 @@ async def get_recording(recording_id: str, views: ViewsDep) -> JSONBody:
 
 @router.get(
     "/{recording_id}/stream",
+    status_code=200,
     response_class=RangeFileResponse,
     responses={
         200: {"content": {"audio/*": {}}, "description": "The whole file"},
@@ -97,7 +98,6 @@ async def stream(
         media_type=found.content_type,
         filename=found.download_name,
         stat_result=found.stat,
-        content_disposition_type="inline",
     )
 
 
