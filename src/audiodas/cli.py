@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from pathlib import Path
 
@@ -71,13 +70,10 @@ def worker_command(
 
 async def _worker(settings: Settings, consume: bool) -> None:
     from audiodas.engine import Engine
-    from audiodas.processes import die_with_parent
+    from audiodas.processes import die_with_supervisor
     from audiodas.runtime import open_runtime
-    from audiodas.supervisor import SUPERVISOR_PID
 
-    supervisor = int(os.environ.get(SUPERVISOR_PID, "0"))
-    if supervisor and supervisor == os.getppid():
-        die_with_parent(supervisor)
+    die_with_supervisor()
     runtime = open_runtime(settings)
     await runtime.start()
     engine = Engine(runtime, consume=consume)

@@ -9,6 +9,8 @@ import signal
 import sys
 
 _PR_SET_PDEATHSIG = 1
+# Set by `audiodas serve` for the processes it starts.
+SUPERVISOR_PID = "AUDIODAS_SUPERVISOR_PID"
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -21,3 +23,10 @@ def die_with_parent(parent_pid: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before the request took effect
         os._exit(1)
+
+
+def die_with_supervisor() -> None:
+    """die_with_parent, in a process that `audiodas serve` started (elsewhere, nothing)."""
+    supervisor = int(os.environ.get(SUPERVISOR_PID, "0"))
+    if supervisor and supervisor == os.getppid():
+        die_with_parent(supervisor)

@@ -25,10 +25,10 @@ import threading
 import time
 
 from audiodas.config import Settings
+from audiodas.processes import SUPERVISOR_PID
 
 log = logging.getLogger("audiodas.serve")
 
-SUPERVISOR_PID = "AUDIODAS_SUPERVISOR_PID"  # read by the children (api.app, cli worker)
 STARTUP_FAILURE = 3  # a child that exits with this cannot start (bad settings, port taken)
 
 

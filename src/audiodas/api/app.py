@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,9 +16,8 @@ from audiodas.api.views import RecordingViews
 from audiodas.config import Settings
 from audiodas.inference import InferenceClient
 from audiodas.metrics import Metrics
-from audiodas.processes import die_with_parent
+from audiodas.processes import die_with_supervisor
 from audiodas.runtime import open_runtime
-from audiodas.supervisor import SUPERVISOR_PID
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,9 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        supervisor = int(os.environ.get(SUPERVISOR_PID, "0"))
-        if supervisor and supervisor == os.getppid():
-            die_with_parent(supervisor)
+        die_with_supervisor()
         runtime = open_runtime(settings)
         await runtime.start()
         app.state.runtime = runtime

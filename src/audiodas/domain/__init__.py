@@ -13,7 +13,6 @@ from audiodas.domain.recording import (
     VariantName,
 )
 from audiodas.domain.repository import (
-    RecordingPage,
     RecordingRepository,
     StoredVariant,
     VersionPage,
@@ -24,7 +23,6 @@ __all__ = [
     "STAGE_NAMES",
     "AudioInfo",
     "Recording",
-    "RecordingPage",
     "RecordingRepository",
     "RecordingStatus",
     "Rejected",

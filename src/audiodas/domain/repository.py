@@ -11,12 +11,6 @@ from audiodas.domain.transcript import Transcript
 
 
 @dataclass(frozen=True)
-class RecordingPage:
-    items: list[Recording]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True)
 class VersionPage:
     """A page of recordings as (id, updated_at): every change to a recording moves updated_at."""
 
@@ -40,16 +34,10 @@ class RecordingRepository(Protocol):
         """The recording; its transcript's segments only if asked."""
         ...
 
-    def list(
-        self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
-    ) -> RecordingPage:
-        """Newest first; the items carry no transcript and no segments."""
-        ...
-
     def versions(
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
     ) -> VersionPage:
-        """The page `list` would return, as (id, updated_at) pairs."""
+        """A page of recordings, newest first, as (id, updated_at) pairs."""
         ...
 
     def version(self, recording_id: str) -> datetime | None:

@@ -15,7 +15,6 @@ from audiodas.config import Settings
 from audiodas.domain import (
     AudioInfo,
     Recording,
-    RecordingPage,
     RecordingRepository,
     RecordingStatus,
     Rejected,
@@ -132,13 +131,6 @@ class RecordingService:
         if recording is None:
             raise Rejected(Rejected.NOT_FOUND, f"no recording with id '{recording_id}'")
         return recording
-
-    def list(
-        self, *, limit: int = 50, cursor: str | None = None, status: RecordingStatus | None = None
-    ) -> RecordingPage:
-        return self.repository.list(
-            limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status
-        )
 
     def version(self, recording_id: str) -> datetime:
         """When the recording last changed (any change moves it)."""

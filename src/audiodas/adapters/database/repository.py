@@ -28,7 +28,6 @@ from audiodas.adapters.database.tables import RecordingRow, StageRow, VariantRow
 from audiodas.domain import (
     STAGE_NAMES,
     Recording,
-    RecordingPage,
     RecordingStatus,
     Rejected,
     Segment,
@@ -60,31 +59,17 @@ class SqlRecordingRepository:
             row = connection.execute(_GET[segments], {"id": recording_id}).first()
             return _assemble(connection, [row])[0] if row else None
 
-    def list(
-        self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
-    ) -> RecordingPage:
-        params: dict = {"limit": limit + 1}
-        if status is not None:
-            params["status"] = status.value
-        if cursor:
-            params["created_at"], params["last_id"] = _decode_cursor(cursor)
-        with self.engine.connect() as connection:
-            rows = connection.execute(_page(status is not None, bool(cursor), False), params).all()
-            items = _assemble(connection, rows[:limit])
-        next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
-        return RecordingPage(items, next_cursor)
-
     def versions(
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
     ) -> VersionPage:
-        """The page `list` would return, as (id, updated_at) only: one index-ordered query."""
+        """A page of recordings, newest first, as (id, updated_at): one index-ordered query."""
         params: dict = {"limit": limit + 1}
         if status is not None:
             params["status"] = status.value
         if cursor:
             params["created_at"], params["last_id"] = _decode_cursor(cursor)
         with self.engine.connect() as connection:
-            rows = connection.execute(_page(status is not None, bool(cursor), True), params).all()
+            rows = connection.execute(_page(status is not None, bool(cursor)), params).all()
         next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return VersionPage([(row.id, row.updated_at) for row in rows[:limit]], next_cursor)
 
@@ -166,7 +151,7 @@ class SqlRecordingRepository:
             connection.execute(text("SELECT 1"))
 
 
-def _encode_cursor(last: Recording | Row) -> str:
+def _encode_cursor(last: Row) -> str:
     raw = json.dumps([last.created_at.isoformat(), last.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -260,9 +245,8 @@ _MANY = select(*_LISTED).where(_R.id.in_(bindparam("ids", expanding=True)))
 
 
 @cache
-def _page(by_status: bool, after_cursor: bool, versions_only: bool) -> Select:
-    columns = [_R.id, _R.created_at, _R.updated_at] if versions_only else _LISTED
-    query = select(*columns).order_by(_R.created_at.desc(), _R.id.desc())
+def _page(by_status: bool, after_cursor: bool) -> Select:
+    query = select(_R.id, _R.created_at, _R.updated_at).order_by(_R.created_at.desc(), _R.id.desc())
     if by_status:
         query = query.where(_R.status == bindparam("status"))
     if after_cursor:
