@@ -34,6 +34,18 @@ _START_TIMEOUT_S = 120.0
 _RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
+def transcribe_request(
+    path: Path, language: str | None, prompt: str | None, word_timestamps: bool
+) -> dict:
+    return {
+        "op": "transcribe",
+        "path": str(path),
+        "language": language,
+        "prompt": prompt,
+        "word_timestamps": word_timestamps,
+    }
+
+
 class InferenceProcess:
     """One child process (audiodas.inference.child) and the socket to it."""
 
@@ -143,13 +155,7 @@ class InferencePool:
         word_timestamps: bool = False,
     ) -> Transcript:
         """Transcribe the file at `path` (the audio goes by path, never through the socket)."""
-        request = {
-            "op": "transcribe",
-            "path": str(path),
-            "language": language,
-            "prompt": prompt,
-            "word_timestamps": word_timestamps,
-        }
+        request = transcribe_request(path, language, prompt, word_timestamps)
         return Transcript.from_dict(await self._call(request, timeout))  # type: ignore[arg-type]
 
     async def summarize(self, text: str, *, timeout: float) -> str | None:

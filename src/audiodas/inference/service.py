@@ -24,7 +24,7 @@ from audiodas.inference.errors import (
     InferenceTimeout,
     InferenceUnavailable,
 )
-from audiodas.inference.pool import InferencePool
+from audiodas.inference.pool import InferencePool, transcribe_request
 
 log = logging.getLogger("audiodas.inference")
 
@@ -97,11 +97,7 @@ class InferenceClient:
     ) -> Transcript:
         reader, writer = await self._connect()
         request = {
-            "op": "transcribe",
-            "path": str(path),
-            "language": language,
-            "prompt": prompt,
-            "word_timestamps": word_timestamps,
+            **transcribe_request(path, language, prompt, word_timestamps),
             "timeout": timeout,
             "wait": wait,
         }
