@@ -102,19 +102,19 @@ def serve(settings: Settings, host: str, port: int) -> int:
     migrate(database)  # once, before the processes that share the database start
     database.dispose()
 
-    stop = threading.Event()
+    stop, failed = threading.Event(), threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     python = [sys.executable, "-m", "audiodas"]
     engine = [*python, "worker", *([] if settings.embedded_worker else ["--inference-only"])]
     http = [*python, "http-worker", "--host", host, "--port", str(port)]
-    children = [Child("engine", engine, settings.shutdown_grace_s + 15, stop)] + [
-        Child(f"http-{i + 1}", http, 15, stop) for i in range(settings.api_workers)
+    children = [Child("engine", engine, settings.shutdown_grace_s + 15, failed)] + [
+        Child(f"http-{i + 1}", http, 15, failed) for i in range(settings.api_workers)
     ]
     for child in children:
         child.start()
     log.info("serving on http://%s:%d with %d HTTP processes", host, port, settings.api_workers)
-    while not stop.wait(0.5):
+    while not (stop.wait(0.5) or failed.is_set()):
         pass
     started = time.monotonic()
     for child in children:
@@ -122,7 +122,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
     for child in children:
         child.wait()
     log.info("stopped in %.1f s", time.monotonic() - started)
-    return 0
+    return STARTUP_FAILURE if failed.is_set() else 0
 
 
 def listening_socket(host: str, port: int, *, reuse_port: bool = True) -> socket.socket:
