@@ -81,13 +81,5 @@ def open_runtime(settings: Settings) -> Runtime:
 
 def _engine_slots(settings: Settings, key: str) -> dict[str, float]:
     """Slots as the engines running on this machine last reported them."""
-    totals: dict[str, float] = {}
-    for state in engine_reports.read_states(settings.run_path):
-        if state["stale"]:
-            continue
-        for kind, slots in state["slots"].items():
-            value = slots[key]
-            totals[kind] = (
-                max(totals.get(kind, 0), value) if key == "peak" else totals.get(kind, 0) + value
-            )
-    return totals
+    totals = engine_reports.slot_totals(engine_reports.live_states(settings.run_path))
+    return {kind: slots[key] for kind, slots in totals.items()}

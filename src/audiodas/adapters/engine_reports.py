@@ -23,8 +23,9 @@ def write_state(path: Path, state: dict) -> None:
     os.replace(temp, path)
 
 
-def read_states(run_path: Path) -> list[dict]:
-    """Every engine's last report; each with `stale` set when it is too old."""
+def live_states(run_path: Path) -> list[dict]:
+    """The last report of every engine heard from within STALE_AFTER_S (the others are gone or
+    wedged)."""
     states = []
     now = time.time()
     for path in sorted(engines_folder(run_path).glob("*.json")):
@@ -32,6 +33,18 @@ def read_states(run_path: Path) -> list[dict]:
             state = json.loads(path.read_text())
         except (OSError, ValueError):
             continue  # removed or being replaced meanwhile
-        state["stale"] = now - state.get("reported_at", 0) > STALE_AFTER_S
-        states.append(state)
+        if now - state.get("reported_at", 0) <= STALE_AFTER_S:
+            states.append(state)
     return states
+
+
+def slot_totals(states: list[dict]) -> dict[str, dict[str, float]]:
+    """Slots by kind over these engines: in use and capacity summed, peak of the busiest."""
+    totals: dict[str, dict[str, float]] = {}
+    for state in states:
+        for kind, slots in state["slots"].items():
+            total = totals.setdefault(kind, {"in_use": 0, "capacity": 0, "peak": 0})
+            total["in_use"] += slots["in_use"]
+            total["capacity"] += slots["capacity"]
+            total["peak"] = max(total["peak"], slots["peak"])
+    return totals

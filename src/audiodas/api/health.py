@@ -25,7 +25,7 @@ async def healthz(runtime: RuntimeDep) -> JSONBody:
         body["database"] = "ok"
     except SQLAlchemyError as exc:
         body["status"], body["database"] = "unavailable", f"unreachable: {exc.__class__.__name__}"
-    engines = [s for s in engine_reports.read_states(runtime.settings.run_path) if not s["stale"]]
+    engines = engine_reports.live_states(runtime.settings.run_path)
     if not engines:
         body["status"], body["engine"] = "unavailable", "no engine has reported"
     else:
@@ -42,10 +42,8 @@ def _summary(engines: list[dict]) -> dict:
         "processing": any(e["consumes"] and not e["stopping"] for e in engines),
         "in_flight": sum(len(e["in_flight"]) for e in engines),
         "slots": {
-            kind: {
-                key: sum(e["slots"][kind][key] for e in engines) for key in ("in_use", "capacity")
-            }
-            for kind in engines[0]["slots"]
+            kind: {"in_use": slots["in_use"], "capacity": slots["capacity"]}
+            for kind, slots in engine_reports.slot_totals(engines).items()
         },
         "inference": {
             "processes": sum(len(i["processes"]) for i in inference),

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from audiodas.adapters.storage import FileStore, StagedFile
 from audiodas.config import Settings
@@ -27,6 +28,7 @@ from audiodas.services.ports import WorkQueue
 _ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_PAGE = 500
 _REMEMBERED_VARIANTS = 10_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -123,21 +125,11 @@ class RecordingService:
         return domain
 
     def get(self, recording_id: str, *, segments: bool = False) -> Recording:
-        recording = (
-            self.repository.get(recording_id, segments=segments)
-            if _ID.match(recording_id)
-            else None
-        )
-        if recording is None:
-            raise Rejected(Rejected.NOT_FOUND, f"no recording with id '{recording_id}'")
-        return recording
+        return _existing(recording_id, lambda: self.repository.get(recording_id, segments=segments))
 
     def version(self, recording_id: str) -> datetime:
         """When the recording last changed (any change moves it)."""
-        version = self.repository.version(recording_id) if _ID.match(recording_id) else None
-        if version is None:
-            raise Rejected(Rejected.NOT_FOUND, f"no recording with id '{recording_id}'")
-        return version
+        return _existing(recording_id, lambda: self.repository.version(recording_id))
 
     def versions(
         self, *, limit: int = 50, cursor: str | None = None, status: RecordingStatus | None = None
@@ -164,11 +156,7 @@ class RecordingService:
         return found
 
     def _find_variant_file(self, recording_id: str, name: VariantName) -> VariantFile:
-        found = (
-            self.repository.find_variant(recording_id, name) if _ID.match(recording_id) else None
-        )
-        if found is None:
-            raise Rejected(Rejected.NOT_FOUND, f"no recording with id '{recording_id}'")
+        found = _existing(recording_id, lambda: self.repository.find_variant(recording_id, name))
         if found.variant is None:
             raise Rejected(
                 Rejected.VARIANT_NOT_READY,
@@ -196,6 +184,14 @@ class RecordingService:
             )
         self.repository.delete(recording_id)
         self.store.remove_recording(recording_id)
+
+
+def _existing(recording_id: str, lookup: Callable[[], T | None]) -> T:
+    """What `lookup` finds for a well-formed id; 404 for a malformed id or nothing found."""
+    found = lookup() if _ID.match(recording_id) else None
+    if found is None:
+        raise Rejected(Rejected.NOT_FOUND, f"no recording with id '{recording_id}'")
+    return found
 
 
 def _clean_filename(filename: str, extension: str) -> str:
