@@ -27,8 +27,14 @@ def inference_processes(server) -> list[psutil.Process]:
     ]
 
 
-def engine_health(server) -> dict:
-    return httpx.get(f"{server.url}/healthz").json()["engine"]
+def engine_health(server, until=lambda engine: True, timeout: float = 5) -> dict:
+    """The engine's report once `until` holds: it writes one every 2 s and after each recording."""
+    deadline = time.monotonic() + timeout
+    while not until(engine := httpx.get(f"{server.url}/healthz").json()["engine"]):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    return engine
 
 
 def test_a_hung_inference_is_killed_replaced_and_its_stage_retried(start_server, assets) -> None:
@@ -53,7 +59,7 @@ def test_a_hung_inference_is_killed_replaced_and_its_stage_retried(start_server,
     assert not hung.is_running() or hung.status() == psutil.STATUS_ZOMBIE  # killed
     [fresh] = inference_processes(server)
     assert fresh.pid != hung.pid
-    health = engine_health(server)
+    health = engine_health(server, until=lambda e: e["slots"]["ai"]["in_use"] == 0)
     assert health["inference"] | {"processes": 1} == {
         "processes": 1,
         "stuck": 0,
@@ -111,7 +117,8 @@ def test_openai_endpoint_answers_busy_and_timeout_with_json(
 
     again = transcribe(assets / "beckett.wav")  # the replacement process answers
     assert again.status_code == 200 and again.json()["text"] == ok.json()["text"]
-    assert engine_health(server)["inference"]["timeouts"] == 2
+    health = engine_health(server, until=lambda e: e["inference"]["timeouts"] >= 2)
+    assert health["inference"]["timeouts"] == 2
 
 
 def test_windows_cover_a_long_recording_without_losing_words(three_minutes) -> None:
