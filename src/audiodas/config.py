@@ -24,6 +24,8 @@ class Settings(BaseSettings):
 
     # Upload rules.
     max_upload_mb: float = 200
+    # An upload whose body sends nothing for this long is answered 408 and its connection closed.
+    body_timeout_s: float = Field(default=60.0, gt=0)
     max_duration_s: float = 4 * 3600
     retention_days: int = 1826  # 5 years, leap days included
 

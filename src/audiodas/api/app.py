@@ -48,11 +48,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    generate_openapi = app.openapi
+    app.openapi = lambda: app.openapi_schema or errors.document(generate_openapi())  # type: ignore[method-assign]
     web.install(app, settings)
     app.include_router(recordings.router)
     app.include_router(events.router)
     app.include_router(speech.router)
     app.include_router(health.router)
+    app.add_middleware(errors.ErrorBoundary)
     app.add_middleware(_TimingMiddleware)
     return app
 

@@ -1,13 +1,26 @@
-"""Every error leaves as JSON `{"error": code, "detail": text}` with the status its code means."""
+"""Every error leaves as JSON `{"error": code, "detail": text}` with the status its code means.
+
+Refusals (`Rejected`) and HTTP errors are answered by FastAPI's exception handlers; whatever
+escapes them meets `ErrorBoundary`: a full disk is 507, a database out of reach 503, anything
+else 500 with a request id that the log line carries too (never a trace or a path).
+"""
 
 from __future__ import annotations
+
+import logging
+import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from audiodas.adapters.failures import database_unavailable, storage_full
 from audiodas.domain import Rejected
+
+log = logging.getLogger("audiodas.api")
 
 STATUS_BY_CODE: dict[str, int] = {
     Rejected.MISSING_FILE: 400,
@@ -15,9 +28,12 @@ STATUS_BY_CODE: dict[str, int] = {
     Rejected.INVALID_FIELD: 400,
     Rejected.BAD_CURSOR: 400,
     Rejected.BAD_RANGE: 400,
+    Rejected.MALFORMED_BODY: 400,
     Rejected.NOT_FOUND: 404,
+    Rejected.BODY_TIMEOUT: 408,
     Rejected.UNDER_RETENTION: 409,
     Rejected.VARIANT_NOT_READY: 409,
+    Rejected.NOT_RETRYABLE: 409,
     Rejected.TOO_LARGE: 413,
     Rejected.RANGE_NOT_SATISFIABLE: 416,
     Rejected.NOT_AUDIO: 415,
@@ -25,10 +41,19 @@ STATUS_BY_CODE: dict[str, int] = {
     Rejected.INFERENCE_FAILED: 500,
     Rejected.INFERENCE_BUSY: 503,
     Rejected.ENGINE_UNAVAILABLE: 503,
+    Rejected.DATABASE_UNAVAILABLE: 503,
     Rejected.INFERENCE_TIMEOUT: 504,
+    Rejected.STORAGE_FULL: 507,
 }
 # Worth trying again shortly: the answer says when.
-_RETRY_AFTER_S = {Rejected.INFERENCE_BUSY: 5, Rejected.ENGINE_UNAVAILABLE: 10}
+_RETRY_AFTER_S = {
+    Rejected.INFERENCE_BUSY: 5,
+    Rejected.ENGINE_UNAVAILABLE: 10,
+    Rejected.DATABASE_UNAVAILABLE: 5,
+    Rejected.STORAGE_FULL: 60,
+}
+# The body was not read to its end: the connection cannot carry another request.
+_CLOSE = {Rejected.BODY_TIMEOUT, Rejected.TOO_LARGE, Rejected.MALFORMED_BODY}
 
 
 def error_response(
@@ -38,9 +63,25 @@ def error_response(
 
 
 def rejected_response(exc: Rejected) -> JSONResponse:
-    retry = _RETRY_AFTER_S.get(exc.code)
-    headers = {"Retry-After": str(retry)} if retry else None
+    headers = {}
+    if retry := _RETRY_AFTER_S.get(exc.code):
+        headers["Retry-After"] = str(retry)
+    if exc.code in _CLOSE:
+        headers["Connection"] = "close"
     return error_response(STATUS_BY_CODE.get(exc.code, 400), exc.code, exc.detail, headers)
+
+
+def infrastructure_failure(exc: BaseException) -> Rejected | None:
+    """The refusal a failure of the machine (not of the request) is answered with, if it is one."""
+    if storage_full(exc):
+        return Rejected(
+            Rejected.STORAGE_FULL, "no space left on the server's storage; nothing was stored"
+        )
+    if database_unavailable(exc):
+        return Rejected(
+            Rejected.DATABASE_UNAVAILABLE, "the database is unavailable; try again shortly"
+        )
+    return None
 
 
 def install(app: FastAPI) -> None:
@@ -59,6 +100,89 @@ def install(app: FastAPI) -> None:
         return error_response(422, "invalid_request", "; ".join(parts))
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return error_response(exc.status_code, code, str(exc.detail), headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the path answers to: Starlette's 405 names only the first route's."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def document(schema: dict) -> dict:
+    """The OpenAPI document as the API answers: errors in the one JSON shape (FastAPI would
+    promise its own 422 body), and the statuses any request can meet."""
+    error = {"$ref": "#/components/schemas/ErrorOut"}
+
+    def response(description: str) -> dict:
+        return {"description": description, "content": {"application/json": {"schema": error}}}
+
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = response("Invalid parameters")
+            responses.setdefault("500", response("Unexpected failure (with a request id)"))
+            responses.setdefault("503", response("Database unavailable (with Retry-After)"))
+            if "requestBody" in operation:
+                responses.setdefault("400", response("Malformed body"))
+                responses.setdefault("408", response("The body stalled"))
+                responses.setdefault("507", response("No space left on the server"))
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
+    return schema
+
+
+class ErrorBoundary:
+    """The last handler: turns what escaped every other one into a JSON answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            where = f"{scope['method']} {scope['path']}"
+            refusal = infrastructure_failure(exc)
+            if refusal is not None:
+                log.warning("%s: %s (%s)", where, refusal.detail, exc.__class__.__name__)
+                response = rejected_response(refusal)
+            else:
+                request_id = uuid.uuid4().hex[:16]
+                log.exception("request %s failed: %s", request_id, where)
+                response = JSONResponse(
+                    {
+                        "error": "internal_error",
+                        "detail": "the server failed to answer; the log has the cause",
+                        "request_id": request_id,
+                    },
+                    status_code=500,
+                    headers={"X-Request-ID": request_id},
+                )
+            if started:
+                raise  # too late to answer: the server closes the connection
+            await response(scope, receive, send)

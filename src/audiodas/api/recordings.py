@@ -41,7 +41,7 @@ _UPLOAD_BODY = multipart_openapi(domain={"type": "string", "example": "economics
 async def upload(request: Request, service: ServiceDep) -> JSONBody:
     metrics = request.app.state.metrics
     try:
-        form = await receive_form(request, service.store, service.settings.max_upload_bytes)
+        form = await receive_form(request, service.store, service.settings)
         assert form.file is not None
         recording = await to_thread.run_sync(
             service.ingest, form.file, form.filename, form.get("domain")
@@ -78,6 +78,7 @@ async def get_recording(recording_id: str, views: ViewsDep) -> JSONBody:
     return JSONBody(views.one(recording_id))
 
 
+@router.head("/{recording_id}/stream", include_in_schema=False)  # what a player asks first
 @router.get(
     "/{recording_id}/stream",
     status_code=200,

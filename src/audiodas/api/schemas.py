@@ -62,8 +62,11 @@ class RecordingList(BaseModel):
 
 
 class ErrorOut(BaseModel):
+    """Every error the API answers with."""
+
     error: str
     detail: str
+    request_id: str | None = None  # on 500: the same id is in the server's log
 
 
 ERRORS = {status: {"model": ErrorOut} for status in (400, 404, 409, 413, 415, 416, 422)}

@@ -30,6 +30,7 @@ async def domains(runtime: RuntimeDep) -> dict:
     return {"items": [asdict(t) for t in runtime.topics.values()]}
 
 
+@router.head("/api/v1/recordings/{recording_id}/transcript", include_in_schema=False)
 @router.get(
     "/api/v1/recordings/{recording_id}/transcript",
     responses={
@@ -98,7 +99,7 @@ async def openai_transcriptions(
     request: Request, runtime: RuntimeDep, inference: InferenceDep
 ) -> Response:
     settings = runtime.settings
-    form = await receive_form(request, runtime.store, settings.max_upload_bytes)
+    form = await receive_form(request, runtime.store, settings)
     assert form.file is not None
     try:
         info = await to_thread.run_sync(runtime.service.check_audio, form.file)

@@ -1,21 +1,31 @@
 """Receiving a multipart upload as a stream: the file part goes to disk in chunks as it
-arrives (never whole in memory) and reading stops as soon as it passes the size limit."""
+arrives (never whole in memory) and reading stops as soon as it passes the size limit.
+
+A hostile or broken body is refused with 400 (malformed, too many parts, headers too big, two
+files), a body that stalls with 408; either way the temp file is removed at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from anyio import to_thread
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import Request
 
 from audiodas.adapters.storage import FileStore, StagedFile
+from audiodas.config import Settings
 from audiodas.domain import Rejected
 
 FILE_FIELD = "file"
 _FLUSH_BYTES = 1 << 20  # hand the disk at most this much at a time (from a worker thread)
 _MAX_FIELD_BYTES = 4096  # text fields are short (e.g. domain)
 _FORM_OVERHEAD = 64 << 10  # headers and boundaries around the file in a multipart body
+_MAX_PARTS = 32  # a file and a few fields; more is an attack on the parser
+_MAX_PART_HEADER_BYTES = 16 << 10  # room for a long filename, not for a flood
 
 
 def multipart_openapi(**fields: dict) -> dict:
@@ -39,8 +49,9 @@ class ReceivedForm:
         return values[-1] if values else default
 
 
-async def receive_form(request: Request, store: FileStore, max_bytes: int) -> ReceivedForm:
+async def receive_form(request: Request, store: FileStore, settings: Settings) -> ReceivedForm:
     """Parse the body; the caller owns (and must discard or keep) `form.file`."""
+    max_bytes = settings.max_upload_bytes
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
@@ -58,12 +69,18 @@ async def receive_form(request: Request, store: FileStore, max_bytes: int) -> Re
     receiver = _Receiver(store, max_bytes)
     parser = MultipartParser(boundary, receiver.callbacks())
     try:
-        async for chunk in request.stream():
+        async for chunk in _body(request, settings.body_timeout_s):
             parser.write(chunk)
             if receiver.file is not None and len(receiver.pending) >= _FLUSH_BYTES:
                 await receiver.flush()
         parser.finalize()
+        if parser.state != MultipartState.END:
+            raise _malformed("the body ended before the closing boundary")
         await receiver.flush()
+    except MultipartParseError as exc:
+        if receiver.file is not None:
+            receiver.file.discard()
+        raise _malformed(str(exc).rstrip(".")) from exc
     except BaseException:
         if receiver.file is not None:
             receiver.file.discard()
@@ -71,6 +88,26 @@ async def receive_form(request: Request, store: FileStore, max_bytes: int) -> Re
     if receiver.file is None:
         raise Rejected(Rejected.MISSING_FILE, f"no '{FILE_FIELD}' field with a file in the form")
     return ReceivedForm(receiver.fields, receiver.file, receiver.filename)
+
+
+async def _body(request: Request, idle_timeout_s: float) -> AsyncIterator[bytes]:
+    """The body's chunks; a client that sends nothing for `idle_timeout_s` is refused."""
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout_s):
+                chunk = await anext(chunks)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise Rejected(
+                Rejected.BODY_TIMEOUT, f"the body sent nothing for {idle_timeout_s:g} s"
+            ) from None
+        yield chunk
+
+
+def _malformed(why: str) -> Rejected:
+    return Rejected(Rejected.MALFORMED_BODY, f"malformed multipart body: {why}")
 
 
 class _Receiver:
@@ -88,6 +125,8 @@ class _Receiver:
         self._headers: dict[bytes, bytes] = {}
         self._target: str | None = None  # "file", a field name, or None to skip the part
         self._field = bytearray()
+        self._parts = 0
+        self._header_bytes = 0
 
     def callbacks(self) -> dict:
         return {
@@ -107,15 +146,26 @@ class _Receiver:
         await to_thread.run_sync(self.file.write, data)
 
     def _part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > _MAX_PARTS:
+            raise _malformed(f"more than {_MAX_PARTS} parts")
         self._headers = {}
+        self._header_bytes = 0
         self._target = None
         self._field = bytearray()
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._header_name += data[start:end]
 
     def _header_value_cb(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._header_value += data[start:end]
+
+    def _count_header(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > _MAX_PART_HEADER_BYTES:
+            raise _malformed(f"a part's headers exceed {_MAX_PART_HEADER_BYTES // 1024} KiB")
 
     def _header_end(self) -> None:
         self._headers[self._header_name.lower()] = self._header_value
@@ -125,7 +175,9 @@ class _Receiver:
         _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
         name = options.get(b"name", b"").decode("utf-8", "replace")
         filename = options.get(b"filename")
-        if name == FILE_FIELD and filename is not None and self.file is None:
+        if name == FILE_FIELD and filename is not None:
+            if self.file is not None:
+                raise _malformed(f"more than one '{FILE_FIELD}' part: send one file per upload")
             self.file = self.store.stage(self.max_bytes)
             self.filename = filename.decode("utf-8", "replace")
             self._target = FILE_FIELD

@@ -23,6 +23,12 @@ class Rejected(Exception):
     INVALID_FIELD = "invalid_field"
     BAD_RANGE = "malformed_range"
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
+    MALFORMED_BODY = "malformed_body"
+    BODY_TIMEOUT = "body_timeout"
+    NOT_RETRYABLE = "not_retryable"
+    # The service's own trouble, not the request's: worth trying again later.
+    STORAGE_FULL = "insufficient_storage"
+    DATABASE_UNAVAILABLE = "database_unavailable"
     # Synchronous inference (the OpenAI-compatible endpoint).
     INFERENCE_BUSY = "inference_busy"
     INFERENCE_TIMEOUT = "inference_timeout"

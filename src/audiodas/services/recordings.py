@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from audiodas.adapters.failures import storage_full
 from audiodas.adapters.storage import FileStore, StagedFile
 from audiodas.config import Settings
 from audiodas.domain import (
@@ -182,7 +183,15 @@ class RecordingService:
                 f"the archive copy is under legal retention until "
                 f"{recording.retention_until.isoformat()}",
             )
-        self.repository.delete(recording_id)
+        try:
+            self.repository.delete(recording_id)
+        except Exception as exc:
+            if not storage_full(exc):
+                raise
+            # The database needs room to record the delete: free the files first. Until the
+            # row goes, the recording reads as one whose files are missing.
+            self.store.remove_recording(recording_id)
+            self.repository.delete(recording_id)
         self.store.remove_recording(recording_id)
 
 

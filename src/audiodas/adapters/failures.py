@@ -1,0 +1,51 @@
+"""Failures of the machine rather than of the request: a full disk, a database out of reach.
+
+They are answered 507 and 503 (worth trying again later), and the engine waits them out
+instead of failing stages. Recognised wherever they surface: an OSError from a write, or the
+database driver's own error wrapped by SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+
+from sqlalchemy import exc as sa
+
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_PG_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def storage_full(exc: BaseException) -> bool:
+    for cause in _causes(exc):
+        if isinstance(cause, OSError) and cause.errno in _FULL_ERRNOS:
+            return True
+        if isinstance(cause, sa.DBAPIError):
+            orig = cause.orig
+            if "database or disk is full" in str(orig):  # SQLite: SQLITE_FULL
+                return True
+            if getattr(orig, "sqlstate", None) == _PG_DISK_FULL:
+                return True
+    return False
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or is not answering (not: the query was wrong)."""
+    for cause in _causes(exc):
+        if isinstance(cause, sa.DBAPIError) and (
+            cause.connection_invalidated
+            or isinstance(cause, sa.OperationalError | sa.InterfaceError)
+        ):
+            return not storage_full(cause)
+        if isinstance(cause, sa.TimeoutError | sa.DisconnectionError):  # pool exhausted, lost
+            return True
+    return False
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
