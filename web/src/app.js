@@ -195,8 +195,9 @@ async function recordingPage(id) {
   const summary = h("p", { class: "summary", id: "summary" });
   const downloads = h("p", { class: "downloads" }, "Transcript: ", ["txt", "srt", "vtt", "json"].map((f) => [h("a", { href: `${API}/recordings/${id}/transcript?format=${f}`, download: true }, f), " "]));
   const statusLine = h("p", { id: "status" });
+  const retry = h("button", { type: "button", id: "retry", hidden: true }, "Retry failed stages");
   main().replaceChildren(
-    h("h1", {}, rec.filename), statusLine, h("h2", {}, "Stages"), stages,
+    h("h1", {}, rec.filename), statusLine, retry, h("h2", {}, "Stages"), stages,
     h("h2", {}, "Player"), h("label", { for: "variant" }, "Variant "), variant, h("p", {}, audio),
     h("h2", {}, "Summary"), summary, h("h2", {}, "Transcript"), downloads, transcript,
   );
@@ -204,6 +205,7 @@ async function recordingPage(id) {
   const render = (r) => {
     statusLine.textContent = `Status: ${r.status} · ${fmtSeconds(r.duration_s)}` + (r.topic ? ` · topic ${r.topic.expected}: ${r.topic.on_topic ? "on topic" : "off topic"}` : "");
     statusLine.dataset.status = r.status;
+    retry.hidden = r.status !== "failed";
     stages.replaceChildren(...r.stages.map((s) => h("li", { "data-stage": s.name, "data-status": s.status }, `${s.name}: ${s.status}`, s.error ? ` — ${s.error}` : "")));
     const current = variant.value || "original";
     variant.replaceChildren(...Object.keys(r.variants).map((v) => h("option", { value: v, selected: v === current }, { original: "Original", archive: "Archive (AAC)", echo: "Echo (MP3)" }[v] ?? v)));
@@ -224,8 +226,8 @@ async function recordingPage(id) {
   });
   render(rec);
   audio.src = `${API}/recordings/${id}/stream?variant=original`;
-  await loadTranscript();
-  if (!["done", "failed", "rejected"].includes(rec.status)) {
+  const follow = () => {
+    stopLive();
     liveEvents = new EventSource(`${API}/recordings/${id}/events`);
     const refresh = async () => render(await api(`/recordings/${id}`));
     liveEvents.addEventListener("stage", refresh);
@@ -234,7 +236,20 @@ async function recordingPage(id) {
       render(JSON.parse(e.data));
       await loadTranscript();
     });
-  }
+  };
+  retry.addEventListener("click", async () => {
+    retry.disabled = true;
+    try {
+      render(await api(`/recordings/${id}/retry`, { method: "POST" }));
+      follow();
+    } catch (error) {
+      statusLine.textContent = `Retry refused: ${error.message}`;
+    } finally {
+      retry.disabled = false;
+    }
+  });
+  await loadTranscript();
+  if (!["done", "failed", "rejected"].includes(rec.status)) follow();
 }
 
 // --- Router ----------------------------------------------------------------------------------

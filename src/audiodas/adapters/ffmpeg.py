@@ -7,6 +7,8 @@ and killed and reaped when cancelled. Runs under `nice` so that the API keeps it
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -16,8 +18,11 @@ import imageio_ffmpeg
 _REPRODUCIBLE = ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact"]
 
 
+log = logging.getLogger(__name__)
+
+
 class FFmpegError(Exception):
-    pass
+    """One line for people (stage errors are shown by the API); the whole output is logged."""
 
 
 def ffmpeg_binary(configured: str | None) -> str:
@@ -42,12 +47,17 @@ def echo_args(source: Path, target: Path) -> list[str]:
 
 
 def _input(source: Path) -> list[str]:
-    return ["-protocol_whitelist", "file", "-i", str(source)]
+    # -xerror: a damaged compressed stream fails the stage instead of encoding around the damage.
+    # Not for PCM WAV, which has nothing to decode wrongly: a WAV written by a streaming
+    # recorder states no length and ends with a short packet that -xerror would call corrupt
+    # (a WAV cut shorter than its header says is refused at upload).
+    strict = [] if source.suffix == ".wav" else ["-xerror"]
+    return [*strict, "-protocol_whitelist", "file", "-i", str(source)]
 
 
 async def run_ffmpeg(binary: str, args: list[str], *, timeout: float, nice: int = 10) -> None:
     """Run one FFmpeg job; raise FFmpegError with its own message when it fails."""
-    command = [binary, "-nostdin", "-hide_banner", "-v", "error", "-xerror", "-y", *args]
+    command = [binary, "-nostdin", "-hide_banner", "-v", "error", "-y", *args]
     if nice and shutil.which("nice"):
         command = ["nice", "-n", str(nice), *command]  # nice execs: the pid stays FFmpeg's
     process = await asyncio.create_subprocess_exec(
@@ -66,10 +76,20 @@ async def run_ffmpeg(binary: str, args: list[str], *, timeout: float, nice: int 
             raise FFmpegError(f"FFmpeg took longer than {timeout:.0f} s and was stopped") from exc
         raise
     if process.returncode != 0:
-        message = _last_lines(stderr.decode(errors="replace"))
-        raise FFmpegError(f"FFmpeg failed (exit {process.returncode}): {message}")
+        output = stderr.decode(errors="replace")
+        log.warning("FFmpeg exited %d: %s\n%s", process.returncode, " ".join(command), output)
+        raise FFmpegError(f"FFmpeg failed (exit {process.returncode}): {_cause(output)}")
 
 
-def _last_lines(text: str, count: int = 3) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return " | ".join(lines[-count:]) or "no message"
+_CONTEXT = re.compile(r"^(\[[^\]]*\]\s*)+")  # "[in#0/wav @ 0x55d5...] "
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]+\b")
+
+
+def _cause(output: str) -> str:
+    """FFmpeg's first complaint, without its context prefix or memory addresses: the lines after
+    it ("Terminating thread...", "Conversion failed!") are consequences."""
+    for line in output.splitlines():
+        line = _ADDRESS.sub("", _CONTEXT.sub("", line.strip())).strip()
+        if line:
+            return line[:200]
+    return "no message"

@@ -49,7 +49,7 @@ def probe(path: Path) -> AudioInfo:
                 raise _not_audio("the audio has no duration")
             _check_tail(container, stream, duration)
             if format_name == "wav":
-                _check_riff_size(path)
+                _check_wav_sizes(path)
             content_type, extension = _FORMATS[format_name]
             return AudioInfo(
                 format_name=format_name,
@@ -101,18 +101,37 @@ def _check_tail(
         )
 
 
-def _check_riff_size(path: Path) -> None:
-    """libav clamps a WAV's duration to the bytes present, so a cut-short WAV looks whole;
-    its RIFF header still states the length it was written with."""
-    with open(path, "rb") as file:
-        header = file.read(8)
-    declared = int.from_bytes(header[4:8], "little")
+def _check_wav_sizes(path: Path) -> None:
+    """libav clamps a WAV's duration to the bytes present, so a WAV cut short, or whose header
+    lies about its sizes, looks whole; FFmpeg then fails on it. The header still states the
+    sizes: RIFF for the file, `data` for the audio. 0 and 0xFFFFFFFF mean "unknown" (written by
+    streaming recorders) and are accepted."""
     actual = path.stat().st_size
-    # 0 and 0xFFFFFFFF mean "unknown length" (written by streaming recorders).
-    if header[:4] == b"RIFF" and declared not in (0, 0xFFFFFFFF) and declared + 8 > actual:
-        raise _not_audio(
-            f"the WAV file is truncated: its header states {declared + 8} bytes, it has {actual}"
-        )
+    with open(path, "rb") as file:
+        riff = file.read(12)
+        if riff[:4] != b"RIFF":
+            return
+        declared = int.from_bytes(riff[4:8], "little")
+        if declared not in _UNKNOWN_SIZE and declared + 8 > actual:
+            raise _not_audio(
+                f"the WAV file is truncated: its header states {declared + 8} bytes, it has {actual}"
+            )
+        offset = 12
+        while offset + 8 <= actual:
+            file.seek(offset)
+            chunk = file.read(8)
+            size = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                present = actual - offset - 8
+                if size not in _UNKNOWN_SIZE and size > present:
+                    raise _not_audio(
+                        f"the WAV header states {size} bytes of audio; the file holds {present}"
+                    )
+                return
+            offset += 8 + size + (size & 1)  # chunks are padded to even sizes
+
+
+_UNKNOWN_SIZE = (0, 0xFFFFFFFF)
 
 
 def _not_audio(detail: str) -> Rejected:

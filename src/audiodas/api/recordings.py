@@ -102,6 +102,18 @@ async def stream(
     )
 
 
+@router.post(
+    "/{recording_id}/retry",
+    status_code=202,
+    response_model=RecordingOut,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    summary="Run a failed recording's failed stages again (409 unless it is failed)",
+)
+async def retry_recording(recording_id: str, service: ServiceDep) -> JSONBody:
+    recording = await to_thread.run_sync(service.retry, recording_id)
+    return JSONBody(recording_body(recording), status_code=202)
+
+
 @router.delete(
     "/{recording_id}",
     status_code=204,

@@ -248,5 +248,6 @@ def _is_done(recording: Recording, name: StageName) -> bool:
 
 
 def _readable(exc: BaseException) -> str:
-    text = str(exc).strip() or exc.__class__.__name__
-    return text if len(text) <= 500 else text[:497] + "..."
+    """One line for the API: whatever more there is goes to the log."""
+    text = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+    return text if len(text) <= 200 else text[:197] + "..."

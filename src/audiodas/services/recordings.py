@@ -175,6 +175,17 @@ class RecordingService:
                 Rejected.NOT_FOUND, f"the '{name}' file is missing from the store"
             ) from exc
 
+    def retry(self, recording_id: str) -> Recording:
+        """Run a failed recording's failed stages again (its done stages are kept)."""
+        recording = self.get(recording_id)
+        if not self.repository.reopen(recording_id, utcnow()):
+            raise Rejected(
+                Rejected.NOT_RETRYABLE,
+                f"only a failed recording can be retried; this one is {recording.status}",
+            )
+        self.work.enqueue(recording_id)
+        return self.get(recording_id)
+
     def delete(self, recording_id: str) -> None:
         recording = self.get(recording_id)
         if recording.under_retention(utcnow()):

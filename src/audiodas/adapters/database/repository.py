@@ -21,6 +21,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.orm import sessionmaker
 
@@ -139,6 +140,34 @@ class SqlRecordingRepository:
             if recording is not None and recording.status != status.value:
                 recording.status = status.value
                 recording.updated_at = now
+
+    def reopen(self, recording_id: str, now: datetime) -> bool:
+        """A failed recording back in the queue, its failed stages pending again (the done ones
+        are kept); False when it is not failed (any more)."""
+        with self._sessions.begin() as session:
+            reopened = session.execute(
+                update(RecordingRow)
+                .where(
+                    RecordingRow.id == recording_id,
+                    RecordingRow.status == RecordingStatus.FAILED.value,
+                )
+                .values(
+                    status=RecordingStatus.QUEUED.value,
+                    updated_at=now,
+                    claimed_by=None,
+                    lease_until=None,
+                )
+            ).rowcount
+            if reopened:
+                session.execute(
+                    update(StageRow)
+                    .where(
+                        StageRow.recording_id == recording_id,
+                        StageRow.status == StageStatus.FAILED.value,
+                    )
+                    .values(status=StageStatus.PENDING.value, started_at=None, finished_at=None)
+                )
+            return reopened == 1
 
     def count_by_status(self) -> dict[RecordingStatus, int]:
         query = select(RecordingRow.status, func.count()).group_by(RecordingRow.status)
