@@ -30,11 +30,24 @@ router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 _UPLOAD_BODY = multipart_openapi(domain={"type": "string", "example": "economics"})
 
 
+# What a client (or a fuzzer) can do next with an upload's id (OpenAPI links).
+_NEXT = {
+    name: {"operationId": operation, "parameters": {"recording_id": "$response.body#/id"}}
+    for name, operation in [
+        ("GetRecording", "get_recording_api_v1_recordings__recording_id__get"),
+        ("StreamRecording", "stream_api_v1_recordings__recording_id__stream_get"),
+        ("GetTranscript", "transcript_api_v1_recordings__recording_id__transcript_get"),
+        ("RetryRecording", "retry_recording_api_v1_recordings__recording_id__retry_post"),
+        ("DeleteRecording", "delete_recording_api_v1_recordings__recording_id__delete"),
+    ]
+}
+
+
 @router.post(
     "",
     status_code=202,
     response_model=RecordingOut,
-    responses={k: v for k, v in ERRORS.items() if k != 404},
+    responses={202: {"links": _NEXT}, **{k: v for k, v in ERRORS.items() if k != 404}},
     openapi_extra=_UPLOAD_BODY,
     summary="Upload a recording (multipart field `file`, optional `domain`)",
 )
