@@ -160,7 +160,11 @@ def test_ffmpeg_failure_fails_only_its_stages(start_server, corrupt_in_the_middl
     assert rec["status"] == "failed"
     for name in ("archive", "echo"):
         assert st[name]["status"] == "failed"
-        assert "FFmpeg failed" in st[name]["error"] and "Invalid data" in st[name]["error"]
+        # One line for people: FFmpeg's first complaint, no addresses (the log has the rest).
+        assert st[name]["error"].startswith("FFmpeg failed (exit ")
+        assert "invalid sync code" in st[name]["error"].lower()
+        assert "\n" not in st[name]["error"] and "0x" not in st[name]["error"]
+        assert st[name]["attempts"] == 3
     # The speech branch went on: PyAV decodes past the damage.
     assert st["transcribe"]["status"] == "done" and rec["transcript"]
     assert st["summarize"]["status"] == "done" and rec["summary"]
@@ -168,6 +172,14 @@ def test_ffmpeg_failure_fails_only_its_stages(start_server, corrupt_in_the_middl
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'audiodas_stage_failures_total{stage="archive"} 1.0' in metrics
     assert not temp_files(server.data_dir)
+
+    # A retry runs the failed stages again, and only those.
+    retried = httpx.post(f"{server.url}{API}/{rec['id']}/retry")
+    assert retried.status_code == 202 and retried.json()["status"] == "queued"
+    assert stages(retried.json())["archive"]["status"] == "pending"
+    again = wait_finished(server, rec["id"])
+    assert again["status"] == "failed"
+    assert [stages(again)[n]["attempts"] for n in ("archive", "echo", "transcribe")] == [6, 6, 1]
 
 
 def test_sigkill_mid_recording_resumes_to_one_set_of_products(start_server, long_speech) -> None:

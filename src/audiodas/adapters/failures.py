@@ -43,9 +43,15 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what caused it, and the members of exception groups (task groups)."""
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)

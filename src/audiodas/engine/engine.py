@@ -19,6 +19,7 @@ import time
 import uuid
 
 from audiodas.adapters import engine_reports as reports
+from audiodas.adapters.failures import database_unavailable, storage_full
 from audiodas.engine.pipeline import Pipeline
 from audiodas.inference import InferencePool, InferenceServer
 from audiodas.runtime import Runtime
@@ -106,8 +107,11 @@ class Engine:
         while not self._stopping:
             try:
                 claim = await asyncio.to_thread(self.work.claim, self.worker_id, lease)
-            except Exception:
-                log.exception("could not claim work; trying again shortly")
+            except Exception as exc:
+                if database_unavailable(exc):
+                    log.warning("could not claim work: %s; trying again shortly", _first_line(exc))
+                else:
+                    log.exception("could not claim work; trying again shortly")
                 claim = None
             if claim is None:
                 await self.work.wait(self.settings.sweep_interval_s)
@@ -128,8 +132,11 @@ class Engine:
             # Cut short (shutdown): give it back for the next engine, at once.
             await asyncio.shield(asyncio.to_thread(self.work.fail, claim, 0))
             raise
-        except Exception:
-            log.exception("recording %s: engine error; retried later", claim.recording_id)
+        except Exception as exc:
+            if database_unavailable(exc) or storage_full(exc):
+                log.warning("recording %s: %s; retried later", claim.recording_id, _first_line(exc))
+            else:
+                log.exception("recording %s: engine error; retried later", claim.recording_id)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.work.fail, claim, self.settings.retry_backoff_s * 8)
         finally:
@@ -170,3 +177,9 @@ class Engine:
         while True:
             self._report()
             await asyncio.sleep(reports.INTERVAL_S)
+
+
+def _first_line(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return (str(exc).splitlines() or [exc.__class__.__name__])[0]

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from audiodas.adapters import ffmpeg
+from audiodas.adapters.failures import database_unavailable, storage_full
 from audiodas.adapters.storage import FileStore, sha256_of
 from audiodas.config import Settings
 from audiodas.domain import (
@@ -90,11 +91,12 @@ class Pipeline:
         if recording is None or recording.status.finished:
             return recording
         await self._set_status(recording_id, RecordingStatus.PROCESSING)
-        await asyncio.gather(
-            self._encode(recording, StageName.ARCHIVE),
-            self._encode(recording, StageName.ECHO),
-            self._speech(recording),
-        )
+        # A branch raises only when the machine fails (database, disk): then the others stop
+        # too and the whole recording goes back to the queue.
+        async with asyncio.TaskGroup() as branches:
+            branches.create_task(self._encode(recording, StageName.ARCHIVE))
+            branches.create_task(self._encode(recording, StageName.ECHO))
+            branches.create_task(self._speech(recording))
         recording = await asyncio.to_thread(self.repository.get, recording_id)
         if recording is not None:
             recording.status = recording.settled_status(
@@ -202,7 +204,9 @@ class Pipeline:
                 stage.status, stage.started_at = StageStatus.PENDING, None
                 await asyncio.shield(self._save(recording, stage))
                 raise
-            except Exception as exc:  # noqa: BLE001 - any failure is the stage's, not the engine's
+            except Exception as exc:  # noqa: BLE001 - any other failure is the stage's
+                if database_unavailable(exc) or storage_full(exc):
+                    raise  # the machine's, not the stage's: no attempt is spent on it
                 error = _readable(exc)
                 final = isinstance(exc, StageFailed) or attempt == retries
                 log.warning(
