@@ -166,12 +166,22 @@ class PostgresCluster:
             str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres",
             "--auth=trust", "--encoding=UTF8", "--no-sync",
         )  # fmt: skip
+        return self.resume()
+
+    def resume(self) -> PostgresCluster:
+        """Start the server (again, after `pause`) on the same data and port."""
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(
-            str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"),
+            str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "log"),
             "-o", options, "-w", "start",
         )  # fmt: skip
         return self
+
+    def pause(self) -> None:
+        """Stop the server as a crash would (every connection cut), keeping its data."""
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"
+        )
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

@@ -51,7 +51,8 @@ class StagedFile:
             self._file.close()
 
     def discard(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):  # closing flushes, which fails again on a full disk
+            self._file.close()
         self.path.unlink(missing_ok=True)
 
 
