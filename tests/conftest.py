@@ -85,3 +85,15 @@ def audio_files(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> dict[
     files["empty"] = d / "empty.wav"
     files["empty"].write_bytes(b"")
     return files
+
+
+@pytest.fixture(scope="session")
+def corrupt_in_the_middle(tmp_path_factory, audio_files) -> Path:
+    """A FLAC whose start and end decode but whose middle is garbage: accepted on upload (the
+    probe reads the ends), then FFmpeg refuses it."""
+    data = bytearray(audio_files["flac"].read_bytes())
+    third = len(data) // 3
+    data[third : third + 20000] = bytes((i * 37 + 11) % 256 for i in range(20000))
+    path = tmp_path_factory.mktemp("corrupt") / "damaged.flac"
+    path.write_bytes(bytes(data))
+    return path

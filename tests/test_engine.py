@@ -63,18 +63,6 @@ def long_speech(tmp_path_factory, assets: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def corrupt_in_the_middle(tmp_path_factory, audio_files) -> Path:
-    """A FLAC whose start and end decode but whose middle is garbage: accepted on upload (the
-    probe reads the ends), then FFmpeg refuses it."""
-    data = bytearray(audio_files["flac"].read_bytes())
-    third = len(data) // 3
-    data[third : third + 20000] = bytes((i * 37 + 11) % 256 for i in range(20000))
-    path = tmp_path_factory.mktemp("corrupt") / "damaged.flac"
-    path.write_bytes(bytes(data))
-    return path
-
-
 def test_branches_run_in_parallel_and_produce_valid_files(start_server, long_speech) -> None:
     server = start_server(**ENGINE)
     rec = wait_finished(server, upload(server, long_speech)["id"])

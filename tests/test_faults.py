@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -249,3 +250,22 @@ def test_workers_started_mid_upload_lose_nothing(start_server, audio_files) -> N
             worker.terminate()
         for worker in workers:
             worker.wait(timeout=60)
+
+
+def test_an_unexpected_failure_is_500_json_with_a_request_id_in_the_log(tmp_path) -> None:
+    server = Server(tmp_path / "data").start()
+    try:
+        # A database changed behind the server's back: a real failure no request can cure.
+        with sqlite3.connect(server.data_dir / "audiodas.db") as db:
+            db.execute("ALTER TABLE recordings RENAME TO recordings_moved")
+        r = httpx.get(f"{server.url}{API}")
+        assert_error(r, 500, "internal_error")
+        request_id = r.json()["request_id"]
+        assert r.headers["x-request-id"] == request_id
+        for leak in ("Traceback", "recordings_moved", "no such table", str(server.data_dir)):
+            assert leak not in r.text
+        log = server.read_log()
+        assert f"request {request_id} failed: GET {API}" in log
+        assert "no such table: recordings" in log  # the cause is in the log
+    finally:
+        server.stop()

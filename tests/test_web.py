@@ -229,3 +229,26 @@ def test_without_the_browser_model_the_page_says_so_and_checks_speech_only(
     finally:
         context.close()
         srv.stop()
+
+
+def test_a_failed_recording_offers_a_retry(server, page, corrupt_in_the_middle) -> None:
+    from tests.test_engine import stages, upload, wait_finished
+
+    rec = wait_finished(server, upload(server, corrupt_in_the_middle)["id"], timeout=120)
+    assert rec["status"] == "failed"
+    page.goto(f"{server.url}/#/recordings/{rec['id']}")
+    page.locator('#status[data-status="failed"]').wait_for(timeout=10_000)
+    retry = page.locator("#retry")
+    assert retry.is_visible()
+    with page.expect_response(lambda r: r.url.endswith("/retry")) as answer:
+        retry.click()
+    assert answer.value.status == 202
+    # The failed stages ran again (three attempts more each) and the page followed them.
+    again = wait_finished(server, rec["id"], timeout=120)
+    assert stages(again)["archive"]["attempts"] == 6
+    page.wait_for_function(
+        "document.querySelector('[data-stage=archive]').textContent.includes('failed')",
+        timeout=20_000,
+    )
+    page.locator('#status[data-status="failed"]').wait_for(timeout=20_000)
+    assert page.locator("#retry").is_visible()

@@ -8,12 +8,14 @@ database driver's own error wrapped by SQLAlchemy.
 from __future__ import annotations
 
 import errno
+import sqlite3
 from collections.abc import Iterator
 
 from sqlalchemy import exc as sa
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _PG_DISK_FULL = "53100"  # SQLSTATE disk_full
+_SQLITE_OUTAGES = ("database is locked", "unable to open database", "disk i/o error")
 
 
 def storage_full(exc: BaseException) -> bool:
@@ -30,12 +32,16 @@ def storage_full(exc: BaseException) -> bool:
 
 
 def database_unavailable(exc: BaseException) -> bool:
-    """The database cannot be reached or is not answering (not: the query was wrong)."""
+    """The database cannot be reached or is not answering (not: the query or schema is wrong)."""
     for cause in _causes(exc):
         if isinstance(cause, sa.DBAPIError) and (
             cause.connection_invalidated
             or isinstance(cause, sa.OperationalError | sa.InterfaceError)
         ):
+            if isinstance(cause.orig, sqlite3.Error):
+                # SQLite says OperationalError for "no such table" too: only these are outages.
+                message = str(cause.orig).lower()
+                return any(outage in message for outage in _SQLITE_OUTAGES)
             return not storage_full(cause)
         if isinstance(cause, sa.TimeoutError | sa.DisconnectionError):  # pool exhausted, lost
             return True
