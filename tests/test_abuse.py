@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from audiodas.adapters.storage import temp_files
 from tests.support import Server, snapshot
 
 API = "/api/v1/recordings"
@@ -186,25 +187,35 @@ def test_a_wav_header_that_lies_about_its_size_is_refused(server, stored, assets
         assert "header states" in r.json()["detail"]
 
 
-def test_a_stalled_body_gets_408_and_its_connection_closed(server, stored, clip) -> None:
+def open_fds(server) -> int:
+    return sum(p.num_fds() for p in server.processes() if p.is_running())
+
+
+def test_twenty_stalled_bodies_get_408_and_are_let_go(server, stored, clip) -> None:
     body = part(b"file", clip, b"a.mp3") + END
     head = (
         f"POST {API} HTTP/1.1\r\nHost: test\r\nContent-Length: {len(body)}\r\n"
         f"Content-Type: multipart/form-data; boundary={BOUNDARY.decode()}\r\n\r\n"
     ).encode()
-    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+    fds_before = open_fds(server)
+    sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(20)]
+    started = time.monotonic()
+    for sock in sockets:
         sock.sendall(head + body[: len(body) // 2])  # then nothing more
         sock.settimeout(BODY_TIMEOUT_S + 10)
-        started = time.monotonic()
+    time.sleep(0.5)
+    assert len(temp_files(server.data_dir)) == 20  # each half-received upload on disk
+    for sock in sockets:
         answer = b""
         while chunk := sock.recv(65536):  # until the server closes the connection
             answer += chunk
-        waited = time.monotonic() - started
-    status_line, _, rest = answer.partition(b"\r\n")
-    assert status_line == b"HTTP/1.1 408 Request Timeout"
-    assert b'"error":"body_timeout"' in rest and b"connection: close" in rest.lower()
-    assert BODY_TIMEOUT_S - 0.5 < waited < BODY_TIMEOUT_S + 5
-    # `stored` checks that the half-received temp file is gone.
+        sock.close()
+        status_line, _, rest = answer.partition(b"\r\n")
+        assert status_line == b"HTTP/1.1 408 Request Timeout"
+        assert b'"error":"body_timeout"' in rest and b"connection: close" in rest.lower()
+    assert BODY_TIMEOUT_S - 0.5 < time.monotonic() - started < BODY_TIMEOUT_S + 5
+    assert not temp_files(server.data_dir)
+    assert open_fds(server) <= fds_before  # no descriptor kept for them
 
 
 def test_http_details(server, stored) -> None:
