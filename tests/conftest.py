@@ -97,3 +97,21 @@ def corrupt_in_the_middle(tmp_path_factory, audio_files) -> Path:
     path = tmp_path_factory.mktemp("corrupt") / "damaged.flac"
     path.write_bytes(bytes(data))
     return path
+
+
+@pytest.fixture
+def stored(server, audio_files):
+    """One good recording already stored on the module's `server`; it must survive the test's
+    refusals unchanged: same recordings, same files, no temp file."""
+    import httpx
+
+    from tests.support import snapshot
+
+    with audio_files["short_mp3"].open("rb") as f:
+        r = httpx.post(f"{server.url}/api/v1/recordings", files={"file": ("keep.mp3", f)})
+    assert r.status_code == 202
+    before = snapshot(server.url, server.data_dir)
+    yield r.json()
+    assert snapshot(server.url, server.data_dir) == before
+    kept = httpx.get(f"{server.url}{r.headers['location']}/stream").content
+    assert kept == audio_files["short_mp3"].read_bytes()

@@ -247,3 +247,10 @@ def espeak(text_file: Path, target: Path) -> Path:
         check=True,
     )
     return target
+
+
+def assert_error(r: httpx.Response, status: int, code: str) -> None:
+    """An error answer as the API promises it: the status, JSON, its code and a detail."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/json"
+    assert r.json()["error"] == code and r.json()["detail"]

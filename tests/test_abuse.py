@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from audiodas.adapters.storage import temp_files
-from tests.support import Server, snapshot
+from tests.support import Server, assert_error
 
 API = "/api/v1/recordings"
 BOUNDARY = b"B0undary"
@@ -37,19 +37,6 @@ def clip(audio_files) -> bytes:
     return audio_files["short_mp3"].read_bytes()
 
 
-@pytest.fixture
-def stored(server, audio_files):
-    """One good recording already stored; it must survive every hostile request unchanged."""
-    with audio_files["short_mp3"].open("rb") as f:
-        r = httpx.post(f"{server.url}{API}", files={"file": ("keep.mp3", f)})
-    assert r.status_code == 202
-    before = snapshot(server.url, server.data_dir)
-    yield r.json()
-    assert snapshot(server.url, server.data_dir) == before  # no row, no stray file
-    kept = httpx.get(f"{server.url}{API}/{r.json()['id']}/stream").content
-    assert kept == audio_files["short_mp3"].read_bytes()
-
-
 def part(name: bytes, data: bytes, filename: bytes | None = None, headers: bytes = b"") -> bytes:
     disposition = b'Content-Disposition: form-data; name="' + name + b'"'
     if filename is not None:
@@ -65,12 +52,6 @@ def post_raw(server, body: bytes, boundary: bytes = BOUNDARY) -> httpx.Response:
     return httpx.post(
         f"{server.url}{API}", content=body, headers={"Content-Type": content_type}, timeout=30
     )
-
-
-def assert_error(r: httpx.Response, status: int, code: str) -> None:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/json"
-    assert r.json()["error"] == code and r.json()["detail"]
 
 
 HOSTILE_BODIES = {

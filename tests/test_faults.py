@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from audiodas.adapters.storage import temp_files
-from tests.support import PostgresCluster, Server, snapshot
+from tests.support import PostgresCluster, Server, assert_error, snapshot
 from tests.test_engine import API, stages, upload, wait_finished, wait_for
 
 
@@ -51,12 +51,6 @@ def fill(disk: Path) -> Path:
     finally:
         os.close(fd)
     return filler
-
-
-def assert_error(r: httpx.Response, status: int, code: str) -> None:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/json"
-    assert r.json()["error"] == code and r.json()["detail"]
 
 
 def test_a_full_disk_answers_507_keeps_delete_working_and_recovers(small_disk, audio_files) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import snapshot
+from tests.support import assert_error
 
 API = "/api/v1/recordings"
 
@@ -25,29 +25,9 @@ def server(tmp_path_factory):
     srv.stop()
 
 
-@pytest.fixture
-def stored(server, audio_files):
-    """One good recording already stored; its row and file must survive every rejection."""
-    with audio_files["short_mp3"].open("rb") as f:
-        r = httpx.post(f"{server.url}{API}", files={"file": ("keep.mp3", f)})
-    assert r.status_code == 202
-    before = snapshot(server.url, server.data_dir)
-    yield
-    assert snapshot(server.url, server.data_dir) == before
-    kept = httpx.get(f"{server.url}{r.headers['location']}/stream").content
-    assert kept == audio_files["short_mp3"].read_bytes()
-
-
 def post_file(server, path: Path, name: str | None = None) -> httpx.Response:
     with path.open("rb") as f:
         return httpx.post(f"{server.url}{API}", files={"file": (name or path.name, f)}, timeout=60)
-
-
-def assert_error(r: httpx.Response, status: int, code: str) -> None:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/json"
-    body = r.json()
-    assert body["error"] == code and body["detail"]
 
 
 @pytest.mark.parametrize(
