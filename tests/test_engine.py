@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 import time
 from datetime import datetime
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import av
 import httpx
+import imageio_ffmpeg
 import psutil
 import pytest
 
@@ -231,3 +233,21 @@ def test_events_stream_stage_changes_until_done(start_server, assets) -> None:
     assert events[0] == "snapshot" and events[-1] == "done"
     assert "stage" in events
     assert httpx.get(f"{server.url}{API}/{'0' * 32}/events").status_code == 404
+
+
+def test_a_wav_of_unknown_length_is_processed(start_server, assets, tmp_path) -> None:
+    """Streaming recorders write WAVs whose header cannot state the length (0xFFFFFFFF): the
+    last packet is short, which must not count as damage."""
+    streamed = tmp_path / "streamed.wav"
+    pipe = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(assets / "beckett.wav"),
+         "-f", "wav", "-"],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    streamed.write_bytes(pipe.stdout)
+    assert streamed.read_bytes()[4:8] == b"\xff\xff\xff\xff"  # as written to a pipe
+    server = start_server(**ENGINE)
+    done = wait_finished(server, upload(server, streamed)["id"])
+    assert done["status"] == "done", stages(done)
+    assert set(done["variants"]) == {"original", "archive", "echo"}
+    assert "fail better" in done["transcript"].lower()
