@@ -16,7 +16,7 @@ from audiodas.adapters.database import (
 )
 from audiodas.adapters.local_bus import LocalBus
 from audiodas.adapters.media import probe
-from audiodas.adapters.storage import FileStore
+from audiodas.adapters.storage import LocalBlobStore
 from audiodas.adapters.topics_file import load_topics
 from audiodas.config import Settings
 from audiodas.domain.topics import Topic
@@ -30,7 +30,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     repository: SqlRecordingRepository
-    store: FileStore
+    store: LocalBlobStore
     events: EventBus
     work: WorkQueue
     service: RecordingService
@@ -52,7 +52,7 @@ def open_runtime(settings: Settings) -> Runtime:
     engine = create_engine_for(settings.sqlalchemy_url)
     migrate(engine)
     repository = SqlRecordingRepository(engine)
-    store = FileStore(settings.data_path)
+    store = LocalBlobStore(settings.data_path)
     store.clean_tmp()
     events = LocalBus(settings.run_path)
     work = SqlWorkQueue(engine, events)

@@ -1,4 +1,5 @@
-"""The file store: one folder per recording under the data folder, written atomically.
+"""BlobStore on a local or shared folder: one folder per recording under the data folder,
+written atomically; a blob's key is its path relative to the data folder.
 
 Every file is first written under `tmp/` and renamed into place, so a reader or a crash never
 sees half a file. Each process writes in a temp folder of its own (`tmp/<pid>-<random>/`), held
@@ -20,7 +21,7 @@ from pathlib import Path
 from audiodas.domain import Rejected
 
 
-class StagedFile:
+class StagedFile:  # a StagedBlob
     """A file being received: counts and hashes while it writes, refuses past `max_bytes`."""
 
     def __init__(self, path: Path, max_bytes: int) -> None:
@@ -59,7 +60,7 @@ class StagedFile:
 _LOCK = ".lock"
 
 
-class FileStore:
+class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp_root = root / "tmp"
@@ -75,28 +76,34 @@ class FileStore:
         os.close(fd)
         return StagedFile(Path(name), max_bytes)
 
-    def temp_path(self, suffix: str) -> Path:
-        """A fresh path under tmp/ for a file made elsewhere (e.g. by FFmpeg)."""
+    def scratch(self, suffix: str) -> Path:
+        """A fresh path in this process's temp folder, for a file made elsewhere (FFmpeg)."""
         fd, name = tempfile.mkstemp(dir=self.tmp, suffix=suffix)
         os.close(fd)
         return Path(name)
 
-    def place(self, source: Path, recording_id: str, filename: str) -> str:
-        """Move a finished file into the recording's folder; returns its path relative to root."""
+    def put(self, source: Path, recording_id: str, name: str) -> str:
         folder = self.recordings / recording_id
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / filename
+        target = folder / name
         os.replace(source, target)
         _fsync_dir(folder)
         return str(target.relative_to(self.root))
 
-    def resolve(self, relative: str) -> Path:
-        path = (self.root / relative).resolve()
+    def stat(self, key: str) -> os.stat_result:
+        return os.stat(self.local_path(key))
+
+    def open_range(self, key: str, start: int, length: int) -> bytes:
+        with open(self.local_path(key), "rb") as file:
+            return os.pread(file.fileno(), length, start)
+
+    def local_path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
         if not path.is_relative_to(self.root):
-            raise ValueError(f"path escapes the data folder: {relative}")
+            raise ValueError(f"key escapes the data folder: {key}")
         return path
 
-    def remove_recording(self, recording_id: str) -> None:
+    def delete_recording(self, recording_id: str) -> None:
         shutil.rmtree(self.recordings / recording_id, ignore_errors=True)
 
     def clean_tmp(self) -> int:

@@ -16,9 +16,9 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import Request
 
-from audiodas.adapters.storage import FileStore, StagedFile
 from audiodas.config import Settings
 from audiodas.domain import Rejected
+from audiodas.services.ports import BlobStore, StagedBlob
 
 FILE_FIELD = "file"
 _FLUSH_BYTES = 1 << 20  # hand the disk at most this much at a time (from a worker thread)
@@ -41,7 +41,7 @@ def multipart_openapi(**fields: dict) -> dict:
 @dataclass
 class ReceivedForm:
     fields: dict[str, list[str]] = field(default_factory=dict)  # every value, in order
-    file: StagedFile | None = None
+    file: StagedBlob | None = None
     filename: str = ""
 
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -49,7 +49,7 @@ class ReceivedForm:
         return values[-1] if values else default
 
 
-async def receive_form(request: Request, store: FileStore, settings: Settings) -> ReceivedForm:
+async def receive_form(request: Request, store: BlobStore, settings: Settings) -> ReceivedForm:
     """Parse the body; the caller owns (and must discard or keep) `form.file`."""
     max_bytes = settings.max_upload_bytes
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
@@ -113,11 +113,11 @@ def _malformed(why: str) -> Rejected:
 class _Receiver:
     """Collects the parser's callbacks; file bytes wait in `pending` until flushed to disk."""
 
-    def __init__(self, store: FileStore, max_bytes: int) -> None:
+    def __init__(self, store: BlobStore, max_bytes: int) -> None:
         self.store = store
         self.max_bytes = max_bytes
         self.fields: dict[str, list[str]] = {}
-        self.file: StagedFile | None = None
+        self.file: StagedBlob | None = None
         self.filename = ""
         self.pending = bytearray()
         self._header_name = b""

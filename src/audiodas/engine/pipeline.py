@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from audiodas.adapters import ffmpeg
 from audiodas.adapters.failures import database_unavailable, storage_full
-from audiodas.adapters.storage import FileStore, sha256_of
+from audiodas.adapters.storage import sha256_of
 from audiodas.config import Settings
 from audiodas.domain import (
     Recording,
@@ -32,7 +32,7 @@ from audiodas.domain import (
 from audiodas.domain.topics import Topic, score
 from audiodas.inference import InferencePool
 from audiodas.metrics import Metrics
-from audiodas.services.ports import STAGE, STATUS, EventBus
+from audiodas.services.ports import STAGE, STATUS, BlobStore, EventBus
 from audiodas.services.recordings import utcnow
 from audiodas.slots import Slots
 
@@ -69,7 +69,7 @@ class Pipeline:
         self,
         settings: Settings,
         repository: RecordingRepository,
-        store: FileStore,
+        store: BlobStore,
         ai: InferencePool,
         topics: dict[str, Topic],
         metrics: Metrics,
@@ -111,12 +111,12 @@ class Pipeline:
     async def _encode(self, recording: Recording, name: StageName) -> bool:
         encoding = _ENCODINGS[name]
         done = recording.variants.get(encoding.variant)
-        if _is_done(recording, name) and done and self.store.resolve(done.path).exists():
+        if _is_done(recording, name) and done and self._stored(done.path):
             return True
 
         async def work() -> StageOutput:
-            source = self.store.resolve(recording.variants[VariantName.ORIGINAL].path)
-            target = self.store.temp_path(encoding.suffix)
+            source = self.store.local_path(recording.variants[VariantName.ORIGINAL].path)
+            target = self.store.scratch(encoding.suffix)
             args = (
                 ffmpeg.archive_args(source, target, recording.channels)
                 if name == StageName.ARCHIVE
@@ -131,7 +131,7 @@ class Pipeline:
                 )
                 sha256, size = await asyncio.to_thread(sha256_of, target)
                 path = await asyncio.to_thread(
-                    self.store.place, target, recording.id, f"{encoding.variant}{encoding.suffix}"
+                    self.store.put, target, recording.id, f"{encoding.variant}{encoding.suffix}"
                 )
             finally:
                 target.unlink(missing_ok=True)
@@ -148,7 +148,7 @@ class Pipeline:
                 recording.transcript or "", recording.language, recording.segments
             )
         else:
-            source = self.store.resolve(recording.variants[VariantName.ORIGINAL].path)
+            source = self.store.local_path(recording.variants[VariantName.ORIGINAL].path)
 
             async def transcribe() -> StageOutput:
                 nonlocal transcript
@@ -241,6 +241,13 @@ class Pipeline:
     async def _set_status(self, recording_id: str, status: RecordingStatus) -> None:
         await asyncio.to_thread(self.repository.set_status, recording_id, status, utcnow())
         self.events.publish({"type": STATUS, "id": recording_id, "status": status.value})
+
+    def _stored(self, key: str) -> bool:
+        try:
+            self.store.stat(key)
+        except FileNotFoundError:
+            return False
+        return True
 
     def _ai_timeout(self, recording: Recording) -> float:
         # Defaults allow a machine 20 times slower than tiny.en's 10-30x real time here.

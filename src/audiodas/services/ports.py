@@ -1,5 +1,6 @@
-"""Ports the application owns beside the repository: how work reaches an engine, and how
-progress reaches the API. Adapters implement them; `runtime.py` picks the implementations.
+"""Ports the application owns beside the repository: where files are kept, how work reaches an
+engine, and how progress reaches the API. Adapters implement them; `runtime.py` picks the
+implementations.
 
 Delivery is at least once: a claimed recording whose engine dies is claimed again once its
 lease runs out, and its stages, being idempotent, leave one set of results.
@@ -7,9 +8,62 @@ lease runs out, and its stages, being idempotent, leave one set of results.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
+
+
+class StagedBlob(Protocol):
+    """A file being received: counted and hashed as it is written, refused past its limit."""
+
+    path: Path
+    size: int
+
+    @property
+    def sha256(self) -> str: ...
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def close(self) -> None:
+        """Finish writing (durably); the blob can then be probed and put."""
+        ...
+
+    def discard(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    """The recordings' files, by key. A blob appears whole or not at all; the keys are the
+    store's to make (`put` returns one) and are what the database keeps."""
+
+    def stage(self, max_bytes: int) -> StagedBlob:
+        """A local file to receive an upload into, private to this process until `put`."""
+        ...
+
+    def scratch(self, suffix: str) -> Path:
+        """A fresh local file for a tool to write its output to (then `put`, or unlink)."""
+        ...
+
+    def put(self, source: Path, recording_id: str, name: str) -> str:
+        """Move a finished local file in as the recording's `name`, atomically; its key."""
+        ...
+
+    def stat(self, key: str) -> os.stat_result:
+        """Size and modification time; FileNotFoundError if there is no such blob."""
+        ...
+
+    def open_range(self, key: str, start: int, length: int) -> bytes:
+        """Up to `length` bytes from `start`."""
+        ...
+
+    def local_path(self, key: str) -> Path:
+        """A path that tools (FFmpeg, the models, zero-copy reads) can open."""
+        ...
+
+    def delete_recording(self, recording_id: str) -> None:
+        """Every blob of the recording; nothing if it has none."""
+        ...
 
 
 @dataclass(frozen=True)

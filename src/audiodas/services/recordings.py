@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TypeVar
 
 from audiodas.adapters.failures import storage_full
-from audiodas.adapters.storage import FileStore, StagedFile
 from audiodas.config import Settings
 from audiodas.domain import (
     AudioInfo,
@@ -24,7 +23,7 @@ from audiodas.domain import (
     VersionPage,
 )
 from audiodas.domain.topics import Topic
-from audiodas.services.ports import WorkQueue
+from audiodas.services.ports import BlobStore, StagedBlob, WorkQueue
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_PAGE = 500
@@ -52,7 +51,7 @@ class RecordingService:
         self,
         settings: Settings,
         repository: RecordingRepository,
-        store: FileStore,
+        store: BlobStore,
         probe: Callable[[Path], AudioInfo],
         topics: dict[str, Topic],
         work: WorkQueue,
@@ -65,7 +64,7 @@ class RecordingService:
         self.work = work
         self._variant_files: dict[tuple[str, VariantName], VariantFile] = {}
 
-    def ingest(self, staged: StagedFile, filename: str, domain: str | None = None) -> Recording:
+    def ingest(self, staged: StagedBlob, filename: str, domain: str | None = None) -> Recording:
         """Turn a received file into a stored, queued recording; on any refusal, keep nothing.
 
         Blocking (fsync, probe, SQL): call it from a worker thread in async code.
@@ -75,7 +74,7 @@ class RecordingService:
         try:
             domain = self._check_domain(domain)
             info = self.check_audio(staged)
-            relative = self.store.place(
+            key = self.store.put(
                 staged.path, recording_id, f"{VariantName.ORIGINAL}.{info.extension}"
             )
             placed = True
@@ -87,19 +86,19 @@ class RecordingService:
                 sha256=staged.sha256,
                 now=utcnow(),
                 retention_days=self.settings.retention_days,
-                original_path=relative,
+                original_path=key,
                 domain=domain,
             )
             self.repository.add(recording)
         except BaseException:
             staged.discard()
             if placed:
-                self.store.remove_recording(recording_id)
+                self.store.delete_recording(recording_id)
             raise
         self.work.enqueue(recording.id)
         return recording
 
-    def check_audio(self, staged: StagedFile) -> AudioInfo:
+    def check_audio(self, staged: StagedBlob) -> AudioInfo:
         """The rules every received file meets: not empty, decodable audio, not too long.
         Blocking; the caller discards the file on refusal."""
         staged.close()
@@ -164,7 +163,7 @@ class RecordingService:
                 f"the '{name}' variant of this recording is not produced yet "
                 f"(recording status: {found.status})",
             )
-        path = self.store.resolve(found.variant.path)
+        path = self.store.local_path(found.variant.path)
         stem = os.path.splitext(found.filename)[0] or recording_id
         try:
             return VariantFile(
@@ -201,9 +200,9 @@ class RecordingService:
                 raise
             # The database needs room to record the delete: free the files first. Until the
             # row goes, the recording reads as one whose files are missing.
-            self.store.remove_recording(recording_id)
+            self.store.delete_recording(recording_id)
             self.repository.delete(recording_id)
-        self.store.remove_recording(recording_id)
+        self.store.delete_recording(recording_id)
 
 
 def _existing(recording_id: str, lookup: Callable[[], T | None]) -> T:
