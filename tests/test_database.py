@@ -15,10 +15,10 @@ from audiodas.adapters.database import (
     create_engine_for,
     migrate,
 )
+from audiodas.adapters.database.work_queue import Claim
 from audiodas.adapters.local_bus import LocalBus
 from audiodas.config import Settings
 from audiodas.domain import AudioInfo, Recording, RecordingStatus, Rejected, StageName, StageStatus
-from audiodas.services.ports import Claim
 
 INFO = AudioInfo("wav", "audio/wav", "wav", "pcm_s16le", 12.5, 16000, 1)
 
@@ -52,8 +52,10 @@ def test_migrations_build_the_schema_from_an_empty_database(database_url: str) -
     migrate(engine)  # idempotent: a second start-up changes nothing
     tables = set(inspect(engine).get_table_names())
     assert {"recordings", "stages", "variants", "alembic_version"} <= tables
+    # procrastinate's queue on PostgreSQL only
+    assert ("procrastinate_jobs" in tables) == (engine.dialect.name == "postgresql")
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
     engine.dispose()
 
 
@@ -104,7 +106,7 @@ def test_delete_removes_the_recording_and_its_children(repository: SqlRecordingR
 def test_work_queue_hands_each_recording_to_one_claimer(
     repository: SqlRecordingRepository, tmp_path
 ) -> None:
-    queue = SqlWorkQueue(repository.engine, LocalBus(tmp_path / "run"))
+    queue = SqlWorkQueue(repository.engine, LocalBus(tmp_path / "run"), Settings())
     base = datetime(2026, 3, 1, tzinfo=UTC)
     for n in range(20):
         repository.add(make(n, base + timedelta(seconds=n)))
@@ -124,7 +126,7 @@ def test_work_queue_hands_each_recording_to_one_claimer(
 def test_work_queue_leases_expire_and_failures_back_off(
     repository: SqlRecordingRepository, tmp_path
 ) -> None:
-    queue = SqlWorkQueue(repository.engine, LocalBus(tmp_path / "run"))
+    queue = SqlWorkQueue(repository.engine, LocalBus(tmp_path / "run"), Settings())
     first, second = (
         make(1, datetime(2026, 3, 1, tzinfo=UTC)),
         make(2, datetime(2026, 3, 2, tzinfo=UTC)),

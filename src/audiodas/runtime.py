@@ -55,7 +55,7 @@ def open_runtime(settings: Settings) -> Runtime:
     store = LocalBlobStore(settings.data_path)
     store.clean_tmp()
     events = LocalBus(settings.run_path)
-    work = SqlWorkQueue(engine, events)
+    work = SqlWorkQueue(engine, events, settings)
     topics = load_topics(settings.topics_file)
     service = RecordingService(settings, repository, store, probe, topics, work)
     metrics = Metrics()

@@ -48,6 +48,17 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def machine_failure(exc: BaseException) -> bool:
+    return storage_full(exc) or database_unavailable(exc)
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a log: the first member of a group, the first line of its message."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return (str(exc).splitlines() or [exc.__class__.__name__])[0]
+
+
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     """The exception, what caused it, and the members of exception groups (task groups)."""
     seen: set[int] = set()

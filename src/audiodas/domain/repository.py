@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -28,7 +29,10 @@ class StoredVariant:
 
 
 class RecordingRepository(Protocol):
-    def add(self, recording: Recording) -> None: ...
+    def add(self, recording: Recording, *, then: Callable[[object], None] | None = None) -> None:
+        """Store a new recording; `then(transaction)` runs in the same transaction (the
+        driver's connection), so what it writes commits or rolls back with the recording."""
+        ...
 
     def get(self, recording_id: str, *, segments: bool = True) -> Recording | None:
         """The recording; its transcript's segments only if asked."""

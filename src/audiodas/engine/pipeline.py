@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from audiodas.adapters import ffmpeg
-from audiodas.adapters.failures import database_unavailable, storage_full
+from audiodas.adapters.failures import machine_failure
 from audiodas.adapters.storage import sha256_of
 from audiodas.config import Settings
 from audiodas.domain import (
@@ -205,7 +205,7 @@ class Pipeline:
                 await asyncio.shield(self._save(recording, stage))
                 raise
             except Exception as exc:  # noqa: BLE001 - any other failure is the stage's
-                if database_unavailable(exc) or storage_full(exc):
+                if machine_failure(exc):
                     raise  # the machine's, not the stage's: no attempt is spent on it
                 error = _readable(exc)
                 final = isinstance(exc, StageFailed) or attempt == retries

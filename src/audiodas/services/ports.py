@@ -1,16 +1,12 @@
 """Ports the application owns beside the repository: where files are kept, how work reaches an
 engine, and how progress reaches the API. Adapters implement them; `runtime.py` picks the
 implementations.
-
-Delivery is at least once: a claimed recording whose engine dies is claimed again once its
-lease runs out, and its stages, being idempotent, leave one set of results.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -66,36 +62,26 @@ class BlobStore(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A recording an engine has taken, until it completes, fails or its lease runs out."""
-
-    recording_id: str
-    worker: str
+Handler = Callable[[str], Awaitable[None]]
 
 
 class WorkQueue(Protocol):
-    def enqueue(self, recording_id: str) -> None:
-        """Make the recording's unfinished work claimable and wake an engine. Called after the
-        recording is stored (for SQL the stored row is itself the job)."""
+    """How recordings with work reach engines. Delivery is at least once: work whose engine
+    dies is handed out again, and the stages, being idempotent, leave one set of results."""
+
+    def enqueue(self, recording_id: str, transaction: object | None = None) -> None:
+        """Queue the recording's work. `transaction`: the database connection the recording is
+        being stored on; the job then commits, or rolls back, with the recording."""
         ...
 
-    def claim(self, worker: str, lease_s: float) -> Claim | None:
-        """The oldest unclaimed work, now held by `worker` for `lease_s` seconds; None if none."""
+    async def serve(self, handle: Handler, *, worker: str, concurrency: int) -> None:
+        """Call `handle(recording_id)` for queued work, at most `concurrency` at once, until
+        `stop`. A handle that raises puts its work back, to be tried again later."""
         ...
 
-    def heartbeat(self, claim: Claim, lease_s: float) -> bool:
-        """Renew the lease; False if the claim was lost (it ran out and another engine took it)."""
-        ...
-
-    def complete(self, claim: Claim) -> None: ...
-
-    def fail(self, claim: Claim, retry_in_s: float) -> None:
-        """Give the work back, claimable again after `retry_in_s` seconds."""
-        ...
-
-    async def wait(self, timeout: float) -> None:
-        """Return when work may have arrived, or after `timeout` seconds."""
+    async def stop(self, grace: float) -> None:
+        """Take no more work; running handles get `grace` seconds, then are cancelled and
+        their work goes back to the queue at once."""
         ...
 
 

@@ -89,13 +89,14 @@ class RecordingService:
                 original_path=key,
                 domain=domain,
             )
-            self.repository.add(recording)
+            self.repository.add(
+                recording, then=lambda transaction: self.work.enqueue(recording_id, transaction)
+            )
         except BaseException:
             staged.discard()
             if placed:
                 self.store.delete_recording(recording_id)
             raise
-        self.work.enqueue(recording.id)
         return recording
 
     def check_audio(self, staged: StagedBlob) -> AudioInfo:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from functools import cache
@@ -51,9 +51,12 @@ class SqlRecordingRepository:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    def add(self, recording: Recording) -> None:
+    def add(self, recording: Recording, *, then: Callable[[object], None] | None = None) -> None:
         with self._sessions.begin() as session:
             session.add(_to_row(recording))
+            if then is not None:
+                session.flush()
+                then(session.connection().connection.driver_connection)
 
     def get(self, recording_id: str, *, segments: bool = True) -> Recording | None:
         with self.engine.connect() as connection:
