@@ -14,6 +14,7 @@ from audiodas.adapters.database import (
     create_engine_for,
     migrate,
 )
+from audiodas.adapters.database.procrastinate_queue import ProcrastinateWorkQueue
 from audiodas.adapters.local_bus import LocalBus
 from audiodas.adapters.media import probe
 from audiodas.adapters.storage import LocalBlobStore
@@ -55,7 +56,11 @@ def open_runtime(settings: Settings) -> Runtime:
     store = LocalBlobStore(settings.data_path)
     store.clean_tmp()
     events = LocalBus(settings.run_path)
-    work = SqlWorkQueue(engine, events, settings)
+    work: WorkQueue = (
+        ProcrastinateWorkQueue(engine, settings)
+        if engine.dialect.name == "postgresql"
+        else SqlWorkQueue(engine, events, settings)
+    )
     topics = load_topics(settings.topics_file)
     service = RecordingService(settings, repository, store, probe, topics, work)
     metrics = Metrics()

@@ -97,6 +97,7 @@ class Engine:
 
     async def _process(self, recording_id: str) -> None:
         self.in_flight.add(recording_id)
+        log.info("recording %s: processing", recording_id)
         try:
             async with self.slots["recordings"].hold():
                 await self.pipeline.process(recording_id)
