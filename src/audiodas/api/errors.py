@@ -57,9 +57,10 @@ _CLOSE = {Rejected.BODY_TIMEOUT, Rejected.TOO_LARGE, Rejected.MALFORMED_BODY}
 
 
 def error_response(
-    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: str
 ) -> JSONResponse:
-    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+    body = {"error": code, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def rejected_response(exc: Rejected) -> JSONResponse:
@@ -174,14 +175,12 @@ class ErrorBoundary:
             else:
                 request_id = uuid.uuid4().hex[:16]
                 log.exception("request %s failed: %s", request_id, where)
-                response = JSONResponse(
-                    {
-                        "error": "internal_error",
-                        "detail": "the server failed to answer; the log has the cause",
-                        "request_id": request_id,
-                    },
-                    status_code=500,
-                    headers={"X-Request-ID": request_id},
+                response = error_response(
+                    500,
+                    "internal_error",
+                    "the server failed to answer; the log has the cause",
+                    {"X-Request-ID": request_id},
+                    request_id=request_id,
                 )
             if started:
                 raise  # too late to answer: the server closes the connection

@@ -77,13 +77,11 @@ async def receive_form(request: Request, store: BlobStore, settings: Settings) -
         if parser.state != MultipartState.END:
             raise _malformed("the body ended before the closing boundary")
         await receiver.flush()
-    except MultipartParseError as exc:
+    except BaseException as exc:
         if receiver.file is not None:
             receiver.file.discard()
-        raise _malformed(str(exc).rstrip(".")) from exc
-    except BaseException:
-        if receiver.file is not None:
-            receiver.file.discard()
+        if isinstance(exc, MultipartParseError):
+            raise _malformed(str(exc).rstrip(".")) from exc
         raise
     if receiver.file is None:
         raise Rejected(Rejected.MISSING_FILE, f"no '{FILE_FIELD}' field with a file in the form")

@@ -70,8 +70,11 @@ class RecordingRepository(Protocol):
 
     def set_status(self, recording_id: str, status: RecordingStatus, now: datetime) -> None: ...
 
-    def reopen(self, recording_id: str, now: datetime) -> bool:
-        """Queue a failed recording again, its failed stages pending; False if not failed."""
+    def reopen(
+        self, recording_id: str, now: datetime, *, then: Callable[[object], None] | None = None
+    ) -> bool:
+        """Queue a failed recording again, its failed stages pending; False if not failed.
+        `then(transaction)` as for `add`."""
         ...
 
     def count_by_status(self) -> dict[RecordingStatus, int]: ...

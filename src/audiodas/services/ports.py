@@ -69,9 +69,9 @@ class WorkQueue(Protocol):
     """How recordings with work reach engines. Delivery is at least once: work whose engine
     dies is handed out again, and the stages, being idempotent, leave one set of results."""
 
-    def enqueue(self, recording_id: str, transaction: object | None = None) -> None:
+    def enqueue(self, recording_id: str, transaction: object) -> None:
         """Queue the recording's work. `transaction`: the database connection the recording is
-        being stored on; the job then commits, or rolls back, with the recording."""
+        being stored (or reopened) on; the job commits, or rolls back, with it."""
         ...
 
     async def serve(self, handle: Handler, *, worker: str, concurrency: int) -> None:

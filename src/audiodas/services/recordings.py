@@ -178,12 +178,15 @@ class RecordingService:
     def retry(self, recording_id: str) -> Recording:
         """Run a failed recording's failed stages again (its done stages are kept)."""
         recording = self.get(recording_id)
-        if not self.repository.reopen(recording_id, utcnow()):
+        if not self.repository.reopen(
+            recording_id,
+            utcnow(),
+            then=lambda transaction: self.work.enqueue(recording_id, transaction),
+        ):
             raise Rejected(
                 Rejected.NOT_RETRYABLE,
                 f"only a failed recording can be retried; this one is {recording.status}",
             )
-        self.work.enqueue(recording_id)
         return self.get(recording_id)
 
     def delete(self, recording_id: str) -> None:

@@ -75,16 +75,13 @@ class ProcrastinateWorkQueue:
 
         self._task = process_recording
 
-    def enqueue(self, recording_id: str, transaction: object | None = None) -> None:
-        if transaction is None:
-            with self.engine.begin() as connection:
-                self.enqueue(recording_id, connection.connection.driver_connection)
-            return
-        job = self._task.configure(
-            lock=recording_id, queueing_lock=recording_id, connection=transaction
-        )
+    def enqueue(self, recording_id: str, transaction: object) -> None:
         with contextlib.suppress(AlreadyEnqueued):  # it has a waiting job already
-            job.defer(recording_id=recording_id)
+            self._job(recording_id, connection=transaction).defer(recording_id=recording_id)
+
+    def _job(self, recording_id: str, **connection: object):  # type: ignore[no-untyped-def]
+        """The recording's job: never two running at once, never two waiting."""
+        return self._task.configure(lock=recording_id, queueing_lock=recording_id, **connection)
 
     async def serve(self, handle: Handler, *, worker: str, concurrency: int) -> None:
         self._handle = handle
@@ -133,9 +130,7 @@ class ProcrastinateWorkQueue:
         orphans = await asyncio.to_thread(self._orphans)
         for recording_id in orphans:
             with contextlib.suppress(AlreadyEnqueued):
-                await self._task.configure(
-                    lock=recording_id, queueing_lock=recording_id
-                ).defer_async(recording_id=recording_id)
+                await self._job(recording_id).defer_async(recording_id=recording_id)
                 log.info("recording %s had no job: queued", recording_id)
 
     def _orphans(self) -> list[str]:

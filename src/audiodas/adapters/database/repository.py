@@ -23,7 +23,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from audiodas.adapters.database.tables import RecordingRow, StageRow, VariantRow
 from audiodas.domain import (
@@ -56,7 +56,7 @@ class SqlRecordingRepository:
             session.add(_to_row(recording))
             if then is not None:
                 session.flush()
-                then(session.connection().connection.driver_connection)
+                then(_transaction(session))
 
     def get(self, recording_id: str, *, segments: bool = True) -> Recording | None:
         with self.engine.connect() as connection:
@@ -144,9 +144,11 @@ class SqlRecordingRepository:
                 recording.status = status.value
                 recording.updated_at = now
 
-    def reopen(self, recording_id: str, now: datetime) -> bool:
+    def reopen(
+        self, recording_id: str, now: datetime, *, then: Callable[[object], None] | None = None
+    ) -> bool:
         """A failed recording back in the queue, its failed stages pending again (the done ones
-        are kept); False when it is not failed (any more)."""
+        are kept); False when it is not failed (any more). `then` as for `add`."""
         with self._sessions.begin() as session:
             reopened = session.execute(
                 update(RecordingRow)
@@ -170,6 +172,8 @@ class SqlRecordingRepository:
                     )
                     .values(status=StageStatus.PENDING.value, started_at=None, finished_at=None)
                 )
+                if then is not None:
+                    then(_transaction(session))
             return reopened == 1
 
     def count_by_status(self) -> dict[RecordingStatus, int]:
@@ -181,6 +185,12 @@ class SqlRecordingRepository:
     def ping(self) -> None:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+
+def _transaction(session: Session) -> object:
+    """The driver's connection under the session's transaction, for work that must commit or
+    roll back with it (a job deferred by another library)."""
+    return session.connection().connection.driver_connection
 
 
 def _encode_cursor(last: Row) -> str:

@@ -48,7 +48,7 @@ class SqlWorkQueue:
 
     # WorkQueue ------------------------------------------------------------------------------
 
-    def enqueue(self, recording_id: str, transaction: object | None = None) -> None:
+    def enqueue(self, recording_id: str, transaction: object) -> None:
         # The row is the job: only a wake-up to send (a claimer that wakes before the commit
         # waits for SQLite's write lock, then sees the row).
         self.events.publish({"type": WORK, "id": recording_id})
