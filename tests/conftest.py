@@ -11,6 +11,18 @@ import pytest
 from tests.support import PostgresCluster, Server, ffmpeg, find_pg_bindir, speech_assets
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failing test's report ends with the log of every server still running: a stall in CI
+    can then be read, not guessed."""
+    report = yield
+    if report.failed:
+        for server in Server.running:
+            tail = server.read_log().splitlines()[-80:]
+            report.sections.append((f"server {server.port} log (last 80 lines)", "\n".join(tail)))
+    return report
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
     try:

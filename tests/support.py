@@ -13,6 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import imageio_ffmpeg
@@ -65,6 +66,7 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     port: int = 0
+    running: ClassVar[list[Server]] = []  # their logs are attached to a failing test's report
 
     @property
     def url(self) -> str:
@@ -86,6 +88,7 @@ class Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+        Server.running.append(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -132,6 +135,8 @@ class Server:
         return result.stdout + result.stderr
 
     def stop(self) -> None:
+        if self in Server.running:
+            Server.running.remove(self)
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:

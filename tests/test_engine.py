@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -47,6 +49,20 @@ def wait_for(server, recording_id: str, predicate, timeout: float = 60) -> dict:
             return rec
         time.sleep(0.05)
     raise AssertionError(f"condition not met in {timeout} s: {rec}")
+
+
+def events(server, recording_id: str) -> Iterator[tuple[str, dict]]:
+    """A recording's Server-Sent Events as (name, data), up to and including `done`."""
+    with httpx.stream("GET", f"{server.url}{API}/{recording_id}/events", timeout=120) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: ") and name:
+                yield name, json.loads(line[6:])
+                if name == "done":
+                    return
 
 
 def stages(rec: dict) -> dict[str, dict]:
@@ -220,18 +236,9 @@ def test_sigterm_drains_running_work_and_takes_no_more(start_server, long_speech
 def test_events_stream_stage_changes_until_done(start_server, assets) -> None:
     server = start_server(**ENGINE)
     rec = upload(server, assets / "beckett.wav")
-    events = []
-    with httpx.stream("GET", f"{server.url}{API}/{rec['id']}/events", timeout=120) as r:
-        assert r.headers["content-type"].startswith("text/event-stream")
-        name = None
-        for line in r.iter_lines():
-            if line.startswith("event: "):
-                name = line[7:]
-                events.append(name)
-            if name == "done" and line.startswith("data: "):
-                break
-    assert events[0] == "snapshot" and events[-1] == "done"
-    assert "stage" in events
+    names = [name for name, _ in events(server, rec["id"])]
+    assert names[0] == "snapshot" and names[-1] == "done"
+    assert "stage" in names
     assert httpx.get(f"{server.url}{API}/{'0' * 32}/events").status_code == 404
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_engine import stages, upload, wait_finished, wait_for
+from tests.test_engine import events, stages, upload, wait_finished, wait_for
 
 LEASE_S = 4  # a killed worker's jobs go to another after this long without a heartbeat
 
@@ -134,3 +134,36 @@ def test_workers_started_and_stopped_mid_upload_harm_nothing(deployment, audio_f
     assert done["status"] == "done"
     stream = httpx.get(f"{server.url}/api/v1/recordings/{done['id']}/stream").content
     assert stream == clip
+
+
+def test_progress_reaches_every_api_node(deployment, start_server, assets) -> None:
+    """SSE works whichever API node a browser talks to: a worker's stage changes reach every
+    node through PostgreSQL, each one as it happens (a node's own re-read comes every 10 s and
+    would miss most of them)."""
+    server, workers = deployment
+    for worker in workers:
+        worker.stop()  # nothing runs until both nodes follow the recording
+    other_node = start_server(**server.env, audiodas_data_dir=str(server.data_dir))
+    rec = upload(server, assets / "beckett.wav")
+
+    seen: dict[str, list[tuple[str, str]]] = {server.url: [], other_node.url: []}
+    following = threading.Barrier(3)
+
+    def follow(node) -> None:
+        for name, data in events(node, rec["id"]):
+            if name == "snapshot":
+                following.wait(timeout=30)
+            elif name == "stage":
+                seen[node.url].append((data["name"], data["status"]))
+
+    threads = [threading.Thread(target=follow, args=(node,)) for node in (server, other_node)]
+    for thread in threads:
+        thread.start()
+    following.wait(timeout=30)
+    workers.append(Worker("w3", workers[0].env, workers[0].log_path.parent))
+    for thread in threads:
+        thread.join(timeout=120)
+
+    for node, changes in seen.items():
+        for stage in ("archive", "echo", "transcribe", "summarize"):
+            assert [s for n, s in changes if n == stage] == ["running", "done"], (node, changes)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from audiodas.adapters.storage import temp_files
-from tests.test_engine import API, stages, upload, wait_finished, wait_for
+from tests.test_engine import API, events, stages, upload, wait_finished, wait_for
 
 
 def roles(server) -> dict[str, list]:
@@ -64,18 +64,7 @@ def test_sse_receives_every_pushed_transition(start_server, assets) -> None:
     server = start_server(audiodas_embedded_worker="true", audiodas_recording_slots="1")
     first = upload(server, assets / "two_cities.wav")
     second = upload(server, assets / "beckett.wav")
-    seen: list[tuple[str, str]] = []
-    with httpx.stream("GET", f"{server.url}{API}/{second['id']}/events", timeout=120) as r:
-        assert r.headers["content-type"].startswith("text/event-stream")
-        name = None
-        for line in r.iter_lines():
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: ") and name == "stage":
-                stage = httpx.Response(200, content=line[6:]).json()
-                seen.append((stage["name"], stage["status"]))
-            elif line.startswith("data: ") and name == "done":
-                break
+    seen = [(s["name"], s["status"]) for name, s in events(server, second["id"]) if name == "stage"]
     # Each stage of the waiting recording, running then done: nothing polled, nothing missed.
     for stage in ("archive", "echo", "transcribe", "summarize"):
         assert [s for n, s in seen if n == stage] == ["running", "done"], seen

@@ -137,7 +137,9 @@ def test_on_topic_clip_is_checked_uploaded_processed_and_played(server, page, cl
     assert rec_id and [r["id"] for r in recordings(server)] == [rec_id]
 
     page.click(f'a[href="#/recordings/{rec_id}"]')
-    page.locator('#status[data-status="done"]').wait_for(timeout=120_000)
+    finished = page.locator('#status[data-status="done"], #status[data-status="failed"]')
+    finished.wait_for(timeout=120_000)
+    assert finished.get_attribute("data-status") == "done", page.locator("main").inner_text()
     page.locator("#transcript .segment").first.wait_for()
     server_rec = httpx.get(f"{server.url}/api/v1/recordings/{rec_id}").json()
     assert server_rec["domain"] == "economics" and server_rec["topic"]["on_topic"]
@@ -252,3 +254,23 @@ def test_a_failed_recording_offers_a_retry(server, page, corrupt_in_the_middle) 
     )
     page.locator('#status[data-status="failed"]').wait_for(timeout=20_000)
     assert page.locator("#retry").is_visible()
+
+
+def test_a_late_answer_never_undoes_a_newer_state(server, page, clips) -> None:
+    """On a slow link the page's re-read after a stage change can arrive after the `done`
+    event: the page must stay on the newer state (it used to fall back to "processing")."""
+    from tests.test_engine import upload
+
+    rec = upload(server, clips["economics"])
+
+    def late(route) -> None:
+        answer = route.fetch()  # the state now, delivered two seconds later
+        time.sleep(2)
+        route.fulfill(response=answer)
+
+    page.goto(f"{server.url}/#/recordings/{rec['id']}")
+    page.locator("#status").wait_for()
+    page.route(f"**/api/v1/recordings/{rec['id']}", late)
+    page.locator('#status[data-status="done"]').wait_for(timeout=120_000)
+    time.sleep(3)  # every late answer has arrived
+    assert page.locator("#status").get_attribute("data-status") == "done"

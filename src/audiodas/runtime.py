@@ -14,6 +14,8 @@ from audiodas.adapters.database import (
     create_engine_for,
     migrate,
 )
+from audiodas.adapters.database.engine import libpq_url
+from audiodas.adapters.database.pg_bus import PostgresBus
 from audiodas.adapters.database.procrastinate_queue import ProcrastinateWorkQueue
 from audiodas.adapters.local_bus import LocalBus
 from audiodas.adapters.media import probe
@@ -55,12 +57,15 @@ def open_runtime(settings: Settings) -> Runtime:
     repository = SqlRecordingRepository(engine)
     store = LocalBlobStore(settings.data_path)
     store.clean_tmp()
-    events = LocalBus(settings.run_path)
-    work: WorkQueue = (
-        ProcrastinateWorkQueue(engine, settings)
-        if engine.dialect.name == "postgresql"
-        else SqlWorkQueue(engine, events, settings)
-    )
+    # PostgreSQL deployments may span machines: events and work go through the database.
+    events: EventBus
+    work: WorkQueue
+    if engine.dialect.name == "postgresql":
+        events = PostgresBus(libpq_url(engine))
+        work = ProcrastinateWorkQueue(engine, settings)
+    else:
+        events = LocalBus(settings.run_path)
+        work = SqlWorkQueue(engine, events, settings)
     topics = load_topics(settings.topics_file)
     service = RecordingService(settings, repository, store, probe, topics, work)
     metrics = Metrics()

@@ -224,23 +224,30 @@ async function recordingPage(id) {
     audio.src = `${API}/recordings/${id}/stream?variant=${variant.value}`;
     audio.currentTime = at;
   });
+  // Answers can arrive out of order on a slow link: only the newest request's answer is shown,
+  // so a re-read begun before `done` never puts "processing" back.
+  let asked = 0;
+  const renderLatest = async (answer) => {
+    const ticket = ++asked;
+    const r = await answer;
+    if (ticket === asked) render(r);
+  };
   render(rec);
   audio.src = `${API}/recordings/${id}/stream?variant=original`;
   const follow = () => {
     stopLive();
     liveEvents = new EventSource(`${API}/recordings/${id}/events`);
-    const refresh = async () => render(await api(`/recordings/${id}`));
-    liveEvents.addEventListener("stage", refresh);
+    liveEvents.addEventListener("stage", () => renderLatest(api(`/recordings/${id}`)));
     liveEvents.addEventListener("done", async (e) => {
       liveEvents.close();
-      render(JSON.parse(e.data));
+      renderLatest(JSON.parse(e.data));
       await loadTranscript();
     });
   };
   retry.addEventListener("click", async () => {
     retry.disabled = true;
     try {
-      render(await api(`/recordings/${id}/retry`, { method: "POST" }));
+      await renderLatest(api(`/recordings/${id}/retry`, { method: "POST" }));
       follow();
     } catch (error) {
       statusLine.textContent = `Retry refused: ${error.message}`;

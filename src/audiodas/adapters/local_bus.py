@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from audiodas.adapters.listeners import Listeners
+
 log = logging.getLogger("audiodas.bus")
 
 _MAX_DATAGRAM = 64 << 10
@@ -31,7 +33,7 @@ class LocalBus:
         self._sender.setblocking(False)
         self._receiver: socket.socket | None = None
         self._address: Path | None = None
-        self._listeners: list[Callable[[dict], None]] = []
+        self._listeners = Listeners()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def publish(self, event: dict) -> None:
@@ -48,8 +50,7 @@ class LocalBus:
                 log.debug("event not sent to %s: %s", entry.name, exc)
 
     def subscribe(self, listener: Callable[[dict], None]) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.subscribe(listener)
 
     async def start(self) -> None:
         """Bind this process's socket and deliver what arrives to the listeners."""
@@ -68,12 +69,7 @@ class LocalBus:
                 data = self._receiver.recv(_MAX_DATAGRAM)
             except BlockingIOError:
                 return
-            event = json.loads(data)
-            for listener in list(self._listeners):
-                try:
-                    listener(event)
-                except Exception:
-                    log.exception("event listener failed")
+            self._listeners.deliver(json.loads(data))
 
     async def close(self) -> None:
         if self._receiver is not None and self._loop is not None:

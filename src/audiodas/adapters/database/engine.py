@@ -19,6 +19,11 @@ def create_engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def libpq_url(engine: Engine) -> str:
+    """The PostgreSQL engine's address as psycopg takes it (for procrastinate and LISTEN)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     # WAL lets readers run beside the writer; foreign keys make ON DELETE CASCADE work.
     cursor = dbapi_connection.cursor()

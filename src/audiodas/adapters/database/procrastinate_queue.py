@@ -20,6 +20,7 @@ import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import Engine, text
 
+from audiodas.adapters.database.engine import libpq_url
 from audiodas.adapters.failures import describe, machine_failure
 from audiodas.config import Settings
 from audiodas.services.ports import Handler
@@ -49,7 +50,7 @@ class ProcrastinateWorkQueue:
         self.sweep_s = settings.sweep_interval_s
         self.grace_s = settings.shutdown_grace_s
         self.app = procrastinate.App(
-            connector=procrastinate.PsycopgConnector(conninfo=_conninfo(engine))
+            connector=procrastinate.PsycopgConnector(conninfo=libpq_url(engine))
         )
         self._handle: Handler | None = None
         self._worker: asyncio.Task | None = None
@@ -136,7 +137,3 @@ class ProcrastinateWorkQueue:
     def _orphans(self) -> list[str]:
         with self.engine.connect() as connection:
             return list(connection.execute(_ORPHANS, {"queue": QUEUE}).scalars())
-
-
-def _conninfo(engine: Engine) -> str:
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
