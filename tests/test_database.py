@@ -59,6 +59,19 @@ def test_migrations_build_the_schema_from_an_empty_database(database_url: str) -
     engine.dispose()
 
 
+def test_nodes_starting_together_migrate_once(database_url: str) -> None:
+    """An API and two workers started at once on an empty database all come up."""
+    engines = [
+        create_engine_for(Settings(database_url=database_url).sqlalchemy_url) for _ in range(4)
+    ]
+    with ThreadPoolExecutor(len(engines)) as pool:
+        list(pool.map(migrate, engines))  # raises if any start-up failed
+    with engines[0].connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    for engine in engines:
+        engine.dispose()
+
+
 def test_round_trip_keeps_every_field(repository: SqlRecordingRepository) -> None:
     created = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
     rec = make(1, created)
