@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench load clean web
+.PHONY: run test bench load compose-check clean web
 
 WEB_DIST := src/audiodas/web/static/dist/edge-worker.js
 WEB_SOURCES := $(wildcard web/src/*.js) web/build.mjs web/package-lock.json
@@ -45,6 +45,11 @@ bench: $(VENV)/.installed-test
 # 1000 users against `audiodas serve` and nginx in the same run (installs nginx and wrk).
 load: $(VENV)/.installed-test web
 	$(BIN)/python bench/load/run.py $(LOAD_ARGS)
+
+# The container deployment (compose.yaml) for real with podman: build, up, upload, process,
+# down. Too slow for `make test` (the first build downloads torch for the browser model).
+compose-check: $(VENV)/.installed-test
+	$(BIN)/python scripts/compose_check.py
 
 # Removes what set-up builds; never the data folder (recordings, database, browser model).
 clean:

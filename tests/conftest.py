@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -9,6 +10,46 @@ from pathlib import Path
 import pytest
 
 from tests.support import PostgresCluster, Server, ffmpeg, find_pg_bindir, speech_assets
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the database of every `audiodas serve` the tests start; with postgresql, only the "
+        "tests that start servers run (the API suite), each server on a database of its own",
+    )
+
+
+def _api_test_on_sqlite(item: pytest.Item) -> bool:
+    """Starts servers, and is not already run on PostgreSQL by its own fixtures."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return bool({"start_server", "server", "stored"} & fixtures) and not (
+        {"postgres", "database_url"} & fixtures or "sqlite_only" in item.keywords
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--database") != "postgresql":
+        return
+    others = [item for item in items if not _api_test_on_sqlite(item)]
+    if others:
+        config.hook.pytest_deselected(items=others)
+        items[:] = [item for item in items if item not in others]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def servers_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.config.getoption("--database") != "postgresql":
+        yield
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    Server.database_for = lambda data_dir: cluster.create_database(
+        "s_" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    )
+    yield
+    Server.database_for = None
 
 
 @pytest.hookimpl(wrapper=True)

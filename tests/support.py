@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -67,6 +68,9 @@ class Server:
     process: subprocess.Popen | None = None
     port: int = 0
     running: ClassVar[list[Server]] = []  # their logs are attached to a failing test's report
+    # Set by `pytest --database=postgresql`: the database URL for a data folder (the same one
+    # again when a test restarts a server on its folder).
+    database_for: ClassVar[Callable[[Path], str] | None] = None
 
     @property
     def url(self) -> str:
@@ -81,6 +85,10 @@ class Server:
             "AUDIODAS_EMBEDDED_WORKER": "false",
             **self.env,
         }
+        if Server.database_for and "AUDIODAS_DATABASE_URL" not in self.env:
+            env["AUDIODAS_DATABASE_URL"] = Server.database_for(Path(env["AUDIODAS_DATA_DIR"]))
+        # What another process of this deployment (`audiodas worker`, `health`) is started with.
+        self.node_env = env
         self.log = open(self.data_dir.parent / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "audiodas", "serve", "--port", str(self.port)],
@@ -151,7 +159,9 @@ class Server:
 class PostgresCluster:
     """A throw-away PostgreSQL cluster in a temporary folder, started with initdb/pg_ctl."""
 
-    def __init__(self) -> None:
+    def __init__(self, **settings: str) -> None:
+        """`settings`: extra server settings (`-c name=value`), e.g. log_statement="all"."""
+        self.settings = settings
         self.bindir = find_pg_bindir()
         self.dir = Path(tempfile.mkdtemp(prefix="audiodas-pg-"))
         self.port = free_port()
@@ -176,6 +186,7 @@ class PostgresCluster:
     def resume(self) -> PostgresCluster:
         """Start the server (again, after `pause`) on the same data and port."""
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run(
             str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "log"),
             "-o", options, "-w", "start",
@@ -188,14 +199,23 @@ class PostgresCluster:
             str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"
         )
 
+    @property
+    def log(self) -> Path:
+        return self.dir / "log"
+
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
+        """A new database, or the one of that name made earlier."""
         import psycopg
 
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def stop(self) -> None:

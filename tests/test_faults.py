@@ -93,7 +93,7 @@ def test_stages_failed_on_a_full_disk_succeed_on_retry(small_disk, tmp_path, ass
         filler = fill(small_disk)
         worker = subprocess.Popen(
             [sys.executable, "-m", "audiodas", "worker"],
-            env={**os.environ, "AUDIODAS_DATA_DIR": str(small_disk), **env},
+            env=server.node_env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -218,7 +218,7 @@ def test_workers_started_mid_upload_lose_nothing(start_server, audio_files) -> N
             workers.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "audiodas", "worker"],
-                    env={**os.environ, "AUDIODAS_DATA_DIR": str(server.data_dir)},
+                    env=server.node_env,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )

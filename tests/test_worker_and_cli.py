@@ -16,6 +16,7 @@ from audiodas.domain import STAGE_NAMES, RecordingStatus, StageStatus
 from audiodas.engine import Engine
 from audiodas.local import ingest_file
 from audiodas.runtime import open_runtime
+from tests.support import free_port
 from tests.test_engine import stages, upload, wait_finished
 
 
@@ -23,15 +24,23 @@ def test_separate_worker_processes_uploads_and_drains_on_sigterm(
     start_server, assets, tmp_path
 ) -> None:
     server = start_server()  # API only
+    env = server.node_env
+    health = [sys.executable, "-m", "audiodas", "health"]
+    assert subprocess.run(health, env=env).returncode == 1  # nothing processes here yet
     rec = upload(server, assets / "beckett.wav")
     worker = subprocess.Popen(
         [sys.executable, "-m", "audiodas", "worker"],
-        env={**os.environ, "AUDIODAS_DATA_DIR": str(server.data_dir)},
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
         done = wait_finished(server, rec["id"], timeout=120)
+        # The containers' health checks: a worker node, an API node, an API that is not there.
+        assert subprocess.run(health, env=env).returncode == 0
+        assert subprocess.run([*health, "--url", f"{server.url}/healthz"]).returncode == 0
+        gone = f"http://127.0.0.1:{free_port()}/healthz"
+        assert subprocess.run([*health, "--url", gone]).returncode == 1
     finally:
         worker.send_signal(signal.SIGTERM)
         _, err = worker.communicate(timeout=60)

@@ -1,4 +1,4 @@
-"""The `audiodas` command: serve, worker, process, models."""
+"""The `audiodas` command: serve, worker, health, process, models."""
 
 from __future__ import annotations
 
@@ -85,6 +85,30 @@ async def _worker(settings: Settings, consume: bool) -> None:
     await stop.wait()
     await engine.stop(settings.shutdown_grace_s)
     await runtime.close()
+
+
+@app.command()
+def health(
+    url: str = typer.Option(None, help="Ask this API's /healthz instead (API nodes)"),
+) -> None:
+    """Exit 0 when this machine's engine is processing and reported lately (or, with --url,
+    when the API answers 200): a container's health check."""
+    if url:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                healthy, what = response.status == 200, f"{url} answered {response.status}"
+        except OSError as exc:  # refused, timed out, or an HTTP error status
+            healthy, what = False, f"{url}: {exc}"
+    else:
+        from audiodas.adapters import engine_reports
+
+        engines = engine_reports.live_states(Settings().run_path)
+        healthy = any(e["consumes"] and not e["stopping"] for e in engines)
+        what = "an engine is processing" if healthy else "no engine is processing here"
+    typer.echo(what)
+    raise typer.Exit(0 if healthy else 1)
 
 
 @app.command()
