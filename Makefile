@@ -35,12 +35,15 @@ web: $(WEB_DIST) $(VENV)/.installed
 run: $(VENV)/.installed web
 	$(BIN)/audiodas serve
 
+# The whole suite, then the API suite again with every server on PostgreSQL.
 test: $(VENV)/.installed-test web
 	bash scripts/test-system-deps.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --database=postgresql $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/ingest_and_range.py
+	$(BIN)/python bench/workers.py
 
 # 1000 users against `audiodas serve` and nginx in the same run (installs nginx and wrk).
 load: $(VENV)/.installed-test web

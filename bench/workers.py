@@ -29,20 +29,24 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support import PostgresCluster, Server, speech_assets  # noqa: E402
 
 API = "/api/v1/recordings"
 CLIP = speech_assets() / "two_cities.wav"  # 44 s of speech
-STATEMENT = re.compile(r"^([\w-]*)\|.*LOG:  (?:statement|execute [^:]*):", re.MULTILINE)
+# One logged statement: "app|… LOG:  statement: SQL" (or "execute <name>: SQL"); SQL that
+# begins with a line break has its first words on the next line.
+STATEMENT = re.compile(r"^([\w-]*)\|.*?LOG:  (?:statement|execute [^:]*):\s*(.*)$", re.MULTILINE)
 
 
 class Deployment:
     """One API node and N worker processes on a fresh database of `cluster`."""
 
     def __init__(self, cluster: PostgresCluster, workers: int, folder: Path) -> None:
-        url = cluster.create_database(f"bench_{workers}_{os.getpid()}")
+        folder.mkdir(parents=True)
+        url = self.database_url = cluster.create_database(f"bench_{workers}_{os.getpid()}")
         env = {"AUDIODAS_DATABASE_URL": url, "PGAPPNAME": "api"}
         self.api = Server(folder / "data", env=env).start()
         self.workers = [
@@ -81,12 +85,17 @@ class Deployment:
         with ThreadPoolExecutor(8) as pool:
             return list(pool.map(one, range(n)))
 
-    def wait_done(self, ids: list[str]) -> list[dict]:
-        pending = set(ids)
-        while pending:
-            time.sleep(0.5)
-            listed = httpx.get(f"{self.api.url}{API}", params={"limit": 500}).json()["items"]
-            pending -= {r["id"] for r in listed if r["status"] in ("done", "failed")}
+    def wait_done(self, ids: list[str]) -> None:
+        """Asks PostgreSQL directly (as "bench"), so the API's count is the uploads' alone."""
+        with psycopg.connect(self.database_url, application_name="bench") as db:
+            while db.execute(
+                "SELECT count(*) FROM recordings WHERE id = ANY(%s) AND status IN ('queued',"
+                " 'processing')",
+                (ids,),
+            ).fetchone()[0]:
+                time.sleep(0.5)
+
+    def get(self, ids: list[str]) -> list[dict]:
         return [httpx.get(f"{self.api.url}{API}/{i}").json() for i in ids]
 
     def stop(self) -> None:
@@ -98,18 +107,35 @@ class Deployment:
 
 
 class StatementLog:
-    """Statements PostgreSQL logged since the last `take()`, counted by process name."""
+    """The statements PostgreSQL logged since the last `take()`, as (process, statement)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.offset = path.stat().st_size
 
-    def take(self) -> Counter:
+    def take(self) -> list[tuple[str, str]]:
         with self.path.open("rb") as f:
             f.seek(self.offset)
             text = f.read().decode(errors="replace")
             self.offset = f.tell()
-        return Counter(STATEMENT.findall(text))
+        return [(m[1], m[2] or _next_line(text, m.end())) for m in STATEMENT.finditer(text)]
+
+
+def _next_line(text: str, at: int) -> str:
+    return text[at:].lstrip("\n").split("\n", 1)[0].strip()
+
+
+def by_process(statements: list[tuple[str, str]]) -> Counter:
+    return Counter("worker" if app.startswith("worker") else app for app, _ in statements)
+
+
+def kinds(statements: list[tuple[str, str]]) -> Counter:
+    """Worker statements by what they are (the first words, literals dropped)."""
+    return Counter(
+        re.sub(r"\$\d+|'[^']*'|\d+", "?", text)[:70]
+        for app, text in statements
+        if app.startswith("worker")
+    )
 
 
 def seconds(start: str, end: str) -> float:
@@ -131,27 +157,31 @@ def measure(cluster: PostgresCluster, n: int, recordings: int, idle_s: float, tm
     try:
         time.sleep(idle_s)
         idle = log.take()
-        idle_per_worker_min = sum(v for k, v in idle.items() if k.startswith("worker")) / n
-        idle_per_worker_min *= 60 / idle_s
+        idle_per_worker_min = by_process(idle)["worker"] / n * 60 / idle_s
 
-        alone = deployment.wait_done(deployment.upload(1))[0]
+        [alone] = deployment.upload(1)
+        deployment.wait_done([alone])
+        [alone] = deployment.get([alone])
         log.take()
         started = time.monotonic()
         ids = deployment.upload(recordings)
-        done = deployment.wait_done(ids)
+        deployment.wait_done(ids)
         elapsed = time.monotonic() - started
-        busy = log.take()
+        statements = log.take()
+        busy = by_process(statements)
+        done = deployment.get(ids)
     finally:
         deployment.stop()
     assert all(r["status"] == "done" for r in done), [r["status"] for r in done]
-    workers = sum(v for k, v in busy.items() if k.startswith("worker"))
-    workers -= idle_per_worker_min * n * elapsed / 60
+    caused = busy["worker"] - idle_per_worker_min * n * elapsed / 60
     return {
         "n": n,
         "per_min": recordings / elapsed * 60,
         "elapsed": elapsed,
         "idle_per_worker_min": idle_per_worker_min,
-        "worker_per_rec": workers / recordings,
+        "idle_kinds": {k: v * 60 / idle_s / n for k, v in kinds(idle).most_common(6)},
+        "busy_kinds": {k: v / recordings for k, v in kinds(statements).most_common(8)},
+        "worker_per_rec": caused / recordings,
         "api_per_rec": busy["api"] / recordings,
         "alone": branches(alone),
         "alone_total": seconds(alone["created_at"], alone["updated_at"]),
@@ -181,16 +211,22 @@ def main() -> None:
     for r in results:
         print(
             f"{r['n']:7d}  {r['per_min']:14.1f}  {r['per_min'] / base:5.2f}  "
-            f"{r['worker_per_rec']:13.0f} + {r['api_per_rec']:.0f}"
+            f"{r['worker_per_rec']:13.1f} + {r['api_per_rec']:.1f}"
             f"{'':19s}{r['idle_per_worker_min']:8.0f}"
         )
+    print("\nan idle worker's statements per minute, by kind:")
+    for kind, per_min in results[0]["idle_kinds"].items():
+        print(f"  {per_min:6.1f}  {kind}")
+    print("a recording's worker statements, by kind (idle ones included):")
+    for kind, per_recording in results[0]["busy_kinds"].items():
+        print(f"  {per_recording:6.1f}  {kind}")
     alone = results[0]["alone"]
     total = results[0]["alone_total"]
     print("\nunit of work: one recording alone on an idle worker")
     print("  branches (s): " + ", ".join(f"{k} {v:.1f}" for k, v in alone.items()))
     print(f"  recording, upload stored to done: {total:.1f} s")
     print(
-        f"  one job per branch could save at most {total - max(alone.values()):.1f} s of it "
+        f"  one job per branch could save at most {total - max(alone.values()):.2f} s of it "
         f"({100 * (1 - max(alone.values()) / total):.0f} %): the branches already run at once"
     )
     speech_share = statistics.mean(

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -179,27 +180,38 @@ def speech_clip() -> Path:
     return Path(spec.origin).parent / "assets" / "two_cities.wav"
 
 
-def check_processing() -> None:
-    clip = speech_clip()
+def upload(clip: Path) -> dict:
     with clip.open("rb") as f:
         answer = httpx.post(API, files={"file": (clip.name, f, "audio/wav")}, timeout=60)
     assert answer.status_code == 202, answer.text
-    rec = answer.json()
-    say(f"uploaded {clip.name} ({clip.stat().st_size} bytes) to the api container: {rec['id']}")
-    deadline = time.monotonic() + 300
+    return answer.json()
+
+
+def wait_finished(rec: dict, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
     while rec["status"] not in ("done", "failed", "rejected"):
         if time.monotonic() > deadline:
-            raise SystemExit(f"not processed after 300 s: {rec}")
+            raise SystemExit(f"not processed after {timeout:.0f} s: {rec}")
         time.sleep(1)
         rec = httpx.get(f"{API}/{rec['id']}", timeout=10).json()
+    return rec
+
+
+def processed_by(rec: dict) -> str:
+    [worker] = [w for w in ("worker-1", "worker-2") if f"recording {rec['id']} done" in logs(w)]
+    return worker
+
+
+def check_processing() -> None:
+    clip = speech_clip()
+    rec = upload(clip)
+    say(f"uploaded {clip.name} ({clip.stat().st_size} bytes) to the api container: {rec['id']}")
+    rec = wait_finished(rec)
     assert rec["status"] == "done", rec
-    stages = {s["name"]: s for s in rec["stages"]}
-    say("processed: " + ", ".join(f"{n} {s['status']}" for n, s in stages.items()))
+    say("processed: " + ", ".join(f"{s['name']} {s['status']}" for s in rec["stages"]))
     say(f"summary: {rec['summary']!r}")
     say(f"transcript: {rec['transcript'][:80]!r}…")
-    by = [w for w in ("worker-1", "worker-2") if f"recording {rec['id']} done" in logs(w)]
-    assert len(by) == 1, f"processed by {by}"
-    say(f"processed by the {by[0]} container")
+    say(f"processed by the {processed_by(rec)} container")
     for variant in rec["variants"]:
         part = httpx.get(
             f"{API}/{rec['id']}/stream",
@@ -210,6 +222,17 @@ def check_processing() -> None:
         say(
             f"stream {variant}: 206, {part.headers['content-range']}, {part.headers['content-type']}"
         )
+    page = httpx.get(f"http://127.0.0.1:{PORT}/")
+    model = httpx.head(f"http://127.0.0.1:{PORT}/models/whisper-tiny.en/config.json")
+    assert page.status_code == 200 and model.status_code == 200, (page, model)
+    say("web app and browser model served by the api container: 200, 200")
+
+    accepted = [upload(clip) for _ in range(6)]  # queued together: both workers take some
+    recs = [wait_finished(rec) for rec in accepted]
+    assert all(r["status"] == "done" for r in recs)
+    say("6 more uploads at once: " + ", ".join(
+        f"{w} {n}" for w, n in sorted(Counter(processed_by(r) for r in recs).items())
+    ))  # fmt: skip
 
 
 def logs(service: str) -> str:

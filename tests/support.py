@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -186,7 +187,8 @@ class PostgresCluster:
     def resume(self) -> PostgresCluster:
         """Start the server (again, after `pause`) on the same data and port."""
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
+        # pg_ctl hands the options to a shell.
+        options += "".join(f" -c {k}={shlex.quote(v)}" for k, v in self.settings.items())
         self._run(
             str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "log"),
             "-o", options, "-w", "start",
