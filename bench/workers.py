@@ -38,7 +38,7 @@ API = "/api/v1/recordings"
 CLIP = speech_assets() / "two_cities.wav"  # 44 s of speech
 # One logged statement: "app|… LOG:  statement: SQL" (or "execute <name>: SQL"); SQL that
 # begins with a line break has its first words on the next line.
-STATEMENT = re.compile(r"^([\w-]*)\|.*?LOG:  (?:statement|execute [^:]*):\s*(.*)$", re.MULTILINE)
+STATEMENT = re.compile(r"^([\w-]*)\|.*?LOG:  (?:statement|execute [^:]*):[ \t]*(.*)$", re.MULTILINE)
 
 
 class Deployment:
@@ -122,7 +122,8 @@ class StatementLog:
 
 
 def _next_line(text: str, at: int) -> str:
-    return text[at:].lstrip("\n").split("\n", 1)[0].strip()
+    line = text[at:].lstrip("\n").split("\n", 1)[0]
+    return "(empty)" if re.match(r"[\w-]*\|", line) else line.strip()
 
 
 def by_process(statements: list[tuple[str, str]]) -> Counter:
