@@ -106,6 +106,12 @@ class Settings(BaseSettings):
         return self.inference_timeout_s + self.inference_timeout_factor * duration_s
 
     @property
+    def requeue_after_s(self) -> float:
+        """How long a recording whose run failed as a whole (the engine's error, not a stage's)
+        waits before it is handed out again: longer than a stage's retries."""
+        return self.retry_backoff_s * 8
+
+    @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
 

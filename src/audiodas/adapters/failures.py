@@ -8,6 +8,7 @@ database driver's own error wrapped by SQLAlchemy.
 from __future__ import annotations
 
 import errno
+import logging
 import sqlite3
 from collections.abc import Iterator
 
@@ -50,6 +51,15 @@ def database_unavailable(exc: BaseException) -> bool:
 
 def machine_failure(exc: BaseException) -> bool:
     return storage_full(exc) or database_unavailable(exc)
+
+
+def log_requeued(log: logging.Logger, recording_id: str, exc: BaseException) -> None:
+    """A recording's run failed and goes back to the queue: the machine's failure in one line
+    (it is not a bug), anything else with its trace."""
+    if machine_failure(exc):
+        log.warning("recording %s: %s; retried later", recording_id, describe(exc))
+    else:
+        log.exception("recording %s: engine error; retried later", recording_id)
 
 
 def describe(exc: BaseException) -> str:

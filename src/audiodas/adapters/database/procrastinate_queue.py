@@ -21,7 +21,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import Engine, text
 
 from audiodas.adapters.database.engine import libpq_url
-from audiodas.adapters.failures import describe, machine_failure
+from audiodas.adapters.failures import describe, log_requeued
 from audiodas.config import Settings
 from audiodas.services.ports import Handler
 
@@ -60,7 +60,7 @@ class ProcrastinateWorkQueue:
             queue=QUEUE,
             pass_context=False,
             retry=procrastinate.RetryStrategy(
-                max_attempts=1000, wait=int(settings.retry_backoff_s * 8) or 1
+                max_attempts=1000, wait=int(settings.requeue_after_s) or 1
             ),
         )
         async def process_recording(recording_id: str) -> None:
@@ -68,10 +68,7 @@ class ProcrastinateWorkQueue:
             try:
                 await self._handle(recording_id)
             except Exception as exc:
-                if machine_failure(exc):
-                    log.warning("recording %s: %s; retried later", recording_id, describe(exc))
-                else:
-                    log.exception("recording %s: engine error; retried later", recording_id)
+                log_requeued(log, recording_id, exc)
                 raise
 
         self._task = process_recording

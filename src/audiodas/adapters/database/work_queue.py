@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, or_, select, update
 
 from audiodas.adapters.database.tables import RecordingRow
-from audiodas.adapters.failures import describe, machine_failure
+from audiodas.adapters.failures import describe, log_requeued
 from audiodas.config import Settings
 from audiodas.domain import RecordingStatus
 from audiodas.services.ports import WORK, EventBus, Handler
@@ -40,7 +40,7 @@ class SqlWorkQueue:
         self.events = events
         self.lease_s = settings.work_lease_s
         self.sweep_s = settings.sweep_interval_s
-        self.backoff_s = settings.retry_backoff_s * 8
+        self.requeue_after_s = settings.requeue_after_s
         self._woken: asyncio.Event | None = None
         self._consumers: list[asyncio.Task] = []
         self._busy: dict[asyncio.Task, Claim] = {}
@@ -146,12 +146,9 @@ class SqlWorkQueue:
             await asyncio.shield(asyncio.to_thread(self.fail, claim, 0))
             raise
         except Exception as exc:
-            if machine_failure(exc):
-                log.warning("recording %s: %s; retried later", claim.recording_id, describe(exc))
-            else:
-                log.exception("recording %s: engine error; retried later", claim.recording_id)
+            log_requeued(log, claim.recording_id, exc)
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.fail, claim, self.backoff_s)
+                await asyncio.to_thread(self.fail, claim, self.requeue_after_s)
         finally:
             heartbeat.cancel()
             self._busy.pop(task, None)
