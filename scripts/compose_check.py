@@ -202,6 +202,16 @@ def processed_by(rec: dict) -> str:
     return worker
 
 
+def check_hosts() -> None:
+    """The API answers its service name (from another container) and refuses other names."""
+    foreign = httpx.get(API, headers={"Host": "evil.example"})
+    assert foreign.status_code == 400, foreign.text
+    assert foreign.json()["error"] == "host_not_allowed", foreign.text
+    by_name = "http://api:8000/healthz"
+    capture("podman", "exec", container("worker-1"), "audiodas", "health", "--url", by_name)
+    say(f"hosts: a foreign Host answered 400; {by_name} from the worker-1 container 200")
+
+
 def check_processing() -> None:
     clip = speech_clip()
     rec = upload(clip)
@@ -259,6 +269,7 @@ def main() -> int:
             wait_healthy(service)
         user = capture("podman", "exec", container("api"), "id", "-un").strip()
         say(f"containers run as {user!r}")
+        check_hosts()
         check_processing()
         say("compose check passed")
         return 0

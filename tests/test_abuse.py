@@ -175,7 +175,7 @@ def open_fds(server) -> int:
 def test_twenty_stalled_bodies_get_408_and_are_let_go(server, stored, clip) -> None:
     body = part(b"file", clip, b"a.mp3") + END
     head = (
-        f"POST {API} HTTP/1.1\r\nHost: test\r\nContent-Length: {len(body)}\r\n"
+        f"POST {API} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Length: {len(body)}\r\n"
         f"Content-Type: multipart/form-data; boundary={BOUNDARY.decode()}\r\n\r\n"
     ).encode()
     fds_before = open_fds(server)

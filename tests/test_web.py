@@ -18,6 +18,15 @@ WEB_MODELS = ROOT / "data" / "models" / "web"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
+def wait_until(page, expression: str, timeout: float = 20) -> None:
+    """Poll `expression` in the page until it is true. Playwright's wait_for_function would
+    evaluate it with `eval`, which the web app's Content Security Policy refuses (rightly)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"never true: {expression}"
+        time.sleep(0.05)
+
+
 def _missing(what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what}; `make test` provides it")
@@ -71,8 +80,19 @@ def page(browser):
         "response",
         lambda r: page.network.append((r.status, r.url, r.request.headers.get("range"))),
     )
+    # The app runs under its Content Security Policy: nothing it does may be refused by it,
+    # in the page or in the edge check's Web Worker.
+    refused: list[str] = []
+
+    def watch(message) -> None:  # type: ignore[no-untyped-def]
+        if "Content Security Policy" in message.text:
+            refused.append(message.text)
+
+    page.on("console", watch)
+    page.on("worker", lambda worker: worker.on("console", watch))
     yield page
     context.close()
+    assert not refused, refused
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +131,9 @@ def recordings(server) -> list[dict]:
 
 
 def test_on_topic_clip_is_checked_uploaded_processed_and_played(server, page, clips) -> None:
-    page.goto(f"{server.url}/#/upload")
+    shown = page.goto(f"{server.url}/#/upload")
+    # All of it under the app's CSP (the page fixture fails the test on any violation).
+    assert "frame-ancestors 'none'" in shown.headers["content-security-policy"]
     page.select_option("#topic", "economics")
     # The page must stay responsive while the worker runs: record the longest main-thread stall.
     page.evaluate(
@@ -159,10 +181,10 @@ def test_on_topic_clip_is_checked_uploaded_processed_and_played(server, page, cl
     page.reload()
     page.locator('#status[data-status="done"]').wait_for(timeout=60_000)
     page.evaluate("document.querySelector('#player').play()")
-    page.wait_for_function("document.querySelector('#player').currentTime > 0.3", timeout=20_000)
+    wait_until(page, "document.querySelector('#player').currentTime > 0.3")
     before = len(page.network)
     page.evaluate("document.querySelector('#player').currentTime = 15")
-    page.wait_for_function("document.querySelector('#player').currentTime >= 15", timeout=20_000)
+    wait_until(page, "document.querySelector('#player').currentTime >= 15")
     page.wait_for_timeout(500)
     seeks = [n for n in page.network[before:] if "/stream" in n[1] and n[0] == 206]
     assert seeks and seeks[0][2].startswith("bytes="), page.network[before:]
@@ -174,9 +196,7 @@ def test_on_topic_clip_is_checked_uploaded_processed_and_played(server, page, cl
     last = page.locator("#transcript .segment").last
     target = float(last.get_attribute("data-start"))
     last.click()  # a segment seeks the player
-    page.wait_for_function(
-        f"Math.abs(document.querySelector('#player').currentTime - {target}) < 1.5", timeout=20_000
-    )
+    wait_until(page, f"Math.abs(document.querySelector('#player').currentTime - {target}) < 1.5")
     shot(page, "recording")
 
     page.goto(f"{server.url}/#/library")
@@ -248,9 +268,8 @@ def test_a_failed_recording_offers_a_retry(server, page, corrupt_in_the_middle) 
     # The failed stages ran again (three attempts more each) and the page followed them.
     again = wait_finished(server, rec["id"], timeout=120)
     assert stages(again)["archive"]["attempts"] == 6
-    page.wait_for_function(
-        "document.querySelector('[data-stage=archive]').textContent.includes('failed')",
-        timeout=20_000,
+    wait_until(
+        page, "document.querySelector('[data-stage=archive]').textContent.includes('failed')"
     )
     page.locator('#status[data-status="failed"]').wait_for(timeout=20_000)
     assert page.locator("#retry").is_visible()

@@ -7,10 +7,13 @@ import os
 import tempfile
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A list setting read from one comma-separated variable (e.g. `a.example,b.example`).
+Names = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -85,6 +88,20 @@ class Settings(BaseSettings):
     # Sockets and state files that the processes of one machine share (event bus, inference
     # service, engine health); default: a folder in the system's temp folder keyed by data_dir.
     run_dir: Path | None = None
+
+    # Browsers (README, "Browsers and other origins"). Host names the server answers to, against
+    # DNS rebinding; `*` answers any. Default: the bound address and the localhost names (and
+    # any IP address when bound to all interfaces).
+    allowed_hosts: Names = []
+    # Other web origins whose pages may call the API (CORS), e.g. https://app.example.
+    cors_origins: Names = []
+
+    @field_validator("allowed_hosts", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @cached_property
     def data_path(self) -> Path:

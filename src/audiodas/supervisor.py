@@ -92,6 +92,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.environ[SUPERVISOR_PID] = str(os.getpid())
+    os.environ["AUDIODAS_HOST"] = host  # the HTTP processes' default Host allowlist
 
     from audiodas.adapters.database import create_engine_for, migrate
 

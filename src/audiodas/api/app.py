@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audiodas import __version__
 from audiodas.api import errors, events, health, recordings, speech, web
+from audiodas.api.guard import BrowserGuard
 from audiodas.api.progress import ProgressHub
 from audiodas.api.views import RecordingViews
 from audiodas.config import Settings
@@ -56,6 +58,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(speech.router)
     app.include_router(health.router)
     app.add_middleware(errors.ErrorBoundary)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "DELETE"],
+            allow_headers=["Content-Type", "Range", "If-None-Match", "If-Range"],
+            # What a player or uploader on another origin reads from the answers.
+            expose_headers=[
+                "Content-Range",
+                "Accept-Ranges",
+                "Content-Length",
+                "Location",
+                "ETag",
+                "X-Request-ID",
+            ],
+            max_age=600,
+        )
+    # Outside CORS: a refused Host or origin never reaches it (nor anything else).
+    app.add_middleware(BrowserGuard, settings=settings)
     app.add_middleware(_TimingMiddleware)
     return app
 

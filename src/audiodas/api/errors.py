@@ -29,6 +29,8 @@ STATUS_BY_CODE: dict[str, int] = {
     Rejected.BAD_CURSOR: 400,
     Rejected.BAD_RANGE: 400,
     Rejected.MALFORMED_BODY: 400,
+    Rejected.HOST_NOT_ALLOWED: 400,
+    Rejected.ORIGIN_NOT_ALLOWED: 403,
     Rejected.NOT_FOUND: 404,
     Rejected.BODY_TIMEOUT: 408,
     Rejected.UNDER_RETENTION: 409,

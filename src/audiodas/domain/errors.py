@@ -26,6 +26,9 @@ class Rejected(Exception):
     MALFORMED_BODY = "malformed_body"
     BODY_TIMEOUT = "body_timeout"
     NOT_RETRYABLE = "not_retryable"
+    # Browser protections: a Host the server does not answer to, a page of another origin.
+    HOST_NOT_ALLOWED = "host_not_allowed"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     # The service's own trouble, not the request's: worth trying again later.
     STORAGE_FULL = "insufficient_storage"
     DATABASE_UNAVAILABLE = "database_unavailable"
