@@ -187,6 +187,12 @@ def test_ffmpeg_failure_fails_only_its_stages(start_server, corrupt_in_the_middl
     assert again["status"] == "failed"
     assert [stages(again)[n]["attempts"] for n in ("archive", "echo", "transcribe")] == [6, 6, 1]
 
+    # No archive copy was ever made, so none is under retention: the recording can go.
+    gone = httpx.delete(f"{server.url}{API}/{rec['id']}")
+    assert gone.status_code == 204, gone.text
+    assert httpx.get(f"{server.url}{API}/{rec['id']}").status_code == 404
+    assert not (server.data_dir / "recordings" / rec["id"]).exists()
+
 
 def test_sigkill_mid_recording_resumes_to_one_set_of_products(start_server, long_speech) -> None:
     # The killed engine's claim is taken over once its lease runs out.

@@ -4,6 +4,7 @@ transcribed window by window."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import time
@@ -14,6 +15,8 @@ import psutil
 import pytest
 
 from audiodas.adapters.whisper import WhisperTranscriber
+from audiodas.config import Settings
+from audiodas.inference import InferencePool, ModelError
 from tests.support import word_error_rate
 from tests.test_engine import stages, upload, wait_finished, wait_for
 from tests.test_speech import REFERENCES
@@ -152,3 +155,24 @@ def test_a_four_hour_recording_is_processed_in_bounded_memory(start_server, tmp_
     assert rec["duration_s"] == pytest.approx(4 * 3600 - 60, abs=1)
     print(f"4-hour recording: peak memory {growth >> 20} MiB above idle")
     assert growth <= 600 << 20, f"peak memory grew by {growth >> 20} MiB for a 4-hour recording"
+
+
+def test_a_model_error_leaves_its_process_serving(tmp_path, assets) -> None:
+    """The model raising on an input (here: a file it cannot open) is that call's error; the
+    process answered, so it is kept, not counted as a death, and serves the next call."""
+
+    async def run() -> None:
+        pool = InferencePool(Settings(data_dir=tmp_path, ai_slots=1))
+        try:
+            await pool.start()
+            [process] = pool.processes
+            with pytest.raises(ModelError):
+                await pool.transcribe(tmp_path / "missing.wav", timeout=30)
+            assert pool.processes == [process] and pool.deaths == 0 and pool.restarts == 0
+            assert psutil.Process(process.pid).is_running()
+            heard = await pool.transcribe(assets / "beckett.wav", timeout=60)
+            assert "tried" in heard.text.lower() and pool.processes == [process]
+        finally:
+            await pool.close()
+
+    asyncio.run(run())

@@ -141,9 +141,12 @@ def run_http_worker(host: str, port: int) -> int:
     """One HTTP process: uvicorn on its own SO_REUSEPORT socket."""
     import uvicorn
 
+    from audiodas.api.head_limits import BoundedHttpToolsProtocol
+
     config = uvicorn.Config(
         "audiodas.api.app:create_app",
         factory=True,
+        http=BoundedHttpToolsProtocol,
         log_level="info",
         access_log=False,  # per-request logging costs the API; /metrics counts requests
         timeout_graceful_shutdown=5,

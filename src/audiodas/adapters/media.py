@@ -21,6 +21,10 @@ _FORMATS: dict[str, tuple[str, str]] = {
     "amr": ("audio/amr", "amr"),
 }
 
+# More channels than 7.1 have no layout FFmpeg or the transcription's resampler can mix down
+# (FFmpeg: "Rematrix is needed"), so such files are refused at upload.
+MAX_CHANNELS = 8
+
 # A file whose last frames end this much before its stated duration is truncated.
 _TAIL_TOLERANCE_S = 2.0
 _TAIL_WINDOW_S = 1.0
@@ -44,6 +48,11 @@ def probe(path: Path) -> AudioInfo:
             first = next(container.decode(stream), None)
             if first is None:
                 raise _not_audio("no audio could be decoded")
+            if first.layout.nb_channels > MAX_CHANNELS:
+                raise _not_audio(
+                    f"the audio has {first.layout.nb_channels} channels; at most {MAX_CHANNELS} "
+                    "(7.1) are taken: mix it down to stereo or mono first"
+                )
             duration = _duration(container, stream)
             if duration <= 0:
                 raise _not_audio("the audio has no duration")

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,6 +41,7 @@ STATUS_BY_CODE: dict[str, int] = {
     Rejected.RANGE_NOT_SATISFIABLE: 416,
     Rejected.NOT_AUDIO: 415,
     Rejected.TOO_LONG: 422,
+    Rejected.UNPROCESSABLE_AUDIO: 422,
     Rejected.INFERENCE_FAILED: 500,
     Rejected.INFERENCE_BUSY: 503,
     Rejected.ENGINE_UNAVAILABLE: 503,
@@ -168,6 +170,14 @@ class ErrorBoundary:
 
         try:
             await self.app(scope, receive, watch)
+        except ClientDisconnect:
+            # The client went away mid-request: nobody to answer and nothing wrong here. 499
+            # (nginx's "client closed request") is never sent; it keeps the metrics honest.
+            log.info("%s %s: the client went away", scope["method"], scope["path"])
+            if not started:
+                await error_response(499, "client_closed", "the client went away")(
+                    scope, receive, send
+                )
         except Exception as exc:
             where = f"{scope['method']} {scope['path']}"
             refusal = infrastructure_failure(exc)

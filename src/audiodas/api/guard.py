@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audiodas.api.errors import rejected_response
 from audiodas.config import Settings
-from audiodas.domain import Rejected
+from audiodas.domain import Rejected, quoted
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 _ALL_INTERFACES = ("0.0.0.0", "::", "")
@@ -75,7 +75,7 @@ class BrowserGuard:
         if not self.host_allowed(host):
             refusal = Rejected(
                 Rejected.HOST_NOT_ALLOWED,
-                f"this server does not answer to the host '{host[:100]}' "
+                f"this server does not answer to the host {quoted(host)} "
                 "(AUDIODAS_ALLOWED_HOSTS lists the names it answers to)",
             )
         elif scope["method"] not in _SAFE_METHODS and not self.origin_allowed(

@@ -14,12 +14,13 @@ from audiodas.api.dependencies import InferenceDep, RuntimeDep, ServiceDep
 from audiodas.api.schemas import ERRORS, ErrorOut
 from audiodas.api.subtitles import FORMATS, to_srt, to_text, to_vtt
 from audiodas.api.uploads import multipart_openapi, receive_form
-from audiodas.domain import Rejected, StageName, StageStatus, Transcript
+from audiodas.domain import Rejected, StageName, StageStatus, Transcript, quoted
 from audiodas.inference import (
     InferenceBusy,
     InferenceFailed,
     InferenceTimeout,
     InferenceUnavailable,
+    ModelError,
 )
 
 router = APIRouter(tags=["speech"])
@@ -105,7 +106,9 @@ async def openai_transcriptions(
         info = await to_thread.run_sync(runtime.service.check_audio, form.file)
         response_format = form.get("response_format", "json")
         if response_format not in ("json", "text", "srt", "vtt", "verbose_json"):
-            raise Rejected(Rejected.INVALID_FIELD, f"unknown response_format '{response_format}'")
+            raise Rejected(
+                Rejected.INVALID_FIELD, f"unknown response_format {quoted(response_format)}"
+            )
         result = await _transcribe(inference, settings, form, info.duration_s)
     finally:
         form.file.discard()
@@ -129,6 +132,10 @@ async def _transcribe(inference, settings, form, duration_s: float) -> Transcrip
         raise Rejected(Rejected.INFERENCE_TIMEOUT, str(exc)) from exc
     except InferenceUnavailable as exc:
         raise Rejected(Rejected.ENGINE_UNAVAILABLE, str(exc)) from exc
+    except ModelError as exc:  # the audio passed the checks, yet the model could not take it
+        raise Rejected(
+            Rejected.UNPROCESSABLE_AUDIO, f"the model could not read this audio: {exc}"
+        ) from exc
     except InferenceFailed as exc:
         raise Rejected(Rejected.INFERENCE_FAILED, f"transcription failed: {exc}") from exc
 

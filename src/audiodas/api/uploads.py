@@ -17,7 +17,7 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 from starlette.requests import Request
 
 from audiodas.config import Settings
-from audiodas.domain import Rejected
+from audiodas.domain import Rejected, quoted
 from audiodas.services.ports import BlobStore, StagedBlob
 
 FILE_FIELD = "file"
@@ -188,7 +188,9 @@ class _Receiver:
         elif self._target is not None:
             self._field += data[start:end]
             if len(self._field) > _MAX_FIELD_BYTES:
-                raise Rejected(Rejected.INVALID_FIELD, f"form field '{self._target}' is too long")
+                raise Rejected(
+                    Rejected.INVALID_FIELD, f"form field {quoted(self._target)} is too long"
+                )
 
     def _part_end(self) -> None:
         if self._target not in (None, FILE_FIELD):

@@ -1,6 +1,6 @@
 """The domain: recordings, their stages and the rules on them. No HTTP, SQL or FFmpeg here."""
 
-from audiodas.domain.errors import Rejected
+from audiodas.domain.errors import Rejected, quoted
 from audiodas.domain.recording import (
     STAGE_NAMES,
     AudioInfo,
@@ -35,4 +35,5 @@ __all__ = [
     "Variant",
     "VersionPage",
     "VariantName",
+    "quoted",
 ]

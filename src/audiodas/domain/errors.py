@@ -2,6 +2,15 @@
 the API maps codes to HTTP statuses (see audiodas.api.errors)."""
 
 
+def quoted(value: str, limit: int = 64) -> str:
+    """Input shown back in an error: in quotes, at most `limit` characters, control characters
+    escaped (a detail is read in logs and terminals, where raw input could forge lines)."""
+    shown = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode() for c in value[:limit]
+    )
+    return f"'{shown}'" + ("…" if len(value) > limit else "")
+
+
 class Rejected(Exception):
     """A request that cannot be honoured as asked. Nothing stored is changed by it."""
 
@@ -36,4 +45,5 @@ class Rejected(Exception):
     INFERENCE_BUSY = "inference_busy"
     INFERENCE_TIMEOUT = "inference_timeout"
     INFERENCE_FAILED = "inference_failed"
+    UNPROCESSABLE_AUDIO = "unprocessable_audio"
     ENGINE_UNAVAILABLE = "engine_unavailable"

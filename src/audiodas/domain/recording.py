@@ -169,5 +169,11 @@ class Recording:
         return RecordingStatus.PROCESSING
 
     def under_retention(self, now: datetime) -> bool:
-        """The archive copy must be kept until `retention_until` (legal retention)."""
+        """The archive copy must be kept until `retention_until` (legal retention). A recording
+        whose archive stage failed has no copy to keep (a retry would make one)."""
+        if (
+            self.stages[StageName.ARCHIVE].status == StageStatus.FAILED
+            and VariantName.ARCHIVE not in self.variants
+        ):
+            return False
         return now < self.retention_until

@@ -16,6 +16,7 @@ from audiodas.inference.errors import (
     InferenceFailed,
     InferenceTimeout,
     InferenceUnavailable,
+    ModelError,
 )
 from audiodas.inference.pool import InferencePool
 from audiodas.inference.service import InferenceClient, InferenceServer
@@ -28,4 +29,5 @@ __all__ = [
     "InferenceServer",
     "InferenceTimeout",
     "InferenceUnavailable",
+    "ModelError",
 ]

@@ -5,6 +5,10 @@ class InferenceFailed(Exception):
     """The model raised, or its process died."""
 
 
+class ModelError(InferenceFailed):
+    """The model raised on this input; its process answered and serves the next call."""
+
+
 class InferenceTimeout(InferenceFailed, TimeoutError):
     """The call outlived its timeout; its process was killed and is being replaced."""
 

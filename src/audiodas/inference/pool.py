@@ -21,7 +21,7 @@ from pathlib import Path
 from audiodas.config import Settings
 from audiodas.domain import Transcript
 from audiodas.inference import wire
-from audiodas.inference.errors import InferenceFailed, InferenceTimeout
+from audiodas.inference.errors import InferenceFailed, InferenceTimeout, ModelError
 from audiodas.slots import Slots
 
 log = logging.getLogger("audiodas.inference")
@@ -102,7 +102,7 @@ class InferenceProcess:
         finally:
             self.busy_since = self.deadline = None
         if "error" in reply:
-            raise InferenceFailed(reply["error"])
+            raise ModelError(reply["error"])
         return reply["ok"]
 
     async def stop(self, kill: bool = False) -> None:
@@ -170,6 +170,9 @@ class InferencePool:
             raise InferenceTimeout("no inference process came up in time") from exc
         try:
             result = await process.call(request, timeout)
+        except ModelError:  # it answered: alive and in step, so it serves the next call
+            self._idle.put_nowait(process)
+            raise
         except InferenceFailed as exc:  # timeout or death: never reuse a process in doubt
             if isinstance(exc, InferenceTimeout):
                 self.timeouts += 1

@@ -4,7 +4,7 @@ OpenAI-compatible endpoint), so the machine has one set of AI slots and one set 
 Requests and replies are wire messages over a Unix socket per engine in the run folder
 (`inference/<pid>.sock`; the client tries them in random order):
     {"op": "transcribe", "path", "language", "prompt", "word_timestamps", "timeout", "wait"}
-    → {"ok": transcript} | {"error": "busy" | "timeout" | "failed", "detail": text}
+    → {"ok": transcript} | {"error": "busy" | "timeout" | "model" | "failed", "detail": text}
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from audiodas.inference.errors import (
     InferenceFailed,
     InferenceTimeout,
     InferenceUnavailable,
+    ModelError,
 )
 from audiodas.inference.pool import InferencePool, transcribe_request
 
@@ -72,6 +73,8 @@ class InferenceServer:
                 )
         except InferenceTimeout as exc:
             return {"error": "timeout", "detail": str(exc)}
+        except ModelError as exc:
+            return {"error": "model", "detail": str(exc)}
         except InferenceFailed as exc:
             return {"error": "failed", "detail": str(exc)}
         except TimeoutError:  # no slot within `wait`
@@ -113,7 +116,7 @@ class InferenceClient:
                 await writer.wait_closed()
         if "ok" in reply:
             return Transcript.from_dict(reply["ok"])
-        error = {"busy": InferenceBusy, "timeout": InferenceTimeout}.get(
+        error = {"busy": InferenceBusy, "timeout": InferenceTimeout, "model": ModelError}.get(
             reply["error"], InferenceFailed
         )
         raise error(reply["detail"])

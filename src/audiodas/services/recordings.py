@@ -21,6 +21,7 @@ from audiodas.domain import (
     Rejected,
     VariantName,
     VersionPage,
+    quoted,
 )
 from audiodas.domain.topics import Topic
 from audiodas.services.ports import BlobStore, StagedBlob, WorkQueue
@@ -121,7 +122,7 @@ class RecordingService:
         if domain not in self.topics:
             known = ", ".join(sorted(self.topics))
             raise Rejected(
-                Rejected.INVALID_FIELD, f"unknown domain '{domain[:64]}'; known: {known}"
+                Rejected.INVALID_FIELD, f"unknown domain {quoted(domain)}; known: {known}"
             )
         return domain
 
@@ -213,7 +214,7 @@ def _existing(recording_id: str, lookup: Callable[[], T | None]) -> T:
     """What `lookup` finds for a well-formed id; 404 for a malformed id or nothing found."""
     found = lookup() if _ID.match(recording_id) else None
     if found is None:
-        raise Rejected(Rejected.NOT_FOUND, f"no recording with id '{recording_id}'")
+        raise Rejected(Rejected.NOT_FOUND, f"no recording with id {quoted(recording_id)}")
     return found
 
 
