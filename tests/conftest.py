@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import PostgresCluster, Server, ffmpeg, find_pg_bindir, speech_assets
+from tests.support import (
+    PostgresCluster,
+    Server,
+    ffmpeg,
+    find_pg_bindir,
+    run_root,
+    speech_assets,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -18,15 +25,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=("sqlite", "postgresql"),
         default="sqlite",
         help="the database of every `audiodas serve` the tests start; with postgresql, only the "
-        "tests that start servers run (the API suite), each server on a database of its own",
+        "server tests marked `database` run, each server on a database of its own",
     )
 
 
 def _api_test_on_sqlite(item: pytest.Item) -> bool:
-    """Starts servers, and is not already run on PostgreSQL by its own fixtures."""
+    """Starts servers whose behaviour depends on the database (marked `database`), and is not
+    already run on PostgreSQL by its own fixtures."""
     fixtures = set(getattr(item, "fixturenames", ()))
-    return bool({"start_server", "server", "stored"} & fixtures) and not (
-        {"postgres", "database_url"} & fixtures or "sqlite_only" in item.keywords
+    return (
+        item.get_closest_marker("database") is not None
+        and bool({"start_server", "server", "stored"} & fixtures)
+        and not {"postgres", "database_url"} & fixtures
     )
 
 
@@ -50,6 +60,12 @@ def servers_database(request: pytest.FixtureRequest) -> Iterator[None]:
     )
     yield
     Server.database_for = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_run_folders_left() -> Iterator[None]:
+    yield
+    shutil.rmtree(run_root(), ignore_errors=True)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
 import os
 import pwd
@@ -54,6 +56,12 @@ def silent_wav(path: Path, size: int, noise: bool = False) -> None:
         f.truncate(size)
 
 
+@functools.cache
+def run_root() -> Path:
+    """The run folders of every server this test session starts (conftest removes it)."""
+    return Path(tempfile.mkdtemp(prefix="audiodas-tests-"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -84,6 +92,13 @@ class Server:
             **os.environ,
             "AUDIODAS_DATA_DIR": str(self.data_dir),
             "AUDIODAS_EMBEDDED_WORKER": "false",
+            # One HTTP process: only the process model's own tests need more.
+            "AUDIODAS_API_WORKERS": "1",
+            # Sockets and state files in the session's folder (removed at its end), one per
+            # data folder as `audiodas serve` keys them.
+            "AUDIODAS_RUN_DIR": str(
+                run_root() / hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+            ),
             **self.env,
         }
         if Server.database_for and "AUDIODAS_DATABASE_URL" not in self.env:

@@ -20,6 +20,9 @@ import pytest
 from audiodas.adapters.storage import temp_files
 from tests.support import ffmpeg
 
+# Storage, queue and events: also run with every server on PostgreSQL.
+pytestmark = pytest.mark.database
+
 API = "/api/v1/recordings"
 ENGINE = {"audiodas_embedded_worker": "true"}
 

@@ -206,6 +206,7 @@ def test_sigkill_mid_upload_leaves_no_row_and_no_file(tmp_path, audio_files) -> 
         restarted.stop()
 
 
+@pytest.mark.database
 def test_workers_started_mid_upload_lose_nothing(start_server, audio_files) -> None:
     """An API process and two workers on one data folder: each worker, starting, cleans what
     dead processes left in the temp folders, and must not touch the live API's upload."""

@@ -163,6 +163,7 @@ def test_unfinished_huge_header_lines_cost_no_memory(server) -> None:
     assert rss_mib(server) - before < 8, (before, rss_mib(server))
 
 
+@pytest.mark.database
 def test_a_tampered_or_nested_cursor_is_400(server) -> None:
     nested = base64.urlsafe_b64encode(b"[" * 1000 + b"]" * 1000).decode()
     for cursor in (
@@ -175,6 +176,7 @@ def test_a_tampered_or_nested_cursor_is_400(server) -> None:
         assert_error(answer, 400, "invalid_cursor")
 
 
+@pytest.mark.database
 def test_cursor_pages_still_walk_the_library(server, stored, audio_files) -> None:
     added = []
     for name in ("a.mp3", "b.mp3"):

@@ -59,6 +59,7 @@ def test_http_workers_serve_beside_the_engine_process(start_server, assets) -> N
     assert wait_finished(server, rec["id"])["status"] == "done"
 
 
+@pytest.mark.database
 def test_sse_receives_every_pushed_transition(start_server, assets) -> None:
     # One recording at a time: the second waits, so its stream sees every change it goes through.
     server = start_server(audiodas_embedded_worker="true", audiodas_recording_slots="1")
@@ -72,6 +73,7 @@ def test_sse_receives_every_pushed_transition(start_server, assets) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.database
 def test_a_hundred_concurrent_uploads_are_each_processed_exactly_once(start_server, assets) -> None:
     server = start_server(audiodas_embedded_worker="true")
     clip = assets / "beckett.wav"

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
+
+# Storage, queue and events: also run with every server on PostgreSQL.
+pytestmark = pytest.mark.database
 
 API = "/api/v1/recordings"
 

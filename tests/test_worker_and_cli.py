@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from audiodas.config import Settings
 from audiodas.domain import STAGE_NAMES, RecordingStatus, StageStatus
@@ -20,6 +21,7 @@ from tests.support import free_port
 from tests.test_engine import stages, upload, wait_finished
 
 
+@pytest.mark.database
 def test_separate_worker_processes_uploads_and_drains_on_sigterm(
     start_server, assets, tmp_path
 ) -> None:
@@ -112,6 +114,7 @@ def test_process_command_runs_the_pipeline_with_progress(tmp_path: Path, assets:
     assert missing.returncode != 0
 
 
+@pytest.mark.database
 def test_api_only_server_leaves_uploads_queued(start_server, assets) -> None:
     server = start_server()
     rec = upload(server, assets / "beckett.wav")

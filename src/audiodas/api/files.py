@@ -3,12 +3,15 @@
 Ranges follow RFC 9110 section 14 (`parse_ranges`): a range set is satisfiable when any of its
 ranges is (the others are dropped), a Range in another unit than bytes is ignored (whole file,
 200), empty list elements are ignored; the one stricter rule is that a malformed bytes range is
-refused (400) rather than ignored. Starlette's FileResponse supplies the rest (If-Range, ETag,
-Last-Modified, the multipart body for several ranges) and its parser is not used: it answered
-416 for a set with one unsatisfiable range among satisfiable ones. The bytes are read differently, because Starlette reads every chunk in a worker thread:
-here each chunk is first read on the event loop with `preadv(RWF_NOWAIT)`, which succeeds only
-from the page cache and never waits for the disk; only what must come from the disk is read in
-a thread (nginx does the same with its thread pools).
+refused (400) rather than ignored. If-Range and the multipart body for several ranges are done
+here too, with Starlette's public API only: its FileResponse's range internals changed between
+releases (0.49.1's multipart writer rewrote a shared header list, so the next plain GET of the
+file was sent with the multipart's length).
+
+The bytes are read differently from Starlette, which reads every chunk in a worker thread: here
+each chunk is first read on the event loop with `preadv(RWF_NOWAIT)`, which succeeds only from
+the page cache and never waits for the disk; only what must come from the disk is read in a
+thread (nginx does the same with its thread pools).
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import asyncio
 import contextlib
 import os
 import re
+import secrets
 from functools import lru_cache
 
 from anyio import to_thread
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable, Response
+from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from audiodas.api.errors import error_response
@@ -33,33 +37,41 @@ MAX_RANGES = 100  # more than this in one header: served whole (no range-merging
 CHUNK = 1 << 20
 
 
+class MalformedRange(ValueError):
+    pass
+
+
+class RangeNotSatisfiable(ValueError):
+    pass
+
+
 def parse_ranges(header: str, size: int) -> list[tuple[int, int]]:
     """[(start, end)) byte ranges to send, sorted and merged; [] for the whole file.
-    Raises MalformedRangeHeader or RangeNotSatisfiable."""
+    Raises MalformedRange or RangeNotSatisfiable."""
     unit, equals, specs = header.partition("=")
     if not equals or unit.strip().lower() != "bytes":
-        raise MalformedRangeHeader("the range unit must be bytes")
+        raise MalformedRange("the range unit must be bytes")
     elements = [spec.strip() for spec in specs.split(",")]
     elements = [spec for spec in elements if spec]  # RFC 9110 5.6.1: empty elements are ignored
     if not elements:
-        raise MalformedRangeHeader("no range in the header")
+        raise MalformedRange("no range in the header")
     if len(elements) > MAX_RANGES:
         return []
     ranges = []
     for spec in elements:
         match = _RANGE.match(spec)
         if match is None:
-            raise MalformedRangeHeader(f"'{spec}' is not a byte range")
+            raise MalformedRange(f"'{spec}' is not a byte range")
         first, last, suffix = match.groups()
         if suffix is not None:
             if int(suffix) > 0 and size > 0:
                 ranges.append((max(0, size - int(suffix)), size))
         elif last and int(last) < int(first):
-            raise MalformedRangeHeader(f"'{spec}' ends before it starts")
+            raise MalformedRange(f"'{spec}' ends before it starts")
         elif int(first) < size:
             ranges.append((int(first), min(int(last) + 1, size) if last else size))
     if not ranges:
-        raise RangeNotSatisfiable(size)
+        raise RangeNotSatisfiable(f"nothing of the {size} bytes is in the range")
     ranges.sort()
     merged = [ranges[0]]
     for start, end in ranges[1:]:
@@ -70,7 +82,7 @@ def parse_ranges(header: str, size: int) -> list[tuple[int, int]]:
     return merged
 
 
-class RangeFileResponse(FileResponse):
+class RangeFileResponse(Response):
     """A file of the store, from its path and stat (the route has both already)."""
 
     def __init__(
@@ -81,51 +93,90 @@ class RangeFileResponse(FileResponse):
         filename: str,
         stat_result: os.stat_result,
     ) -> None:
-        self.path, self.filename, self.media_type = path, filename, media_type
-        self.status_code, self.background, self.stat_result = 200, None, stat_result
-        self.raw_headers = _headers(media_type, filename, stat_result.st_mtime, stat_result.st_size)
+        super().__init__(media_type=media_type)
+        self.path, self.size = path, stat_result.st_size
+        # A copy: the cached list is shared by every answer about this version of the file.
+        self.raw_headers = list(_headers(media_type, filename, stat_result.st_mtime, self.size))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.stat_result is not None
-        size = self.stat_result.st_size
+        size = self.size
         head = scope["method"] == "HEAD"
-        headers = Headers(scope=scope)
-        http_range = headers.get("range")
+        asked = Headers(scope=scope)
+        http_range = asked.get("range")
         ranges: list[tuple[int, int]] = []
-        if http_range is not None and not _OTHER_UNIT.match(http_range.lower()):
-            if_range = headers.get("if-range")
-            if if_range is None or self._should_use_range(if_range):
-                try:
-                    ranges = parse_ranges(http_range, size)
-                except MalformedRangeHeader as exc:
-                    response = error_response(
-                        400, Rejected.BAD_RANGE, f"malformed Range header: {exc.content}"
-                    )
-                    return await response(scope, receive, send)
-                except RangeNotSatisfiable:
-                    response = _not_satisfiable(size)
-                    return await response(scope, receive, send)
-        if len(ranges) > 1:  # rare (players ask for one range): Starlette's multipart writer
-            return await self._handle_multiple_ranges(send, ranges, size, head)
+        if (
+            http_range is not None
+            and not _OTHER_UNIT.match(http_range.lower())
+            and self._if_range_holds(asked.get("if-range"))
+        ):
+            try:
+                ranges = parse_ranges(http_range, size)
+            except MalformedRange as exc:
+                response = error_response(400, Rejected.BAD_RANGE, f"malformed Range header: {exc}")
+                return await response(scope, receive, send)
+            except RangeNotSatisfiable:
+                return await _not_satisfiable(size)(scope, receive, send)
+        if len(ranges) > 1:  # rare (players ask for one range)
+            return await self._send_parts(ranges, head, receive, send)
         start, end = ranges[0] if ranges else (0, size)
-        raw = self.raw_headers
+        headers = MutableHeaders(raw=self.raw_headers)
         if ranges:
-            partial = MutableHeaders(raw=list(raw))
-            partial["content-range"] = f"bytes {start}-{end - 1}/{size}"
-            partial["content-length"] = str(end - start)
-            raw = partial.raw
-        await send(
-            {"type": "http.response.start", "status": 206 if ranges else 200, "headers": raw}
-        )
+            headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+            headers["content-length"] = str(end - start)
+        status = 206 if ranges else 200
+        await send({"type": "http.response.start", "status": status, "headers": headers.raw})
         if head or start == end:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         await _send_file(self.path, start, end, receive, send)
 
+    def _if_range_holds(self, if_range: str | None) -> bool:
+        """RFC 9110 13.1.5: the range applies only to the version the client already has (a
+        strong ETag or the exact Last-Modified); otherwise the whole file is sent."""
+        if if_range is None:
+            return True
+        mine = Headers(raw=self.raw_headers)
+        return not if_range.startswith("W/") and if_range in (
+            mine.get("etag"),
+            mine.get("last-modified"),
+        )
+
+    async def _send_parts(
+        self, ranges: list[tuple[int, int]], head: bool, receive: Receive, send: Send
+    ) -> None:
+        """multipart/byteranges (RFC 9110 14.6): each part its own Content-Range."""
+        boundary = secrets.token_hex(13)
+        kind, size = self.media_type, self.size
+        heads = [
+            f"--{boundary}\r\nContent-Type: {kind}\r\n"
+            f"Content-Range: bytes {start}-{end - 1}/{size}\r\n\r\n".encode("latin-1")
+            for start, end in ranges
+        ]
+        closing = f"--{boundary}--\r\n".encode("latin-1")
+        length = sum(len(h) + (e - s) + 2 for h, (s, e) in zip(heads, ranges, strict=True))
+        headers = MutableHeaders(raw=self.raw_headers)
+        headers["content-type"] = f"multipart/byteranges; boundary={boundary}"
+        headers["content-length"] = str(length + len(closing))
+        await send({"type": "http.response.start", "status": 206, "headers": headers.raw})
+        if head:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        for part_head, (start, end) in zip(heads, ranges, strict=True):
+            await send({"type": "http.response.body", "body": part_head, "more_body": True})
+            await _send_file(self.path, start, end, receive, send, more_body=True)
+            await send({"type": "http.response.body", "body": b"\r\n", "more_body": True})
+        await send({"type": "http.response.body", "body": closing, "more_body": False})
+
 
 async def _send_file(
-    path: str | os.PathLike, start: int, end: int, receive: Receive, send: Send
+    path: str | os.PathLike,
+    start: int,
+    end: int,
+    receive: Receive,
+    send: Send,
+    more_body: bool = False,
 ) -> None:
+    """The file's bytes [start, end); its last message says `more_body` (a part of several)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     # A long body stops when the client goes (uvicorn's send then does nothing); a short one
     # is not worth a watcher task.
@@ -138,7 +189,8 @@ async def _send_file(
             if not data:
                 raise RuntimeError(f"{path} is shorter than expected")
             position += len(data)
-            await send({"type": "http.response.body", "body": data, "more_body": position < end})
+            more = position < end or more_body
+            await send({"type": "http.response.body", "body": data, "more_body": more})
     finally:
         os.close(fd)
         if watcher is not None:
@@ -166,7 +218,9 @@ async def _watch(receive: Receive, gone: asyncio.Event) -> None:
 
 
 @lru_cache(maxsize=4096)
-def _headers(media_type: str, filename: str, mtime: float, size: int) -> list[tuple[bytes, bytes]]:
+def _headers(
+    media_type: str, filename: str, mtime: float, size: int
+) -> tuple[tuple[bytes, bytes], ...]:
     """Starlette's headers for a file (type, disposition, length, ETag, Last-Modified), made
     once per version of a file rather than on every Range request (an md5 and a date each)."""
     stat_result = os.stat_result((0, 0, 0, 0, 0, 0, size, 0, int(mtime), 0, None, mtime, None))
@@ -177,7 +231,7 @@ def _headers(media_type: str, filename: str, mtime: float, size: int) -> list[tu
         stat_result=stat_result,
         content_disposition_type="inline",
     )
-    return response.raw_headers
+    return tuple(response.raw_headers)  # immutable: answers copy it
 
 
 def _not_satisfiable(size: int) -> Response:
