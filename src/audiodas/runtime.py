@@ -50,7 +50,11 @@ class Runtime:
         self.engine.dispose()
 
 
-def open_runtime(settings: Settings) -> Runtime:
+def open_runtime(
+    settings: Settings, *, events: EventBus | None = None, work: WorkQueue | None = None
+) -> Runtime:
+    """The adapters `settings` describe; `events` and `work` replace the bus and the queue
+    (`audiodas.testing` has in-memory ones)."""
     settings.data_path.mkdir(parents=True, exist_ok=True)
     engine = create_engine_for(settings.sqlalchemy_url)
     migrate(engine)
@@ -58,14 +62,15 @@ def open_runtime(settings: Settings) -> Runtime:
     store = LocalBlobStore(settings.data_path)
     store.clean_tmp()
     # PostgreSQL deployments may span machines: events and work go through the database.
-    events: EventBus
-    work: WorkQueue
-    if engine.dialect.name == "postgresql":
-        events = PostgresBus(libpq_url(engine))
-        work = ProcrastinateWorkQueue(engine, settings)
-    else:
-        events = LocalBus(settings.run_path)
-        work = SqlWorkQueue(engine, events, settings)
+    postgresql = engine.dialect.name == "postgresql"
+    if events is None:
+        events = PostgresBus(libpq_url(engine)) if postgresql else LocalBus(settings.run_path)
+    if work is None:
+        work = (
+            ProcrastinateWorkQueue(engine, settings)
+            if postgresql
+            else SqlWorkQueue(engine, events, settings)
+        )
     topics = load_topics(settings.topics_file)
     service = RecordingService(settings, repository, store, probe, topics, work)
     metrics = Metrics()

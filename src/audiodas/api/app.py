@@ -19,29 +19,38 @@ from audiodas.config import Settings
 from audiodas.inference import InferenceClient
 from audiodas.metrics import Metrics
 from audiodas.processes import die_with_supervisor
-from audiodas.runtime import open_runtime
+from audiodas.runtime import Runtime, open_runtime
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    inference: InferenceClient | None = None,
+) -> FastAPI:
     """The API of one HTTP process. The engine runs in a process of its own (`audiodas serve`
     starts both); this process reaches it through the work queue, the event bus and the
-    inference service."""
+    inference service. Tests pass a `runtime` and an `inference` of their own
+    (`audiodas.testing`); the app then runs in-process, and closes the runtime when it stops."""
+    if runtime is not None:
+        settings = runtime.settings
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        die_with_supervisor()
-        runtime = open_runtime(settings)
-        await runtime.start()
-        app.state.runtime = runtime
-        app.state.metrics = runtime.metrics
-        app.state.inference = InferenceClient(settings.run_path)
-        app.state.progress = ProgressHub(runtime.events)
-        app.state.views = RecordingViews(runtime.service)
+        if runtime is None:
+            die_with_supervisor()
+        current = runtime or open_runtime(settings)
+        await current.start()
+        app.state.runtime = current
+        app.state.metrics = current.metrics
+        app.state.inference = inference or InferenceClient(settings.run_path)
+        app.state.progress = ProgressHub(current.events)
+        app.state.views = RecordingViews(current.service)
         try:
             yield
         finally:
-            await runtime.close()
+            await current.close()
 
     app = FastAPI(
         title="AudioDAS",

@@ -3,7 +3,6 @@ writes refused, CORS for the origins listed, and the security headers browsers o
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
@@ -12,9 +11,9 @@ from starlette.testclient import TestClient
 
 from audiodas.api.guard import BrowserGuard
 from audiodas.config import Settings
-from tests.support import Server, assert_error, snapshot
+from tests.api.conftest import API, BASE_URL, snapshot
+from tests.support import assert_error
 
-API = "/api/v1/recordings"
 APP_ORIGIN = "https://app.example"  # another origin the operator lists
 EVIL = "https://evil.example"
 
@@ -107,21 +106,16 @@ def test_the_settings_read_comma_separated_lists(monkeypatch) -> None:
     assert settings.cors_origins == ["https://a.example", "https://b.example"]
 
 
-# The same rules on `audiodas serve`, on every route family.
+# The same rules on the whole app, on every route family.
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(
-        tmp_path_factory.mktemp("guard") / "data",
-        # Retention 0: a DELETE that passes the guard is carried out, so a refusal shows.
-        env={"AUDIODAS_CORS_ORIGINS": APP_ORIGIN, "AUDIODAS_RETENTION_DAYS": "0"},
-    ).start()
-    yield srv
-    srv.stop()
+@pytest.fixture
+def client(make_client):
+    # Retention 0: a DELETE that passes the guard is carried out, so a refusal shows.
+    return make_client(cors_origins=APP_ORIGIN, retention_days=0)
 
 
-def test_a_foreign_host_is_refused_on_every_route_family(server, stored, audio_files) -> None:
+def test_a_foreign_host_is_refused_on_every_route_family(client, stored, audio_files) -> None:
     rec = f"{API}/{stored['id']}"
     foreign = {"Host": "evil.example", "Origin": "http://evil.example"}
     for method, path in [
@@ -137,53 +131,53 @@ def test_a_foreign_host_is_refused_on_every_route_family(server, stored, audio_f
         ("GET", "/healthz"),
         ("GET", "/docs"),
     ]:
-        answer = httpx.request(method, f"{server.url}{path}", headers=foreign)
+        answer = client.request(method, path, headers=foreign)
         assert answer.status_code == 400, (method, path, answer.status_code)
         if method == "GET":
             assert_error(answer, 400, "host_not_allowed")
     with audio_files["short_mp3"].open("rb") as f:
         for path in (API, "/v1/audio/transcriptions"):
             f.seek(0)
-            answer = httpx.post(f"{server.url}{path}", files={"file": f}, headers=foreign)
+            answer = client.post(path, files={"file": f}, headers=foreign)
             assert_error(answer, 400, "host_not_allowed")
-    assert httpx.get(f"{server.url}{rec}").status_code == 200  # its own address still answers
+    assert client.get(rec).status_code == 200  # its own address still answers
 
 
-def test_cross_origin_upload_and_delete_change_nothing(server, stored, audio_files) -> None:
-    before = snapshot(server.url, server.data_dir)
+def test_cross_origin_upload_and_delete_change_nothing(client, stored, audio_files) -> None:
+    before = snapshot(client)
     for origin in (EVIL, "null"):
         with audio_files["short_mp3"].open("rb") as f:
             # What a form on another site sends: no preflight, so CORS alone would not stop it.
-            answer = httpx.post(
-                f"{server.url}{API}",
+            answer = client.post(
+                API,
                 files={"file": ("a.mp3", f)},
                 headers={"Origin": origin, "Sec-Fetch-Site": "cross-site"},
             )
         assert_error(answer, 403, "origin_not_allowed")
-        answer = httpx.delete(f"{server.url}{API}/{stored['id']}", headers={"Origin": origin})
+        answer = client.delete(f"{API}/{stored['id']}", headers={"Origin": origin})
         assert_error(answer, 403, "origin_not_allowed")
-        answer = httpx.post(f"{server.url}{API}/{stored['id']}/retry", headers={"Origin": origin})
+        answer = client.post(f"{API}/{stored['id']}/retry", headers={"Origin": origin})
         assert_error(answer, 403, "origin_not_allowed")
-    assert snapshot(server.url, server.data_dir) == before
+    assert snapshot(client) == before
 
 
-def test_curl_and_the_web_app_itself_still_write(server, stored, audio_files) -> None:
+def test_curl_and_the_web_app_itself_still_write(client, stored, audio_files) -> None:
     with audio_files["short_mp3"].open("rb") as f:  # curl: no Origin at all
-        added = httpx.post(f"{server.url}{API}", files={"file": ("b.mp3", f)})
+        added = client.post(API, files={"file": ("b.mp3", f)})
     assert added.status_code == 202, added.text
     # The web app's own page deletes it (its own origin); the library is as it was.
-    gone = httpx.delete(
-        f"{server.url}{added.headers['location']}",
-        headers={"Origin": server.url, "Sec-Fetch-Site": "same-origin"},
+    gone = client.delete(
+        added.headers["location"],
+        headers={"Origin": BASE_URL, "Sec-Fetch-Site": "same-origin"},
     )
     assert gone.status_code == 204, gone.text
 
 
 def test_a_listed_origin_gets_cors_for_its_preflight_upload_and_player(
-    server, stored, audio_files
+    client, stored, audio_files
 ) -> None:
-    preflight = httpx.options(
-        f"{server.url}{API}/{stored['id']}",
+    preflight = client.options(
+        f"{API}/{stored['id']}",
         headers={
             "Origin": APP_ORIGIN,
             "Access-Control-Request-Method": "DELETE",
@@ -193,22 +187,20 @@ def test_a_listed_origin_gets_cors_for_its_preflight_upload_and_player(
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == APP_ORIGIN
     assert "DELETE" in preflight.headers["access-control-allow-methods"]
-    refused = httpx.options(
-        f"{server.url}{API}",
+    refused = client.options(
+        API,
         headers={"Origin": EVIL, "Access-Control-Request-Method": "POST"},
     )
     assert "access-control-allow-origin" not in refused.headers
 
     with audio_files["short_mp3"].open("rb") as f:
-        added = httpx.post(
-            f"{server.url}{API}", files={"file": ("c.mp3", f)}, headers={"Origin": APP_ORIGIN}
-        )
+        added = client.post(API, files={"file": ("c.mp3", f)}, headers={"Origin": APP_ORIGIN})
     assert added.status_code == 202, added.text
     assert added.headers["access-control-allow-origin"] == APP_ORIGIN
     assert "location" in added.headers["access-control-expose-headers"].lower()
 
-    part = httpx.get(
-        f"{server.url}{added.headers['location']}/stream",
+    part = client.get(
+        f"{added.headers['location']}/stream",
         headers={"Origin": APP_ORIGIN, "Range": "bytes=0-99"},
     )
     assert part.status_code == 206 and len(part.content) == 100
@@ -216,6 +208,6 @@ def test_a_listed_origin_gets_cors_for_its_preflight_upload_and_player(
     for name in ("content-range", "accept-ranges", "content-length", "etag"):
         assert name in exposed, exposed
     # A page of any other origin gets no CORS headers: its browser keeps the answer from it.
-    other = httpx.get(f"{server.url}{API}", headers={"Origin": EVIL})
+    other = client.get(API, headers={"Origin": EVIL})
     assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
-    assert httpx.delete(f"{server.url}{added.headers['location']}").status_code == 204
+    assert client.delete(added.headers["location"]).status_code == 204

@@ -1,0 +1,89 @@
+"""In-memory twins of the ports the application owns, shipped with the package (as procrastinate
+ships `InMemoryConnector` and httpx `MockTransport`), for fast tests of the layers above them:
+
+    runtime = in_memory_runtime(Settings(data_dir=tmp_path))
+    app = create_app(runtime=runtime, inference=FakeInference("Hello."))
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client: ...
+
+The repository and the file store stay real (SQLite or PostgreSQL, a local folder): they are
+cheap, and what the API promises depends on them. End-to-end tests use the real adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from audiodas.adapters.listeners import Listeners
+from audiodas.config import Settings
+from audiodas.domain import Segment, Transcript
+from audiodas.runtime import Runtime, open_runtime
+from audiodas.services.ports import Handler
+
+
+class InMemoryWorkQueue:
+    """Queued ids in a list; `serve` hands them out in order. `enqueued` is what a test reads."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[str] = []
+        self._ready = asyncio.Event()
+        self._stopping = False
+
+    def enqueue(self, recording_id: str, transaction: object) -> None:
+        self.enqueued.append(recording_id)
+        self._ready.set()
+
+    async def serve(self, handle: Handler, *, worker: str, concurrency: int) -> None:
+        while not self._stopping:
+            if not self.enqueued:
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            await handle(self.enqueued.pop(0))
+
+    async def stop(self, grace: float) -> None:
+        self._stopping = True
+        self._ready.set()
+
+
+class InMemoryEventBus:
+    """Events delivered to this process's listeners, on its event loop. `published` keeps all."""
+
+    def __init__(self) -> None:
+        self.published: list[dict] = []
+        self._listeners = Listeners()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def publish(self, event: dict) -> None:
+        self.published.append(event)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._listeners.deliver, event)
+
+    def subscribe(self, listener: Callable[[dict], None]) -> Callable[[], None]:
+        return self._listeners.subscribe(listener)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    async def close(self) -> None:
+        self._loop = None
+
+
+class FakeInference:
+    """Answers every transcription with `text` (one segment over the audio), as the API's
+    InferenceClient would; `calls` records the paths it was given."""
+
+    def __init__(self, text: str = "", language: str = "en") -> None:
+        self.text, self.language = text, language
+        self.calls: list[Path] = []
+
+    async def transcribe(self, path: Path, **options: object) -> Transcript:
+        self.calls.append(path)
+        segments = [Segment(0.0, 1.0, self.text)] if self.text else []
+        return Transcript(text=self.text, language=self.language, segments=segments)
+
+
+def in_memory_runtime(settings: Settings) -> Runtime:
+    """The runtime with its work queue and event bus in memory (no sockets, no run folder)."""
+    return open_runtime(settings, events=InMemoryEventBus(), work=InMemoryWorkQueue())

@@ -1,0 +1,80 @@
+"""The in-process tier: the API's contract through Starlette's TestClient, on an app built
+around a runtime whose queue and bus are in memory (`audiodas.testing`), on SQLite and on the
+test PostgreSQL. Milliseconds a request; no process, socket or model is started."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from audiodas.adapters.storage import temp_files
+from audiodas.api.app import create_app
+from audiodas.config import Settings
+from audiodas.testing import FakeInference, in_memory_runtime
+
+API = "/api/v1/recordings"
+BASE_URL = "http://127.0.0.1:8000"  # what a browser on the embedded default sends as Host
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'api.db'}"
+    return request.getfixturevalue("postgres").create_database(f"a_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def make_client(tmp_path: Path, database: str) -> Iterator[Callable[..., TestClient]]:
+    """An app on a data folder of the test's own; `settings` override the defaults (as the
+    AUDIODAS_* variables would) and `transcript` is what the fake model hears."""
+    opened: list[TestClient] = []
+
+    def make(transcript: str = "Hello world.", **settings: object) -> TestClient:
+        data_dir = tmp_path / f"data{len(opened)}"
+        config = Settings(data_dir=data_dir, database_url=database, **settings)  # type: ignore[arg-type]
+        app = create_app(runtime=in_memory_runtime(config), inference=FakeInference(transcript))
+        client = TestClient(app, base_url=BASE_URL, raise_server_exceptions=False)
+        client.__enter__()  # runs the lifespan
+        client.data_dir = data_dir  # type: ignore[attr-defined]
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client) -> TestClient:
+    return make_client()
+
+
+def snapshot(client: TestClient) -> tuple[list[str], list[str]]:
+    """What is stored: recording ids (through the API) and files in the store."""
+    ids = [r["id"] for r in client.get(API, params={"limit": 500}).json()["items"]]
+    data_dir: Path = client.data_dir  # type: ignore[attr-defined]
+    stored = [p for p in (data_dir / "recordings").rglob("*") if p.is_file()]
+    files = sorted(str(p.relative_to(data_dir)) for p in stored + temp_files(data_dir))
+    return ids, files
+
+
+def upload(client: TestClient, path: Path, name: str | None = None, **fields: str):  # type: ignore[no-untyped-def]
+    with path.open("rb") as f:
+        return client.post(API, files={"file": (name or path.name, f)}, data=fields)
+
+
+@pytest.fixture
+def stored(client: TestClient, audio_files) -> Iterator[dict]:  # type: ignore[no-untyped-def]
+    """One good recording already stored; it must survive the test's refusals unchanged: same
+    recordings, same files, no temp file."""
+    accepted = upload(client, audio_files["short_mp3"], "keep.mp3")
+    assert accepted.status_code == 202, accepted.text
+    before = snapshot(client)
+    yield accepted.json()
+    assert snapshot(client) == before
+    kept = client.get(f"{accepted.headers['location']}/stream").content
+    assert kept == audio_files["short_mp3"].read_bytes()
