@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench load compose-check clean web
+.PHONY: run check test bench load compose-check clean web
 
 WEB_DIST := src/audiodas/web/static/dist/edge-worker.js
 WEB_SOURCES := $(wildcard web/src/*.js) web/build.mjs web/package-lock.json
@@ -35,9 +35,20 @@ web: $(WEB_DIST) $(VENV)/.installed
 run: $(VENV)/.installed web
 	$(BIN)/audiodas serve
 
-# The whole suite, then the API suite again with every server on PostgreSQL.
+# After every edit: lint, then the unit, integration and in-process API tiers (no server, no
+# model; PostgreSQL is started when its binaries are there). Under 2 minutes warm.
+FAST_TIERS := tests/unit tests/integration tests/api
+check: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
+	$(BIN)/pytest -q $(FAST_TIERS) $(PYTEST_ARGS)
+
+# The whole suite (every tier, then the end-to-end tests marked `database` again with every
+# server on PostgreSQL). What .ci/run runs.
 test: $(VENV)/.installed-test web
 	bash scripts/test-system-deps.sh
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
 	$(BIN)/pytest $(PYTEST_ARGS)
 	$(BIN)/pytest --database=postgresql $(PYTEST_ARGS)
 
