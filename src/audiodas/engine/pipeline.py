@@ -85,6 +85,7 @@ class Pipeline:
         self.ffmpeg_slots = ffmpeg_slots
         self.events = events
         self.ffmpeg = ffmpeg.ffmpeg_binary(settings.ffmpeg)
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the back-off's clock
 
     async def process(self, recording_id: str) -> Recording | None:
         recording = await asyncio.to_thread(self.repository.get, recording_id)
@@ -219,7 +220,7 @@ class Pipeline:
                     self.metrics.stage_failures.labels(name).inc()
                     return False
                 await self._save(recording, stage)
-                await asyncio.sleep(self.settings.retry_backoff_s * 2**attempt)
+                await self.sleep(self.settings.retry_backoff_s * 2**attempt)
         return False
 
     async def _save(

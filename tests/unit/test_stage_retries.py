@@ -1,0 +1,111 @@
+"""A stage's retry policy, with the back-off's clock injected (no sleeps): attempts, back-off
+doubling, a stage that cannot run is not retried, the machine's failures spend no attempt and
+stop the recording, an interrupted stage is left for the next start."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from audiodas.config import Settings
+from audiodas.domain import AudioInfo, Recording, StageName, StageStatus
+from audiodas.engine.pipeline import Pipeline, StageFailed, StageOutput
+from audiodas.slots import Slots
+from audiodas.testing import in_memory_runtime
+
+
+@pytest.fixture
+def pipeline(tmp_path):
+    runtime = in_memory_runtime(Settings(data_dir=tmp_path, stage_retries=2, retry_backoff_s=1.5))
+    slots = Slots("ffmpeg", 1)
+    pipeline = Pipeline(
+        runtime.settings, runtime.repository, runtime.store, None, {}, runtime.metrics, slots,
+        runtime.events,
+    )  # fmt: skip
+    pipeline.slept = []  # type: ignore[attr-defined]
+
+    async def sleep(seconds: float) -> None:
+        pipeline.slept.append(seconds)  # type: ignore[attr-defined]
+
+    pipeline.sleep = sleep
+    rec = Recording.new(
+        id="1" * 32, filename="a.wav", info=AudioInfo("wav", "audio/wav", "wav", "pcm", 1, 16000, 1),
+        size_bytes=1, sha256="0" * 64, now=datetime.now(UTC), retention_days=1,
+        original_path="recordings/1/original.wav",
+    )  # fmt: skip
+    runtime.repository.add(rec)
+    pipeline.recording = rec  # type: ignore[attr-defined]
+    yield pipeline
+    runtime.engine.dispose()
+
+
+def failing(times: int, exc: Exception):  # type: ignore[no-untyped-def]
+    calls = []
+
+    async def work() -> StageOutput:
+        calls.append(1)
+        if len(calls) <= times:
+            raise exc
+        return StageOutput()
+
+    work.calls = calls  # type: ignore[attr-defined]
+    return work
+
+
+def run(pipeline, work) -> bool:  # type: ignore[no-untyped-def]
+    return asyncio.run(
+        pipeline._run_stage(pipeline.recording, StageName.ECHO, pipeline.ffmpeg_slots, work)
+    )
+
+
+def stored_stage(pipeline):  # type: ignore[no-untyped-def]
+    return pipeline.repository.get(pipeline.recording.id).stages[StageName.ECHO]
+
+
+def test_a_stage_that_fails_twice_succeeds_on_its_third_attempt(pipeline) -> None:
+    work = failing(2, RuntimeError("ffmpeg exited 1"))
+    assert run(pipeline, work) is True
+    assert len(work.calls) == 3 and pipeline.slept == [1.5, 3.0]  # back-off doubles
+    stage = stored_stage(pipeline)
+    assert (stage.status, stage.attempts, stage.error) == (StageStatus.DONE, 3, None)
+
+
+def test_a_stage_that_keeps_failing_is_failed_with_its_last_error(pipeline) -> None:
+    work = failing(9, RuntimeError("invalid sync code\nmore detail"))
+    assert run(pipeline, work) is False
+    assert len(work.calls) == 3 and pipeline.slept == [1.5, 3.0]  # no wait after the last
+    stage = stored_stage(pipeline)
+    assert (stage.status, stage.attempts, stage.error) == (
+        StageStatus.FAILED,
+        3,
+        "invalid sync code",
+    )
+
+
+def test_a_stage_that_cannot_run_is_not_retried(pipeline) -> None:
+    work = failing(9, StageFailed("no transcript to summarize"))
+    assert run(pipeline, work) is False
+    assert len(work.calls) == 1 and pipeline.slept == []
+    assert stored_stage(pipeline).status == StageStatus.FAILED
+
+
+def test_the_machines_failure_spends_no_attempt_and_stops_the_recording(pipeline) -> None:
+    outage = OperationalError("x", {}, sqlite3.OperationalError("unable to open database"))
+    with pytest.raises(OperationalError):
+        run(pipeline, failing(1, outage))
+    assert pipeline.slept == []
+    stage = stored_stage(pipeline)
+    assert stage.status == StageStatus.RUNNING and stage.error is None  # back to the queue
+
+
+def test_an_interrupted_stage_is_left_pending_for_the_next_start(pipeline) -> None:
+    async def interrupted() -> StageOutput:
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        run(pipeline, interrupted)
+    assert stored_stage(pipeline).status == StageStatus.PENDING
