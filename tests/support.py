@@ -291,6 +291,15 @@ def espeak(text_file: Path, target: Path) -> Path:
     return target
 
 
+def unlinked(recording: dict) -> dict:
+    """A recording's JSON without its signed links (they move on as time does)."""
+    variants = {
+        name: {k: v for k, v in about.items() if k != "signed_url"}
+        for name, about in recording["variants"].items()
+    }
+    return {**{k: v for k, v in recording.items() if k != "events_url"}, "variants": variants}
+
+
 def assert_error(r: httpx.Response, status: int, code: str) -> None:
     """An error answer as the API promises it: the status, JSON, its code and a detail."""
     assert r.status_code == status, r.text

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A list setting read from one comma-separated variable (e.g. `a.example,b.example`).
@@ -95,6 +95,18 @@ class Settings(BaseSettings):
     allowed_hosts: Names = []
     # Other web origins whose pages may call the API (CORS), e.g. https://app.example.
     cors_origins: Names = []
+
+    # Access (README, "Access"). auto: keys are required once the first one is made.
+    auth: Literal["auto", "required"] = "auto"
+    # Signs links and keys' hashes; default: generated once into <data>/secret (owner-only).
+    # Changing it invalidates every key and link.
+    signing_secret: SecretStr | None = None
+    # Signed stream and event links are valid this long (a player seeking keeps using them).
+    link_ttl_s: float = Field(default=3600.0, gt=0)
+    # A key made or revoked on another node takes effect here within this.
+    access_cache_s: float = Field(default=5.0, ge=0)
+    # /metrics without a key while keys are required (a scraper inside the network).
+    metrics_public: bool = False
 
     @field_validator("allowed_hosts", "cors_origins", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from audiodas.adapters import engine_reports
+from audiodas.adapters import engine_reports, secret_file
 from audiodas.adapters.database import (
     SqlRecordingRepository,
     SqlWorkQueue,
@@ -15,6 +15,7 @@ from audiodas.adapters.database import (
     migrate,
 )
 from audiodas.adapters.database.engine import libpq_url
+from audiodas.adapters.database.keys import SqlApiKeyRepository
 from audiodas.adapters.database.pg_bus import PostgresBus
 from audiodas.adapters.database.procrastinate_queue import ProcrastinateWorkQueue
 from audiodas.adapters.local_bus import LocalBus
@@ -25,6 +26,7 @@ from audiodas.config import Settings
 from audiodas.domain.topics import Topic
 from audiodas.metrics import Metrics
 from audiodas.services import RecordingService
+from audiodas.services.access import AccessControl
 from audiodas.services.ports import EventBus, WorkQueue
 
 
@@ -39,6 +41,7 @@ class Runtime:
     service: RecordingService
     metrics: Metrics
     topics: dict[str, Topic]
+    access: AccessControl
 
     async def start(self) -> None:
         """Start listening to the event bus (needs the running event loop)."""
@@ -91,7 +94,17 @@ def open_runtime(
             "kind",
             lambda key=key: _engine_slots(settings, key),
         )
-    return Runtime(settings, engine, repository, store, events, work, service, metrics, topics)
+    access = AccessControl(settings, SqlApiKeyRepository(engine), signing_secret(settings))
+    return Runtime(
+        settings, engine, repository, store, events, work, service, metrics, topics, access
+    )
+
+
+def signing_secret(settings: Settings) -> bytes:
+    """AUDIODAS_SIGNING_SECRET, or the one generated into the data folder every node shares."""
+    if settings.signing_secret is not None:
+        return settings.signing_secret.get_secret_value().encode()
+    return secret_file.load_or_create(settings.data_path / "secret")
 
 
 def _engine_slots(settings: Settings, key: str) -> dict[str, float]:

@@ -51,11 +51,11 @@ def test_migrations_build_the_schema_from_an_empty_database(database_url: str) -
     migrate(engine)
     migrate(engine)  # idempotent: a second start-up changes nothing
     tables = set(inspect(engine).get_table_names())
-    assert {"recordings", "stages", "variants", "alembic_version"} <= tables
+    assert {"recordings", "stages", "variants", "api_keys", "alembic_version"} <= tables
     # procrastinate's queue on PostgreSQL only
     assert ("procrastinate_jobs" in tables) == (engine.dialect.name == "postgresql")
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
     engine.dispose()
 
 

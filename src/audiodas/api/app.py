@@ -6,12 +6,12 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audiodas import __version__
-from audiodas.api import errors, events, health, recordings, speech, web
+from audiodas.api import access, errors, events, health, recordings, speech, web
 from audiodas.api.guard import BrowserGuard
 from audiodas.api.progress import ProgressHub
 from audiodas.api.views import RecordingViews
@@ -46,7 +46,7 @@ def create_app(
         app.state.metrics = current.metrics
         app.state.inference = inference or InferenceClient(settings.run_path)
         app.state.progress = ProgressHub(current.events)
-        app.state.views = RecordingViews(current.service)
+        app.state.views = RecordingViews(current.service, current.access)
         try:
             yield
         finally:
@@ -57,15 +57,22 @@ def create_app(
         version=__version__,
         summary="Ingest, archive, transcribe, summarize and stream audio recordings.",
         lifespan=lifespan,
+        dependencies=[Depends(access.authorize)],
     )
     errors.install(app)
     generate_openapi = app.openapi
-    app.openapi = lambda: app.openapi_schema or errors.document(generate_openapi())  # type: ignore[method-assign]
+    app.openapi = lambda: (
+        app.openapi_schema
+        or access.document(  # type: ignore[method-assign]
+            errors.document(generate_openapi())
+        )
+    )
     web.install(app, settings)
     app.include_router(recordings.router)
     app.include_router(events.router)
     app.include_router(speech.router)
     app.include_router(health.router)
+    access.install(app)
     app.add_middleware(errors.ErrorBoundary)
     if settings.cors_origins:
         app.add_middleware(

@@ -31,6 +31,11 @@ STATUS_BY_CODE: dict[str, int] = {
     Rejected.BAD_RANGE: 400,
     Rejected.MALFORMED_BODY: 400,
     Rejected.HOST_NOT_ALLOWED: 400,
+    Rejected.UNAUTHENTICATED: 401,
+    Rejected.INVALID_KEY: 401,
+    Rejected.FORBIDDEN: 403,
+    Rejected.LINK_EXPIRED: 403,
+    Rejected.LINK_INVALID: 403,
     Rejected.ORIGIN_NOT_ALLOWED: 403,
     Rejected.NOT_FOUND: 404,
     Rejected.BODY_TIMEOUT: 408,
@@ -69,6 +74,8 @@ def error_response(
 
 def rejected_response(exc: Rejected) -> JSONResponse:
     headers = {}
+    if STATUS_BY_CODE.get(exc.code) == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     if retry := _RETRY_AFTER_S.get(exc.code):
         headers["Retry-After"] = str(retry)
     if exc.code in _CLOSE:
@@ -128,14 +135,16 @@ def allowed_methods(request: Request) -> list[str]:
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
+def documented(description: str) -> dict:
+    """An OpenAPI response: the one error shape, with what it means here."""
+    error = {"$ref": "#/components/schemas/ErrorOut"}
+    return {"description": description, "content": {"application/json": {"schema": error}}}
+
+
 def document(schema: dict) -> dict:
     """The OpenAPI document as the API answers: errors in the one JSON shape (FastAPI would
     promise its own 422 body), and the statuses any request can meet."""
-    error = {"$ref": "#/components/schemas/ErrorOut"}
-
-    def response(description: str) -> dict:
-        return {"description": description, "content": {"application/json": {"schema": error}}}
-
+    response = documented
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})

@@ -51,7 +51,7 @@ _NEXT = {
     openapi_extra=_UPLOAD_BODY,
     summary="Upload a recording (multipart field `file`, optional `domain`)",
 )
-async def upload(request: Request, service: ServiceDep) -> JSONBody:
+async def upload(request: Request, service: ServiceDep, views: ViewsDep) -> JSONBody:
     metrics = request.app.state.metrics
     try:
         form = await receive_form(request, service.store, service.settings)
@@ -65,7 +65,7 @@ async def upload(request: Request, service: ServiceDep) -> JSONBody:
     metrics.uploads.labels("accepted").inc()
     metrics.upload_bytes.inc(recording.size_bytes)
     return JSONBody(
-        recording_body(recording),
+        views.linked(recording_body(recording)),
         status_code=202,
         headers={"Location": f"/api/v1/recordings/{recording.id}"},
     )
@@ -122,9 +122,9 @@ async def stream(
     responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
     summary="Run a failed recording's failed stages again (409 unless it is failed)",
 )
-async def retry_recording(recording_id: str, service: ServiceDep) -> JSONBody:
+async def retry_recording(recording_id: str, service: ServiceDep, views: ViewsDep) -> JSONBody:
     recording = await to_thread.run_sync(service.retry, recording_id)
-    return JSONBody(recording_body(recording), status_code=202)
+    return JSONBody(views.linked(recording_body(recording)), status_code=202)
 
 
 @router.delete(

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from audiodas.domain import Recording
@@ -27,6 +27,10 @@ class VariantOut(BaseModel):
     size_bytes: int
     sha256: str
     url: str
+    signed_url: str = Field(
+        description="The stream without a key until it expires (AUDIODAS_LINK_TTL_S): for "
+        "an <audio> element, which cannot send one"
+    )
 
 
 class RecordingItem(BaseModel):
@@ -50,6 +54,7 @@ class RecordingItem(BaseModel):
     retention_until: datetime
     created_at: datetime
     updated_at: datetime
+    events_url: str = Field(description="The progress stream, signed like `signed_url`")
 
 
 class RecordingOut(RecordingItem):

@@ -14,13 +14,15 @@ from datetime import datetime
 from audiodas.api.schemas import recording_body
 from audiodas.domain import RecordingStatus
 from audiodas.services import RecordingService
+from audiodas.services.access import AccessControl
 
 _SIZE = 10_000  # renderings kept per process, least recently used first out
 
 
 class RecordingViews:
-    def __init__(self, service: RecordingService) -> None:
+    def __init__(self, service: RecordingService, access: AccessControl) -> None:
         self.service = service
+        self.access = access
         self._items: _Renderings = _Renderings()  # as listed: no transcript
         self._full: _Renderings = _Renderings()  # as read one by one
 
@@ -34,7 +36,7 @@ class RecordingViews:
                 )
         items = [self._items.get(i, v) or self._items.latest(i) for i, v in page.items]
         return {
-            "items": [item for item in items if item is not None],
+            "items": [self.linked(item) for item in items if item is not None],
             "next_cursor": page.next_cursor,
         }
 
@@ -45,7 +47,23 @@ class RecordingViews:
             recording = self.service.get(recording_id)
             body = recording_body(recording)
             self._full.put(recording_id, recording.updated_at, body)
-        return body
+        return self.linked(body)
+
+    def linked(self, body: dict) -> dict:
+        """The body with signed links (they expire, so they are added to a cached rendering,
+        never kept in it): each variant's stream and the events stream, usable without a key
+        by an <audio> element and an EventSource."""
+        expires = self.access.link_expiry()
+        base = f"/api/v1/recordings/{body['id']}"
+        variants = {
+            name: {**about, "signed_url": self.access.sign(f"{base}/stream", expires, variant=name)}
+            for name, about in body["variants"].items()
+        }
+        return {
+            **body,
+            "variants": variants,
+            "events_url": self.access.sign(f"{base}/events", expires),
+        }
 
 
 class _Renderings:

@@ -1,5 +1,6 @@
 """The domain: recordings, their stages and the rules on them. No HTTP, SQL or FFmpeg here."""
 
+from audiodas.domain.access import ApiKey, ApiKeyRepository, Scope
 from audiodas.domain.errors import Rejected, quoted
 from audiodas.domain.recording import (
     STAGE_NAMES,
@@ -20,6 +21,9 @@ from audiodas.domain.repository import (
 from audiodas.domain.transcript import Segment, Transcript
 
 __all__ = [
+    "ApiKey",
+    "ApiKeyRepository",
+    "Scope",
     "STAGE_NAMES",
     "AudioInfo",
     "Recording",

@@ -35,6 +35,12 @@ class Rejected(Exception):
     MALFORMED_BODY = "malformed_body"
     BODY_TIMEOUT = "body_timeout"
     NOT_RETRYABLE = "not_retryable"
+    # Access: no key, a wrong or expired or revoked key, a scope too small, a stale link.
+    UNAUTHENTICATED = "unauthenticated"
+    INVALID_KEY = "invalid_key"
+    FORBIDDEN = "forbidden"
+    LINK_EXPIRED = "link_expired"
+    LINK_INVALID = "link_invalid"
     # Browser protections: a Host the server does not answer to, a page of another origin.
     HOST_NOT_ALLOWED = "host_not_allowed"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"

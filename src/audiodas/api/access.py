@@ -1,0 +1,117 @@
+"""Who may call what: one rule per route, checked by one dependency that every API route has.
+
+A route without a rule stops the app from starting, so no route is left open by oversight.
+Keys are checked while access is required (`AUDIODAS_AUTH=required`, or once a key was made).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from audiodas.api.errors import documented
+from audiodas.domain import Rejected, Scope
+from audiodas.services.access import AccessControl, KeyCheck, LinkCheck
+
+PUBLIC = None  # the web app's shell and health (the static files and the docs are not API routes)
+
+# "METHOD path": the least scope that may call it.
+RULES: dict[str, Scope | None] = {
+    "GET /api/v1/recordings": Scope.READ,
+    "GET /api/v1/recordings/{recording_id}": Scope.READ,
+    "GET /api/v1/recordings/{recording_id}/stream": Scope.READ,
+    "HEAD /api/v1/recordings/{recording_id}/stream": Scope.READ,
+    "GET /api/v1/recordings/{recording_id}/events": Scope.READ,
+    "GET /api/v1/recordings/{recording_id}/transcript": Scope.READ,
+    "HEAD /api/v1/recordings/{recording_id}/transcript": Scope.READ,
+    "GET /api/v1/domains": Scope.READ,
+    "GET /metrics": Scope.READ,  # or public: AUDIODAS_METRICS_PUBLIC
+    "POST /api/v1/recordings": Scope.UPLOAD,
+    "POST /api/v1/recordings/{recording_id}/retry": Scope.UPLOAD,
+    "POST /v1/audio/transcriptions": Scope.UPLOAD,
+    "DELETE /api/v1/recordings/{recording_id}": Scope.ADMIN,
+    "GET /": PUBLIC,
+    "GET /healthz": PUBLIC,
+}
+# What an <audio> element or an EventSource reads: they cannot send a key, so a link the API
+# signed (in the recording's JSON) stands in for one, for that one resource.
+LINKED = {
+    "GET /api/v1/recordings/{recording_id}/stream",
+    "HEAD /api/v1/recordings/{recording_id}/stream",
+    "GET /api/v1/recordings/{recording_id}/events",
+}
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="API key",
+    description="`Authorization: Bearer <key>`; make one with `audiodas keys create`.",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def authorize(request: Request, credentials: Credentials) -> None:
+    rule = f"{request.method} {request.scope['route'].path}"
+    need = RULES[rule]
+    access: AccessControl = request.app.state.runtime.access
+    if need is PUBLIC or not access.required():
+        return
+    if rule == "GET /metrics" and access.settings.metrics_public:
+        return
+    if rule in LINKED and "sig" in request.query_params:
+        check = access.check_link(request.url.path, request.query_params.multi_items())
+        if check is LinkCheck.VALID:
+            return
+        raise Rejected(
+            Rejected.LINK_EXPIRED if check is LinkCheck.EXPIRED else Rejected.LINK_INVALID,
+            f"this signed link is {check.value}: read the recording again for a fresh one",
+        )
+    if credentials is None:
+        raise Rejected(
+            Rejected.UNAUTHENTICATED,
+            "this server needs an API key: send `Authorization: Bearer <key>`",
+        )
+    check, key = access.authenticate(credentials.credentials)  # never echoed: it may be real
+    if check is KeyCheck.EXPIRED:
+        raise Rejected(Rejected.INVALID_KEY, "the API key has expired")
+    if key is None:
+        raise Rejected(Rejected.INVALID_KEY, "the API key is unknown or revoked")
+    if not key.scope.allows(need):
+        raise Rejected(
+            Rejected.FORBIDDEN,
+            f"key '{key.name}' has scope '{key.scope}'; this needs '{need}' or above",
+        )
+
+
+def routes(app: FastAPI) -> list[str]:
+    """Every API route of `app` as "METHOD path"."""
+    return [
+        f"{method} {route.path}"
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute)
+        for method in route.methods or ()
+    ]
+
+
+def install(app: FastAPI) -> None:
+    """Check that every route of `app` has a rule (call once its routes are all added)."""
+    missing = [rule for rule in routes(app) if rule not in RULES]
+    if missing:
+        raise RuntimeError(f"routes without an access rule (api/access.py): {missing}")
+
+
+def document(schema: dict) -> dict:
+    """The OpenAPI document as access works: no key on public routes, 401 and 403 on others."""
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if RULES.get(f"{method.upper()} {path}", Scope.ADMIN) is PUBLIC:
+                operation.pop("security", None)
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("401", documented("No key, or an unknown, expired or revoked one"))
+            responses.setdefault(
+                "403", documented("The key's scope is too small, or the signed link is stale")
+            )
+    return schema

@@ -1,0 +1,150 @@
+"""Who may do what: API keys (made, listed, revoked, checked) and signed links.
+
+Checks are answered from a small in-process cache for `access_cache_s`, so a request costs a
+dictionary lookup; a key made or revoked on another node takes effect here within that time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from urllib.parse import urlencode
+
+from audiodas.config import Settings
+from audiodas.domain import ApiKey, ApiKeyRepository, Rejected, Scope, quoted
+from audiodas.services import signing
+
+_CACHED_KEYS = 10_000  # checks remembered, right or wrong; past that the cache starts over
+_TOUCH_EVERY_S = 60.0  # a key's last use is written at most this often
+_LINK_PARAMS = ("expires", "sig")
+
+
+class KeyCheck(StrEnum):
+    VALID = "valid"
+    UNKNOWN = "unknown"  # not a key of this deployment, or revoked
+    EXPIRED = "expired"
+
+
+class LinkCheck(StrEnum):
+    VALID = "valid"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+class AccessControl:
+    def __init__(
+        self,
+        settings: Settings,
+        keys: ApiKeyRepository,
+        secret: bytes,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.repository = keys
+        self._secret = secret
+        self._clock = clock
+        self._checked: dict[str, tuple[float, ApiKey | None]] = {}
+        self._touched: dict[str, float] = {}
+        self._required: tuple[float, bool] = (-math.inf, False)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    # --- Keys --------------------------------------------------------------------------------
+
+    def create(
+        self, scope: Scope, name: str, expires_days: float | None = None
+    ) -> tuple[ApiKey, str]:
+        """A new key and its text, which is shown once: only its keyed hash is stored."""
+        key_id, text = signing.new_key()
+        now = self._now()
+        expires = now + timedelta(days=expires_days) if expires_days else None
+        key = ApiKey(key_id, name or key_id, scope, now, expires)
+        self.repository.add(key, signing.key_hash(text, self._secret))
+        self._forget()
+        return key, text
+
+    def keys(self) -> list[ApiKey]:
+        return self.repository.all()
+
+    def revoke(self, name: str) -> None:
+        if not self.repository.revoke(name, self._now()):
+            raise Rejected(Rejected.NOT_FOUND, f"no active API key named {quoted(name)}")
+        self._forget()
+
+    def required(self) -> bool:
+        """Keys are needed: always when `auth=required`, else once a key was ever made."""
+        if self.settings.auth == "required":
+            return True
+        checked_at, required = self._required
+        now = self._clock()
+        if now - checked_at >= self.settings.access_cache_s:
+            required = self.repository.any()
+            self._required = (now, required)
+        return required
+
+    def authenticate(self, text: str) -> tuple[KeyCheck, ApiKey | None]:
+        """Whether `text` is a valid key of this deployment, and which."""
+        digest = signing.key_hash(text, self._secret)
+        now = self._clock()
+        cached = self._checked.get(digest)
+        if cached is not None and now - cached[0] < self.settings.access_cache_s:
+            key = cached[1]
+        else:
+            key = None
+            key_id = signing.key_id(text)
+            found = self.repository.find(key_id) if key_id else None
+            if found is not None and signing.same(found[1], digest):
+                key = found[0]
+            if len(self._checked) >= _CACHED_KEYS:
+                self._checked.clear()
+            self._checked[digest] = (now, key)
+        if key is None or key.revoked_at is not None:
+            return KeyCheck.UNKNOWN, None
+        if not key.valid(self._now()):
+            return KeyCheck.EXPIRED, key
+        if now - self._touched.get(key.id, -math.inf) >= _TOUCH_EVERY_S:
+            self._touched[key.id] = now
+            self.repository.touch(key.id, self._now())
+        return KeyCheck.VALID, key
+
+    def _forget(self) -> None:
+        self._checked.clear()
+        self._required = (-math.inf, False)
+
+    # --- Signed links ------------------------------------------------------------------------
+
+    def link_expiry(self) -> int:
+        """When a link made now expires: `link_ttl_s` from now, rounded up to a step (a tenth of
+        it, at most a minute), so links made close together are the same (cacheable)."""
+        ttl = self.settings.link_ttl_s
+        step = min(60, max(1, int(ttl // 10)))
+        return math.ceil((self._clock() + ttl) / step) * step
+
+    def sign(self, path: str, expires: int | None = None, **params: str) -> str:
+        """`path` with `params`, usable without a key until `expires` (default: link_expiry)."""
+        expires = self.link_expiry() if expires is None else expires
+        query = sorted(params.items())
+        signature = signing.link_signature(_canonical(path, query), expires, self._secret)
+        return f"{path}?{urlencode([*query, ('expires', expires), ('sig', signature)])}"
+
+    def check_link(self, path: str, params: Iterable[tuple[str, str]]) -> LinkCheck:
+        """Whether `path` with its query is a link this deployment signed, still valid."""
+        params = list(params)
+        found = dict(params)
+        try:
+            expires = int(found.get("expires", ""))
+        except ValueError:
+            return LinkCheck.INVALID
+        query = sorted((k, v) for k, v in params if k not in _LINK_PARAMS)
+        expected = signing.link_signature(_canonical(path, query), expires, self._secret)
+        if not signing.same(expected, found.get("sig", "")):
+            return LinkCheck.INVALID
+        return LinkCheck.VALID if self._clock() <= expires else LinkCheck.EXPIRED
+
+
+def _canonical(path: str, query: list[tuple[str, str]]) -> str:
+    return f"{path}?{urlencode(query)}"
