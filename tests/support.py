@@ -125,6 +125,20 @@ class Server:
             time.sleep(0.1)
         raise RuntimeError(f"server did not start: {self.read_log()}")
 
+    def create_key(self, scope: str, name: str) -> str:
+        """A new API key for this server, made as an operator does (`audiodas keys create`)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "audiodas", "keys", "create", "--scope", scope, "--name", name],
+            env=self.node_env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    def revoke_key(self, name: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "audiodas", "keys", "revoke", name],
+            env=self.node_env, capture_output=True, check=True,
+        )  # fmt: skip
+
     def read_log(self) -> str:
         return (self.data_dir.parent / f"server-{self.port}.log").read_text(errors="replace")
 

@@ -296,3 +296,60 @@ def test_a_late_answer_never_undoes_a_newer_state(server, page, clips) -> None:
     page.locator('#status[data-status="done"]').wait_for(timeout=120_000)
     time.sleep(3)  # every late answer has arrived
     assert page.locator("#status").get_attribute("data-status") == "done"
+
+
+def test_with_keys_required_the_app_asks_for_one_and_plays_by_signed_links(
+    page, clips, tmp_path
+) -> None:
+    """The page asks for a key on 401, keeps it for the tab only, and plays through signed
+    links (an <audio> element sends no key) that seek with 206, then expire."""
+    srv = Server(
+        tmp_path / "data",
+        env={
+            "AUDIODAS_AUTH": "required",
+            "AUDIODAS_ACCESS_CACHE_S": "0",
+            "AUDIODAS_LINK_TTL_S": "20",
+        },
+    ).start()
+    try:
+        key = srv.create_key("upload", "browser")
+        with clips["economics"].open("rb") as f:
+            rec = httpx.post(
+                f"{srv.url}/api/v1/recordings",
+                files={"file": f},
+                headers={"Authorization": f"Bearer {key}"},
+            ).json()
+        page.goto(f"{srv.url}/#/library")
+        page.locator("#api-key").wait_for(timeout=20_000)  # the 401 brought the key page
+        assert "needs an API key" in page.locator("#key-refused").inner_text()
+        page.fill("#api-key", "adk_000000000000_wrong")
+        page.click("#key-form button[type=submit]")  # back to the library, refused again
+        wait_until(
+            page,
+            "(document.querySelector('#key-refused')?.textContent ?? '').includes('unknown or revoked')",
+        )
+        shot(page, "key-refused")
+        page.fill("#api-key", key)
+        page.click("#key-form button[type=submit]")
+        page.goto(f"{srv.url}/#/recordings/{rec['id']}")
+        page.locator("#player").wait_for(timeout=20_000)
+        assert page.evaluate(f"sessionStorage.getItem('audiodas-api-key') === '{key}'")
+        assert page.evaluate("localStorage.length") == 0  # nothing kept past the tab
+        src = page.evaluate("document.querySelector('#player').src")
+        assert "sig=" in src and "expires=" in src
+        page.evaluate("document.querySelector('#player').play()")
+        wait_until(page, "document.querySelector('#player').currentTime > 0.3")
+        middle = page.evaluate("document.querySelector('#player').duration") / 2
+        page.evaluate(f"document.querySelector('#player').currentTime = {middle}")
+        wait_until(page, f"document.querySelector('#player').currentTime >= {middle}")
+        ranged = [n for n in page.network if "/stream" in n[1] and "sig=" in n[1] and n[0] == 206]
+        assert ranged and ranged[0][2].startswith("bytes="), page.network
+        shot(page, "recording-with-key")
+        deadline = time.monotonic() + 60
+        while (answer := httpx.get(src)).status_code != 403:
+            assert time.monotonic() < deadline, "the signed link never expired"
+            time.sleep(1)
+        assert answer.json()["error"] == "link_expired"
+        assert key.split("_", 2)[2] not in srv.read_log()
+    finally:
+        srv.stop()

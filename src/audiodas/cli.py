@@ -1,4 +1,4 @@
-"""The `audiodas` command: serve, worker, health, process, models."""
+"""The `audiodas` command: serve, worker, health, process, keys, models."""
 
 from __future__ import annotations
 
@@ -122,6 +122,76 @@ def process(
     _logging()
     logging.getLogger("audiodas").setLevel(logging.WARNING)
     raise typer.Exit(asyncio.run(process_files(Settings(), files, domain)))
+
+
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _access():  # type: ignore[no-untyped-def]
+    from audiodas.adapters.database import create_engine_for, migrate
+    from audiodas.runtime import open_access
+
+    settings = Settings()
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    engine = create_engine_for(settings.sqlalchemy_url)
+    migrate(engine)  # the first key may come before the first `serve`
+    return open_access(settings, engine)
+
+
+@keys_app.command("create")
+def keys_create(
+    scope: str = typer.Option(
+        ...,
+        help="read: list, read, stream, follow progress; upload: also upload, retry and "
+        "transcribe; admin: also delete",
+    ),
+    name: str = typer.Option("", help="What the key is for; `keys revoke` takes it"),
+    expires: float = typer.Option(None, help="Days until it stops working [default: never]"),
+) -> None:
+    """Create a key and print it alone on standard output: it is shown this once."""
+    from audiodas.domain import Rejected, Scope
+
+    if scope not in set(Scope):
+        raise typer.BadParameter(f"one of {', '.join(Scope)}", param_hint="--scope")
+    if expires is not None and expires <= 0:
+        raise typer.BadParameter("a number of days above 0", param_hint="--expires")
+    try:
+        key, text = _access().create(Scope(scope), name, expires)
+    except Rejected as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created key '{key.name}' ({key.scope}); it is not shown again", err=True)
+    typer.echo(text)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key: name, scope, created, last used, expiry (never the key itself)."""
+
+    def when(moment) -> str:  # type: ignore[no-untyped-def]
+        return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
+
+    typer.echo(f"{'name':<24} {'scope':<6} {'created':<16} {'last used':<16} {'expires':<16} state")
+    for key in _access().keys():
+        state = "revoked" if key.revoked_at else "active"
+        typer.echo(
+            f"{key.name:<24} {key.scope:<6} {when(key.created_at):<16} "
+            f"{when(key.last_used_at):<16} {when(key.expires_at):<16} {state}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: str = typer.Argument(..., help="The name `keys list` shows")) -> None:
+    """Revoke a key: every node refuses it within AUDIODAS_ACCESS_CACHE_S."""
+    from audiodas.domain import Rejected
+
+    try:
+        _access().revoke(name)
+    except Rejected as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"revoked key '{name}'")
 
 
 models_app = typer.Typer(help="Assemble or convert model folders (offline).", no_args_is_help=True)

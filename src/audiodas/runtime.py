@@ -94,10 +94,15 @@ def open_runtime(
             "kind",
             lambda key=key: _engine_slots(settings, key),
         )
-    access = AccessControl(settings, SqlApiKeyRepository(engine), signing_secret(settings))
+    access = open_access(settings, engine)
     return Runtime(
         settings, engine, repository, store, events, work, service, metrics, topics, access
     )
+
+
+def open_access(settings: Settings, engine: Engine) -> AccessControl:
+    """Keys and signed links on the deployment's database and secret (also for the CLI)."""
+    return AccessControl(settings, SqlApiKeyRepository(engine), signing_secret(settings))
 
 
 def signing_secret(settings: Settings) -> bytes:

@@ -17,11 +17,60 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-async function api(path, options) {
-  const response = await fetch(API + path, options);
+// --- Access: the API key of this browser tab (sessionStorage: gone when the tab closes) ----------
+
+const KEY = "audiodas-api-key";
+const keyHeaders = () => (sessionStorage.getItem(KEY) ? { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` } : {});
+
+// What a refusal means, in words: the server's own detail follows.
+function refusal(status, body) {
+  const detail = body?.detail ?? `HTTP ${status}`;
+  if (status === 401) {
+    if (!location.hash.startsWith("#/key")) location.hash = `#/key?then=${encodeURIComponent(location.hash || "#/upload")}&why=${encodeURIComponent(detail)}`;
+    return new Error(`This server needs an API key (${detail}).`);
+  }
+  if (status === 403 && body?.error === "forbidden") return new Error(`Your API key may not do this: ${detail}`);
+  return new Error(detail);
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(API + path, { ...options, headers: { ...keyHeaders(), ...options.headers } });
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) throw new Error(body?.detail ?? `HTTP ${response.status}`);
+  if (!response.ok) throw refusal(response.status, body);
   return body;
+}
+
+function keyPage() {
+  const asked = new URLSearchParams(location.hash.split("?")[1] ?? "");
+  const then = asked.get("then") || "#/upload";
+  const why = asked.get("why");
+  const input = h("input", { type: "password", id: "api-key", autocomplete: "off", required: true, size: 50 });
+  const form = h("form", { id: "key-form" },
+    h("label", { for: "api-key" }, "API key "), input, " ", h("button", { type: "submit" }, "Use this key"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    sessionStorage.setItem(KEY, input.value.trim());
+    topics = (await api("/domains").catch(() => ({ items: [] }))).items;
+    location.hash = then;
+  });
+  const forget = h("button", { type: "button", id: "forget-key", hidden: !sessionStorage.getItem(KEY) }, "Forget the key");
+  forget.addEventListener("click", () => { sessionStorage.removeItem(KEY); forget.hidden = true; });
+  main().replaceChildren(
+    h("h1", {}, "API key"),
+    why ? h("p", { role: "alert", id: "key-refused" }, `The server refused the request: ${why}.`) : "",
+    h("p", {}, "This server asks for an API key. Its operator makes one with ", h("code", {}, "audiodas keys create"),
+      ". The key is kept for this browser tab only."),
+    form, h("p", {}, forget),
+  );
+  input.focus();
+}
+
+async function download(path, name) {
+  const response = await fetch(API + path, { headers: keyHeaders() });
+  if (!response.ok) throw refusal(response.status, await response.json().catch(() => null));
+  const link = h("a", { href: URL.createObjectURL(await response.blob()), download: name });
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
 }
 
 const fmtSeconds = (s) => (s == null ? "" : `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, "0")}`);
@@ -77,9 +126,10 @@ function uploadWithProgress(file, domain, onProgress) {
     if (domain) form.append("domain", domain);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `${API}/recordings`);
+    for (const [name, value] of Object.entries(keyHeaders())) xhr.setRequestHeader(name, value);
     xhr.responseType = "json";
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
-    xhr.onload = () => (xhr.status === 202 ? resolve(xhr.response) : reject(new Error(xhr.response?.detail ?? `HTTP ${xhr.status}`)));
+    xhr.onload = () => (xhr.status === 202 ? resolve(xhr.response) : reject(refusal(xhr.status, xhr.response)));
     xhr.onerror = () => reject(new Error("network error"));
     xhr.send(form);
   });
@@ -193,7 +243,9 @@ async function recordingPage(id) {
   const variant = h("select", { id: "variant", "aria-label": "Variant" });
   const transcript = h("ol", { class: "transcript", id: "transcript" });
   const summary = h("p", { class: "summary", id: "summary" });
-  const downloads = h("p", { class: "downloads" }, "Transcript: ", ["txt", "srt", "vtt", "json"].map((f) => [h("a", { href: `${API}/recordings/${id}/transcript?format=${f}`, download: true }, f), " "]));
+  // Fetched with the key (a plain link cannot send one), then saved.
+  const downloads = h("p", { class: "downloads" }, "Transcript: ", ["txt", "srt", "vtt", "json"].map((f) => [
+    h("a", { href: `${API}/recordings/${id}/transcript?format=${f}`, onclick: (e) => { e.preventDefault(); download(`/recordings/${id}/transcript?format=${f}`, `${rec.filename}.${f}`).catch((error) => { statusLine.textContent = error.message; }); } }, f), " "]));
   const statusLine = h("p", { id: "status" });
   const retry = h("button", { type: "button", id: "retry", hidden: true }, "Retry failed stages");
   main().replaceChildren(
@@ -202,7 +254,11 @@ async function recordingPage(id) {
     h("h2", {}, "Summary"), summary, h("h2", {}, "Transcript"), downloads, transcript,
   );
 
+  // The player and the progress stream use the signed links (an <audio> element and an
+  // EventSource cannot send a key); each read of the recording brings fresh ones.
+  const streamUrl = (r, name) => r.variants[name]?.signed_url ?? `${API}/recordings/${id}/stream?variant=${name}`;
   const render = (r) => {
+    rec = r;
     statusLine.textContent = `Status: ${r.status} · ${fmtSeconds(r.duration_s)}` + (r.topic ? ` · topic ${r.topic.expected}: ${r.topic.on_topic ? "on topic" : "off topic"}` : "");
     statusLine.dataset.status = r.status;
     retry.hidden = r.status !== "failed";
@@ -221,7 +277,7 @@ async function recordingPage(id) {
   };
   variant.addEventListener("change", () => {
     const at = audio.currentTime;
-    audio.src = `${API}/recordings/${id}/stream?variant=${variant.value}`;
+    audio.src = streamUrl(rec, variant.value);
     audio.currentTime = at;
   });
   // Answers can arrive out of order on a slow link: only the newest request's answer is shown,
@@ -233,10 +289,10 @@ async function recordingPage(id) {
     if (ticket === asked) render(r);
   };
   render(rec);
-  audio.src = `${API}/recordings/${id}/stream?variant=original`;
+  audio.src = streamUrl(rec, "original");
   const follow = () => {
     stopLive();
-    liveEvents = new EventSource(`${API}/recordings/${id}/events`);
+    liveEvents = new EventSource(rec.events_url ?? `${API}/recordings/${id}/events`);
     liveEvents.addEventListener("stage", () => renderLatest(api(`/recordings/${id}`)));
     liveEvents.addEventListener("done", async (e) => {
       liveEvents.close();
@@ -268,6 +324,7 @@ async function route() {
   const match = hash.match(/^#\/recordings\/([0-9a-f]{32})$/);
   if (match) return recordingPage(match[1]);
   if (hash === "#/library") return libraryPage();
+  if (hash.startsWith("#/key")) return keyPage();
   return uploadPage();
 }
 
@@ -275,7 +332,7 @@ async function route() {
   try {
     topics = (await api("/domains")).items;
   } catch {
-    topics = [];
+    topics = []; // without a key yet: the key page asks for one, then the page reloads them
   }
   window.addEventListener("hashchange", route);
   await route();
