@@ -180,9 +180,14 @@ def speech_clip() -> Path:
     return Path(spec.origin).parent / "assets" / "two_cities.wav"
 
 
+KEY: dict[str, str] = {}  # the Authorization header, once a key is made in the api container
+
+
 def upload(clip: Path) -> dict:
     with clip.open("rb") as f:
-        answer = httpx.post(API, files={"file": (clip.name, f, "audio/wav")}, timeout=60)
+        answer = httpx.post(
+            API, files={"file": (clip.name, f, "audio/wav")}, headers=KEY, timeout=60
+        )
     assert answer.status_code == 202, answer.text
     return answer.json()
 
@@ -193,13 +198,23 @@ def wait_finished(rec: dict, timeout: float = 300) -> dict:
         if time.monotonic() > deadline:
             raise SystemExit(f"not processed after {timeout:.0f} s: {rec}")
         time.sleep(1)
-        rec = httpx.get(f"{API}/{rec['id']}", timeout=10).json()
+        rec = httpx.get(f"{API}/{rec['id']}", headers=KEY, timeout=10).json()
     return rec
 
 
 def processed_by(rec: dict) -> str:
     [worker] = [w for w in ("worker-1", "worker-2") if f"recording {rec['id']} done" in logs(w)]
     return worker
+
+
+def check_access() -> None:
+    refused = httpx.get(API)
+    assert refused.status_code == 401, refused.text
+    key = capture("podman", "exec", container("api"), "audiodas", "keys", "create",
+                  "--scope", "upload", "--name", "compose-check").strip()  # fmt: skip
+    KEY["Authorization"] = f"Bearer {key}"
+    assert httpx.get(API, headers=KEY).status_code == 200
+    say("keys required: 401 without one; a key made in the api container is accepted")
 
 
 def check_hosts() -> None:
@@ -222,11 +237,9 @@ def check_processing() -> None:
     say(f"summary: {rec['summary']!r}")
     say(f"transcript: {rec['transcript'][:80]!r}…")
     say(f"processed by the {processed_by(rec)} container")
-    for variant in rec["variants"]:
+    for variant, about in rec["variants"].items():  # by signed link, as a browser plays
         part = httpx.get(
-            f"{API}/{rec['id']}/stream",
-            params={"variant": variant},
-            headers={"Range": "bytes=100-1099"},
+            f"http://127.0.0.1:{PORT}{about['signed_url']}", headers={"Range": "bytes=100-1099"}
         )
         assert part.status_code == 206 and len(part.content) == 1000, (variant, part.status_code)
         say(
@@ -270,6 +283,7 @@ def main() -> int:
         user = capture("podman", "exec", container("api"), "id", "-un").strip()
         say(f"containers run as {user!r}")
         check_hosts()
+        check_access()
         check_processing()
         say("compose check passed")
         return 0

@@ -79,7 +79,7 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "HEAD", "POST", "DELETE"],
-            allow_headers=["Content-Type", "Range", "If-None-Match", "If-Range"],
+            allow_headers=["Authorization", "Content-Type", "Range", "If-None-Match", "If-Range"],
             # What a player or uploader on another origin reads from the answers.
             expose_headers=[
                 "Content-Range",
