@@ -20,9 +20,6 @@ import pytest
 from audiodas.adapters.storage import temp_files
 from tests.support import ffmpeg
 
-# Storage, queue and events: also run with every server on PostgreSQL.
-pytestmark = pytest.mark.database
-
 API = "/api/v1/recordings"
 ENGINE = {"audiodas_embedded_worker": "true"}
 
@@ -120,6 +117,7 @@ def test_branches_run_in_parallel_and_produce_valid_files(start_server, long_spe
     assert rec["summary"] and len(rec["summary"]) <= 50
 
 
+@pytest.mark.database  # the work queue (procrastinate on PostgreSQL)
 def test_six_recordings_never_exceed_the_slots(start_server, assets) -> None:
     server = start_server(**ENGINE)
     seen = {"ffmpeg": 0}
@@ -197,6 +195,7 @@ def test_ffmpeg_failure_fails_only_its_stages(start_server, corrupt_in_the_middl
     assert not (server.data_dir / "recordings" / rec["id"]).exists()
 
 
+@pytest.mark.database  # the work queue (procrastinate on PostgreSQL)
 def test_sigkill_mid_recording_resumes_to_one_set_of_products(start_server, long_speech) -> None:
     # The killed engine's claim is taken over once its lease runs out.
     server = start_server(**ENGINE, audiodas_work_lease_s="6")
@@ -222,6 +221,7 @@ def test_sigkill_mid_recording_resumes_to_one_set_of_products(start_server, long
     assert done["transcript"].lower().count("it was the best of times") <= 4  # not doubled
 
 
+@pytest.mark.database  # the work queue (procrastinate on PostgreSQL)
 def test_sigterm_drains_running_work_and_takes_no_more(start_server, long_speech) -> None:
     server = start_server(**ENGINE, audiodas_recording_slots="1")
     first = upload(server, long_speech)
@@ -242,6 +242,7 @@ def test_sigterm_drains_running_work_and_takes_no_more(start_server, long_speech
     assert all(s["status"] == "pending" for s in waiting["stages"])
 
 
+@pytest.mark.database  # the work queue (procrastinate on PostgreSQL)
 def test_events_stream_stage_changes_until_done(start_server, assets) -> None:
     server = start_server(**ENGINE)
     rec = upload(server, assets / "beckett.wav")

@@ -122,6 +122,7 @@ def test_stages_failed_on_a_full_disk_succeed_on_retry(small_disk, tmp_path, ass
 
 def test_postgresql_outage_gets_503_and_processing_resumes(start_server, assets) -> None:
     cluster = PostgresCluster().start()  # its own: stopping it must not disturb other tests
+    server = None
     try:
         server = start_server(
             audiodas_database_url=cluster.create_database("outage"),
@@ -154,6 +155,8 @@ def test_postgresql_outage_gets_503_and_processing_resumes(start_server, assets)
         assert ids == [rec["id"]]  # the upload refused during the outage left no row
         assert not temp_files(server.data_dir)
     finally:
+        if server is not None:
+            server.stop()  # while its database runs: a server without one waits to stop
         cluster.stop()
 
 

@@ -132,7 +132,6 @@ def recordings(server) -> list[dict]:
     return [unlinked(item) for item in items]
 
 
-@pytest.mark.database
 def test_on_topic_clip_is_checked_uploaded_processed_and_played(server, page, clips) -> None:
     shown = page.goto(f"{server.url}/#/upload")
     # All of it under the app's CSP (the page fixture fails the test on any violation).
