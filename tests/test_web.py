@@ -330,6 +330,8 @@ def test_with_keys_required_the_app_asks_for_one_and_plays_by_signed_links(
         shot(page, "key-refused")
         page.fill("#api-key", key)
         page.click("#key-form button[type=submit]")
+        wait_until(page, "location.hash === '#/library'")  # back where the 401 came from
+        page.locator(f'tr[data-id="{rec["id"]}"]').wait_for(timeout=20_000)  # read with the key
         page.goto(f"{srv.url}/#/recordings/{rec['id']}")
         page.locator("#player").wait_for(timeout=20_000)
         assert page.evaluate(f"sessionStorage.getItem('audiodas-api-key') === '{key}'")
