@@ -25,38 +25,20 @@ def upload(server, path: Path, **fields: str) -> httpx.Response:
 
 
 def test_upload_get_list_stream(start_server, database_url: str, audio_files) -> None:
+    """Through uvicorn and a real database: what is uploaded is read, listed and streamed back
+    (every field and header is the in-process tier's, tests/api/test_recordings.py)."""
     server = start_server(audiodas_database_url=database_url)
-    original = audio_files["wav"]
-    body = original.read_bytes()
-
-    accepted = upload(server, original, domain="economics")
+    body = audio_files["wav"].read_bytes()
+    accepted = upload(server, audio_files["wav"], domain="economics")
     assert accepted.status_code == 202, accepted.text
     rec = accepted.json()
-    assert accepted.headers["location"] == f"{API}/{rec['id']}"
-    assert rec["status"] == "queued"
-    assert rec["sha256"] == hashlib.sha256(body).hexdigest()
-    assert rec["size_bytes"] == len(body)
-    assert rec["content_type"] == "audio/wav"
-    assert rec["sample_rate"] == 48000 and rec["channels"] == 1
-    assert rec["duration_s"] == pytest.approx(44.37, abs=0.05)
-    assert rec["domain"] == "economics"
-    assert [s["name"] for s in rec["stages"]] == ["archive", "echo", "transcribe", "summarize"]
-    assert all(s["status"] == "pending" for s in rec["stages"])
-
-    got = httpx.get(f"{server.url}{API}/{rec['id']}").json()
+    assert rec["sha256"] == hashlib.sha256(body).hexdigest() and rec["domain"] == "economics"
+    got = httpx.get(f"{server.url}{accepted.headers['location']}").json()
     assert unlinked(got) == unlinked(rec)
-    assert got["retention_until"].startswith(str(int(got["created_at"][:4]) + 5))
-
     listed = httpx.get(f"{server.url}{API}").json()
     assert [r["id"] for r in listed["items"]] == [rec["id"]]
-    assert listed["next_cursor"] is None
-
     whole = httpx.get(f"{server.url}{API}/{rec['id']}/stream")
-    assert whole.status_code == 200
-    assert whole.content == body
-    assert whole.headers["accept-ranges"] == "bytes"
-    assert whole.headers["content-type"] == "audio/wav"
-    assert whole.headers["etag"] and whole.headers["last-modified"]
+    assert whole.status_code == 200 and whole.content == body
     part = httpx.get(f"{server.url}{API}/{rec['id']}/stream", headers={"Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == body[100:200]
 
