@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -129,14 +131,24 @@ app.add_typer(keys_app, name="keys")
 
 
 def _access():  # type: ignore[no-untyped-def]
-    from audiodas.adapters.database import create_engine_for, migrate
+    from audiodas.adapters.database import open_database
     from audiodas.runtime import open_access
 
     settings = Settings()
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    engine = create_engine_for(settings.sqlalchemy_url)
-    migrate(engine)  # the first key may come before the first `serve`
-    return open_access(settings, engine)
+    # Migrated: the first key may come before the first `serve`.
+    return open_access(settings, open_database(settings))
+
+
+@contextlib.contextmanager
+def _refusal_exits() -> Iterator[None]:
+    """A refusal (a taken name, an unknown key) said on standard error, exit status 1."""
+    from audiodas.domain import Rejected
+
+    try:
+        yield
+    except Rejected as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(1) from None
 
 
 @keys_app.command("create")
@@ -150,17 +162,14 @@ def keys_create(
     expires: float = typer.Option(None, help="Days until it stops working [default: never]"),
 ) -> None:
     """Create a key and print it alone on standard output: it is shown this once."""
-    from audiodas.domain import Rejected, Scope
+    from audiodas.domain import Scope
 
     if scope not in set(Scope):
         raise typer.BadParameter(f"one of {', '.join(Scope)}", param_hint="--scope")
     if expires is not None and expires <= 0:
         raise typer.BadParameter("a number of days above 0", param_hint="--expires")
-    try:
+    with _refusal_exits():
         key, text = _access().create(Scope(scope), name, expires)
-    except Rejected as exc:
-        typer.echo(exc.detail, err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"created key '{key.name}' ({key.scope}); it is not shown again", err=True)
     typer.echo(text)
 
@@ -184,13 +193,8 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(name: str = typer.Argument(..., help="The name `keys list` shows")) -> None:
     """Revoke a key: every node refuses it within AUDIODAS_ACCESS_CACHE_S."""
-    from audiodas.domain import Rejected
-
-    try:
+    with _refusal_exits():
         _access().revoke(name)
-    except Rejected as exc:
-        typer.echo(exc.detail, err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"revoked key '{name}'")
 
 

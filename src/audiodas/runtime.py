@@ -11,8 +11,7 @@ from audiodas.adapters import engine_reports, secret_file
 from audiodas.adapters.database import (
     SqlRecordingRepository,
     SqlWorkQueue,
-    create_engine_for,
-    migrate,
+    open_database,
 )
 from audiodas.adapters.database.engine import libpq_url
 from audiodas.adapters.database.keys import SqlApiKeyRepository
@@ -58,9 +57,7 @@ def open_runtime(
 ) -> Runtime:
     """The adapters `settings` describe; `events` and `work` replace the bus and the queue
     (`audiodas.testing` has in-memory ones)."""
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    engine = create_engine_for(settings.sqlalchemy_url)
-    migrate(engine)
+    engine = open_database(settings)
     repository = SqlRecordingRepository(engine)
     store = LocalBlobStore(settings.data_path)
     store.clean_tmp()

@@ -94,14 +94,11 @@ def serve(settings: Settings, host: str, port: int) -> int:
     os.environ[SUPERVISOR_PID] = str(os.getpid())
     os.environ["AUDIODAS_HOST"] = host  # the HTTP processes' default Host allowlist
 
-    from audiodas.adapters.database import create_engine_for, migrate
+    from audiodas.adapters.database import open_database
 
     probe = listening_socket(host, port, reuse_port=False)  # the port is free (fail now, clearly)
     probe.close()
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    database = create_engine_for(settings.sqlalchemy_url)
-    migrate(database)  # once, before the processes that share the database start
-    database.dispose()
+    open_database(settings).dispose()  # migrates once, before the processes that share it start
 
     stop, failed = threading.Event(), threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -61,12 +61,11 @@ def create_app(
     )
     errors.install(app)
     generate_openapi = app.openapi
-    app.openapi = lambda: (
-        app.openapi_schema
-        or access.document(  # type: ignore[method-assign]
-            errors.document(generate_openapi())
-        )
-    )
+
+    def openapi() -> dict:
+        return app.openapi_schema or access.document(errors.document(generate_openapi()))
+
+    app.openapi = openapi  # type: ignore[method-assign]
     web.install(app, settings)
     app.include_router(recordings.router)
     app.include_router(events.router)

@@ -144,18 +144,17 @@ def documented(description: str) -> dict:
 def document(schema: dict) -> dict:
     """The OpenAPI document as the API answers: errors in the one JSON shape (FastAPI would
     promise its own 422 body), and the statuses any request can meet."""
-    response = documented
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             if "422" in responses:
-                responses["422"] = response("Invalid parameters")
-            responses.setdefault("500", response("Unexpected failure (with a request id)"))
-            responses.setdefault("503", response("Database unavailable (with Retry-After)"))
+                responses["422"] = documented("Invalid parameters")
+            responses.setdefault("500", documented("Unexpected failure (with a request id)"))
+            responses.setdefault("503", documented("Database unavailable (with Retry-After)"))
             if "requestBody" in operation:
-                responses.setdefault("400", response("Malformed body"))
-                responses.setdefault("408", response("The body stalled"))
-                responses.setdefault("507", response("No space left on the server"))
+                responses.setdefault("400", documented("Malformed body"))
+                responses.setdefault("408", documented("The body stalled"))
+                responses.setdefault("507", documented("No space left on the server"))
     for name in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)
     return schema

@@ -32,8 +32,8 @@ class ApiKey:
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
 
-    def valid(self, now: datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
 
 class ApiKeyRepository(Protocol):

@@ -104,7 +104,7 @@ class AccessControl:
             self._checked[digest] = (now, key)
         if key is None or key.revoked_at is not None:
             return KeyCheck.UNKNOWN, None
-        if not key.valid(self._now()):
+        if key.expired(self._now()):
             return KeyCheck.EXPIRED, key
         if now - self._touched.get(key.id, -math.inf) >= _TOUCH_EVERY_S:
             self._touched[key.id] = now

@@ -1,7 +1,13 @@
 """SQL storage (SQLite or PostgreSQL) through SQLAlchemy 2, schema managed by Alembic."""
 
-from audiodas.adapters.database.engine import create_engine_for, migrate
+from audiodas.adapters.database.engine import create_engine_for, migrate, open_database
 from audiodas.adapters.database.repository import SqlRecordingRepository
 from audiodas.adapters.database.work_queue import SqlWorkQueue
 
-__all__ = ["SqlRecordingRepository", "SqlWorkQueue", "create_engine_for", "migrate"]
+__all__ = [
+    "SqlRecordingRepository",
+    "SqlWorkQueue",
+    "create_engine_for",
+    "migrate",
+    "open_database",
+]

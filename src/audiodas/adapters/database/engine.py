@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 
+from audiodas.config import Settings
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x617564696F646173  # "audiodas"
 
@@ -18,6 +20,15 @@ def create_engine_for(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def open_database(settings: Settings) -> Engine:
+    """The deployment's database, migrated to the newest revision (the data folder, where the
+    SQLite file lives, made first). Every entry point opens it this way."""
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    engine = create_engine_for(settings.sqlalchemy_url)
+    migrate(engine)
+    return engine
 
 
 def libpq_url(engine: Engine) -> str:
