@@ -271,9 +271,13 @@ def find_pg_bindir() -> Path:
 def snapshot(server_url: str, data_dir: Path) -> tuple[list[str], list[str]]:
     """What is stored: recording ids (through the API) and files in the store."""
     ids = [r["id"] for r in httpx.get(f"{server_url}/api/v1/recordings?limit=500").json()["items"]]
+    return ids, stored_files(data_dir)
+
+
+def stored_files(data_dir: Path) -> list[str]:
+    """The store's files and temp files, relative to the data folder."""
     stored = [p for p in (data_dir / "recordings").rglob("*") if p.is_file()]
-    files = sorted(str(p.relative_to(data_dir)) for p in stored + temp_files(data_dir))
-    return ids, files
+    return sorted(str(p.relative_to(data_dir)) for p in stored + temp_files(data_dir))
 
 
 def normalized_words(text: str) -> list[str]:

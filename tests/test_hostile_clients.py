@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.support import Server, assert_error
+from tests.test_inference import inference_processes
 
 API = "/api/v1/recordings"
 OPENAI = "/v1/audio/transcriptions"
@@ -42,11 +43,7 @@ def inference(server) -> dict:
     deadline = time.monotonic() + 10
     while True:
         engine = httpx.get(f"{server.url}/healthz").json().get("engine")
-        pids = sorted(
-            p.pid
-            for p in server.processes()
-            if p.is_running() and "audiodas.inference.child" in " ".join(p.cmdline())
-        )
+        pids = sorted(p.pid for p in inference_processes(server))
         if engine and pids and len(pids) == engine["inference"]["processes"]:
             return {"pids": pids, **engine["inference"]}
         assert time.monotonic() < deadline, (engine, pids)

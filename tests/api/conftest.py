@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from audiodas.adapters.storage import temp_files
 from audiodas.api.app import create_app
 from audiodas.config import Settings
 from audiodas.testing import FakeInference, in_memory_runtime
+from tests.support import stored_files
 
 API = "/api/v1/recordings"
 BASE_URL = "http://127.0.0.1:8000"  # what a browser on the embedded default sends as Host
@@ -56,10 +56,7 @@ def client(make_client) -> TestClient:
 def snapshot(client: TestClient) -> tuple[list[str], list[str]]:
     """What is stored: recording ids (through the API) and files in the store."""
     ids = [r["id"] for r in client.get(API, params={"limit": 500}).json()["items"]]
-    data_dir: Path = client.data_dir  # type: ignore[attr-defined]
-    stored = [p for p in (data_dir / "recordings").rglob("*") if p.is_file()]
-    files = sorted(str(p.relative_to(data_dir)) for p in stored + temp_files(data_dir))
-    return ids, files
+    return ids, stored_files(client.data_dir)  # type: ignore[attr-defined]
 
 
 def upload(client: TestClient, path: Path, name: str | None = None, **fields: str):  # type: ignore[no-untyped-def]
