@@ -33,11 +33,16 @@ function refusal(status, body) {
   return new Error(detail);
 }
 
-async function api(path, options = {}) {
+// Every call of the API: with the tab's key; a refusal thrown as an Error that says it in words.
+async function request(path, options = {}) {
   const response = await fetch(API + path, { ...options, headers: { ...keyHeaders(), ...options.headers } });
-  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) throw refusal(response.status, body);
-  return body;
+  if (!response.ok) throw refusal(response.status, await response.json().catch(() => null));
+  return response;
+}
+
+async function api(path, options) {
+  const response = await request(path, options);
+  return response.headers.get("content-type")?.includes("json") ? response.json() : response.text();
 }
 
 function keyPage() {
@@ -66,8 +71,7 @@ function keyPage() {
 }
 
 async function download(path, name) {
-  const response = await fetch(API + path, { headers: keyHeaders() });
-  if (!response.ok) throw refusal(response.status, await response.json().catch(() => null));
+  const response = await request(path);
   const link = h("a", { href: URL.createObjectURL(await response.blob()), download: name });
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
