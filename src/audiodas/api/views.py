@@ -25,6 +25,9 @@ class RecordingViews:
         self.access = access
         self._items: _Renderings = _Renderings()  # as listed: no transcript
         self._full: _Renderings = _Renderings()  # as read one by one
+        # Signed links by (recording, its variants): the same until their expiry moves on (a
+        # step of at most a minute), so a list of 50 is not 200 HMACs on every read.
+        self._links: dict[tuple[str, tuple[str, ...]], tuple[int, dict[str, str], str]] = {}
 
     def page(self, *, limit: int, cursor: str | None, status: RecordingStatus | None) -> dict:
         page = self.service.versions(limit=limit, cursor=cursor, status=status)
@@ -54,16 +57,22 @@ class RecordingViews:
         never kept in it): each variant's stream and the events stream, usable without a key
         by an <audio> element and an EventSource."""
         expires = self.access.link_expiry()
-        base = f"/api/v1/recordings/{body['id']}"
+        key = (body["id"], tuple(body["variants"]))
+        cached = self._links.get(key)
+        if cached is None or cached[0] != expires:
+            base = f"/api/v1/recordings/{body['id']}"
+            streams = {
+                name: self.access.sign(f"{base}/stream", expires, variant=name) for name in key[1]
+            }
+            cached = (expires, streams, self.access.sign(f"{base}/events", expires))
+            if len(self._links) >= _SIZE:
+                self._links.clear()
+            self._links[key] = cached
+        _, streams, events_url = cached
         variants = {
-            name: {**about, "signed_url": self.access.sign(f"{base}/stream", expires, variant=name)}
-            for name, about in body["variants"].items()
+            name: {**about, "signed_url": streams[name]} for name, about in body["variants"].items()
         }
-        return {
-            **body,
-            "variants": variants,
-            "events_url": self.access.sign(f"{base}/events", expires),
-        }
+        return {**body, "variants": variants, "events_url": events_url}
 
 
 class _Renderings:
