@@ -60,9 +60,9 @@ def test_migrations_build_the_schema_from_an_empty_database(database_url: str) -
 
 
 def test_nodes_starting_together_migrate_once(database_url: str) -> None:
-    """An API and two workers started at once on an empty database all come up."""
+    """An API's processes and two workers started at once on an empty database all come up."""
     engines = [
-        create_engine_for(Settings(database_url=database_url).sqlalchemy_url) for _ in range(4)
+        create_engine_for(Settings(database_url=database_url).sqlalchemy_url) for _ in range(6)
     ]
     with ThreadPoolExecutor(len(engines)) as pool:
         list(pool.map(migrate, engines))  # raises if any start-up failed
