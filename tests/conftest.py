@@ -68,6 +68,14 @@ def no_run_folders_left() -> Iterator[None]:
     shutil.rmtree(run_root(), ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def run_folder_in_the_session(request: pytest.FixtureRequest, monkeypatch) -> None:
+    """What a test runs outside `Server` (an in-process engine, `audiodas process`, a worker of
+    its own) keeps its sockets and state in the session's folder too, not the system's temp."""
+    key = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]
+    monkeypatch.setenv("AUDIODAS_RUN_DIR", str(run_root() / key))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A failing test's report ends with the log of every server still running: a stall in CI

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.api.conftest import API, upload
-from tests.support import unlinked
+from tests.support import assert_error, unlinked
 
 
 def test_upload_get_list_stream(client, audio_files) -> None:
@@ -168,3 +168,25 @@ def test_health_metrics_and_openapi(client, audio_files) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/recordings", "/api/v1/recordings/{recording_id}/stream"} <= set(paths)
     assert client.get("/docs").status_code == 200
+
+
+def test_head_allow_and_refused_actions(client, stored) -> None:
+    rid = stored["id"]
+    # HEAD: what a player asks before it streams; headers of the GET, no body.
+    get = client.get(f"{API}/{rid}/stream")
+    head = client.head(f"{API}/{rid}/stream")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert head.headers["accept-ranges"] == "bytes"
+    assert client.head(f"{API}/{'0' * 32}/stream").status_code == 404
+    assert client.head(f"{API}/{rid}/transcript").status_code == 409  # queued: not transcribed
+    # 405 names every method of the path, not only the first route's.
+    for path, allowed in [(API, "GET, POST"), (f"{API}/{rid}", "GET, DELETE")]:
+        r = client.put(path)
+        assert_error(r, 405, "method_not_allowed")
+        assert r.headers["allow"] == allowed
+    # The browser model is not built for this data folder.
+    assert_error(client.get("/models/encoder_model.onnx"), 404, "not_found")
+    # Retry is for failed recordings only.
+    assert_error(client.post(f"{API}/{rid}/retry"), 409, "not_retryable")
+    assert_error(client.post(f"{API}/{'0' * 32}/retry"), 404, "not_found")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import OperationalError
 
 from audiodas.adapters.database import (
     SqlRecordingRepository,
@@ -166,6 +168,26 @@ def test_work_queue_leases_expire_and_failures_back_off(
     queue.complete(Claim(second.id, "alive"))
     repository.set_status(second.id, RecordingStatus.DONE, datetime.now(UTC))
     assert queue.claim("alive", lease_s=60) is None  # finished work is never handed out
+
+
+def test_work_the_machine_broke_is_given_back_after_the_requeue_delay(
+    repository: SqlRecordingRepository, tmp_path
+) -> None:
+    """A run that raises (the database or disk failed, not a stage) gives its claim back, held
+    off for `requeue_after_s` so a broken machine does not spin; another engine then takes it."""
+    settings = Settings(retry_backoff_s=0.125)  # requeued after 1 s
+    queue = SqlWorkQueue(repository.engine, LocalBus(tmp_path / "run"), settings)
+    rec = make(1, datetime(2026, 3, 1, tzinfo=UTC))
+    repository.add(rec)
+
+    async def broken(recording_id: str) -> None:
+        raise OperationalError("x", {}, Exception("disk I/O error"))
+
+    claim = queue.claim("broken-engine", lease_s=60)
+    asyncio.run(queue._run(broken, claim))
+    assert queue.claim("other", lease_s=60) is None  # held off, not spun on
+    time.sleep(settings.requeue_after_s + 0.2)
+    assert queue.claim("other", lease_s=60).recording_id == rec.id
 
 
 def test_versions_move_with_every_change(repository: SqlRecordingRepository) -> None:

@@ -1,6 +1,7 @@
 """A stage's retry policy, with the back-off's clock injected (no sleeps): attempts, back-off
 doubling, a stage that cannot run is not retried, the machine's failures spend no attempt and
-stop the recording, an interrupted stage is left for the next start."""
+stop the recording, an interrupted stage is left for the next start, and the branches stop
+together."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from audiodas.config import Settings
-from audiodas.domain import AudioInfo, Recording, StageName, StageStatus
+from audiodas.domain import AudioInfo, Recording, RecordingStatus, StageName, StageStatus
 from audiodas.engine.pipeline import Pipeline, StageFailed, StageOutput
 from audiodas.slots import Slots
 from audiodas.testing import in_memory_runtime
@@ -109,3 +110,33 @@ def test_an_interrupted_stage_is_left_pending_for_the_next_start(pipeline) -> No
     with pytest.raises(asyncio.CancelledError):
         run(pipeline, interrupted)
     assert stored_stage(pipeline).status == StageStatus.PENDING
+
+
+def test_a_branch_the_machine_broke_stops_the_others_and_leaves_the_recording_to_requeue(
+    pipeline,
+) -> None:
+    """The three branches run together; when one raises (the machine failed, not the stage),
+    the others are cancelled at once, not waited for, and the recording is not settled: the
+    queue hands it out again."""
+    outage = OperationalError("x", {}, sqlite3.OperationalError("disk I/O error"))
+    cancelled = []
+
+    async def archive(recording, name):  # type: ignore[no-untyped-def]
+        if name == StageName.ARCHIVE:
+            raise outage
+        return await long_branch(name)
+
+    async def long_branch(name):  # type: ignore[no-untyped-def]
+        try:
+            await asyncio.Event().wait()  # would never end on its own
+        except asyncio.CancelledError:
+            cancelled.append(name)
+            raise
+
+    pipeline._encode = archive
+    pipeline._speech = lambda recording: long_branch("speech")
+    with pytest.raises(ExceptionGroup) as raised:
+        asyncio.run(asyncio.wait_for(pipeline.process(pipeline.recording.id), timeout=10))
+    assert raised.value.exceptions == (outage,)
+    assert sorted(cancelled, key=str) == sorted([StageName.ECHO, "speech"], key=str)
+    assert pipeline.repository.get(pipeline.recording.id).status == RecordingStatus.PROCESSING
