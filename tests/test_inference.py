@@ -126,11 +126,8 @@ def test_openai_endpoint_answers_busy_and_timeout_with_json(
 
 def test_windows_cover_a_long_recording_without_losing_words(three_minutes) -> None:
     """Three minutes in one-minute windows: every window's words, in order, at the right times."""
-    long = three_minutes
-    whole = WhisperTranscriber(window_s=600).transcribe(long)
-    windowed = WhisperTranscriber(window_s=60).transcribe(long)
+    windowed = WhisperTranscriber(window_s=60).transcribe(three_minutes)
     reference = " ".join([REFERENCES["two_cities.wav"]] * 4)
-    assert word_error_rate(reference, whole.text) <= 0.05
     assert word_error_rate(reference, windowed.text) <= 0.05
     starts = [s.start for s in windowed.segments]
     assert starts == sorted(starts) and windowed.segments[-1].end > 170  # times are offset
@@ -144,7 +141,7 @@ def test_a_four_hour_recording_is_processed_in_bounded_memory(start_server, tmp_
     four_hours = tmp_path / "four_hours.flac"
     # As reported: a silent FLAC of 3 h 59 min (a few MB) drove the server to 3.3 GB.
     ffmpeg(
-        "-f", "lavfi", "-i", "anullsrc=channel_layout=mono:sample_rate=16000",
+        "-f", "lavfi", "-i", "anullsrc=channel_layout=mono:sample_rate=16000:nb_samples=16000",
         "-t", str(4 * 3600 - 60), "-c:a", "flac", str(four_hours),
     )  # fmt: skip
     server = start_server(audiodas_embedded_worker="true")

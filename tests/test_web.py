@@ -307,7 +307,7 @@ def test_with_keys_required_the_app_asks_for_one_and_plays_by_signed_links(
         env={
             "AUDIODAS_AUTH": "required",
             "AUDIODAS_ACCESS_CACHE_S": "0",
-            "AUDIODAS_LINK_TTL_S": "20",
+            "AUDIODAS_LINK_TTL_S": "10",  # long enough to play and seek, then waited out
         },
     ).start()
     try:
