@@ -39,25 +39,17 @@ def make(n: int, created: datetime) -> Recording:
     )
 
 
-@pytest.fixture
-def repository(database_url: str) -> SqlRecordingRepository:
-    engine = create_engine_for(Settings(database_url=database_url).sqlalchemy_url)
-    migrate(engine)
-    yield SqlRecordingRepository(engine)
-    engine.dispose()
-
-
 def test_migrations_build_the_schema_from_an_empty_database(database_url: str) -> None:
     engine = create_engine_for(Settings(database_url=database_url).sqlalchemy_url)
     assert inspect(engine).get_table_names() == []
     migrate(engine)
     migrate(engine)  # idempotent: a second start-up changes nothing
     tables = set(inspect(engine).get_table_names())
-    assert {"recordings", "stages", "variants", "api_keys", "alembic_version"} <= tables
+    assert {"recordings", "stages", "variants", "api_keys", "search_entries"} <= tables
     # procrastinate's queue on PostgreSQL only
     assert ("procrastinate_jobs" in tables) == (engine.dialect.name == "postgresql")
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
     engine.dispose()
 
 

@@ -75,14 +75,21 @@ async def upload(request: Request, service: ServiceDep, views: ViewsDep) -> JSON
     "",
     response_model=RecordingList,
     responses={400: {"model": ErrorOut}},
-    summary="Recordings, newest first (without transcripts: read one recording for that)",
+    summary="Recordings, newest first; with `q`, those that say it, best match first",
+    description="Without transcripts (read one recording for that). With `q` (words, and "
+    '"phrases" in double quotes; English stemming), every term must occur in one passage: the '
+    "filename, the summary or a transcript segment. Each item then carries its best passage as "
+    "`match`, with `start_s` for a segment, so a player can open there.",
 )
 async def list_recordings(
     views: ViewsDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     status: RecordingStatus | None = None,
+    q: Annotated[str | None, Query(description="what to search for (up to 500 characters)")] = None,
 ) -> JSONBody:
+    if q is not None:
+        return JSONBody(views.search(q, limit=limit, cursor=cursor, status=status))
     return JSONBody(views.page(limit=limit, cursor=cursor, status=status))
 
 

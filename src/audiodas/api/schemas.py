@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from audiodas.domain import Recording
+from audiodas.domain.search import Match
 
 
 class StageOut(BaseModel):
@@ -61,8 +62,22 @@ class RecordingOut(RecordingItem):
     transcript: str | None
 
 
+class MatchOut(BaseModel):
+    """Where a search matched: the passage, the matched words' character offsets (end
+    exclusive) and, for a transcript segment, when it is spoken."""
+
+    field: str = Field(description="filename, summary or transcript")
+    text: str
+    highlights: list[tuple[int, int]]
+    start_s: float | None = Field(description="the segment's start; null unless transcript")
+
+
+class SearchItem(RecordingItem):
+    match: MatchOut
+
+
 class RecordingList(BaseModel):
-    items: list[RecordingItem]
+    items: list[RecordingItem | SearchItem]
     next_cursor: str | None
 
 
@@ -75,6 +90,15 @@ class ErrorOut(BaseModel):
 
 
 ERRORS = {status: {"model": ErrorOut} for status in (400, 404, 409, 413, 415, 416, 422)}
+
+
+def match_body(m: Match) -> dict[str, Any]:
+    return {
+        "field": m.field.value,
+        "text": m.text,
+        "highlights": m.highlights,
+        "start_s": m.start_s,
+    }
 
 
 def recording_body(r: Recording, *, transcript: bool = True) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from datetime import datetime
 
-from audiodas.api.schemas import recording_body
+from audiodas.api.schemas import match_body, recording_body
 from audiodas.domain import RecordingStatus
 from audiodas.services import RecordingService
 from audiodas.services.access import AccessControl
@@ -31,17 +31,36 @@ class RecordingViews:
 
     def page(self, *, limit: int, cursor: str | None, status: RecordingStatus | None) -> dict:
         page = self.service.versions(limit=limit, cursor=cursor, status=status)
-        missing = [i for i, version in page.items if self._items.get(i, version) is None]
+        items = self._listed(page.items)
+        return {
+            "items": [self.linked(item) for item in items if item is not None],
+            "next_cursor": page.next_cursor,
+        }
+
+    def search(
+        self, query: str, *, limit: int, cursor: str | None, status: RecordingStatus | None
+    ) -> dict:
+        """As `page`, best match first, each item with its `match`."""
+        page = self.service.search(query, limit=limit, cursor=cursor, status=status)
+        items = self._listed([(hit.recording_id, hit.updated_at) for hit in page.items])
+        return {
+            "items": [
+                {**self.linked(item), "match": match_body(hit.match)}
+                for hit, item in zip(page.items, items, strict=True)
+                if item is not None
+            ],
+            "next_cursor": page.next_cursor,
+        }
+
+    def _listed(self, versions: list[tuple[str, datetime]]) -> list[dict | None]:
+        """Renderings as listed, for (id, updated_at) pairs; None for one deleted meanwhile."""
+        missing = [i for i, version in versions if self._items.get(i, version) is None]
         if missing:
             for recording in self.service.repository.get_many(missing):
                 self._items.put(
                     recording.id, recording.updated_at, recording_body(recording, transcript=False)
                 )
-        items = [self._items.get(i, v) or self._items.latest(i) for i, v in page.items]
-        return {
-            "items": [self.linked(item) for item in items if item is not None],
-            "next_cursor": page.next_cursor,
-        }
+        return [self._items.get(i, v) or self._items.latest(i) for i, v in versions]
 
     def one(self, recording_id: str) -> dict:
         version = self.service.version(recording_id)  # 404 for an unknown id

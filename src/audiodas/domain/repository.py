@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from audiodas.domain.recording import Recording, RecordingStatus, Stage, Variant, VariantName
+from audiodas.domain.search import Query, SearchPage
 from audiodas.domain.transcript import Transcript
 
 
@@ -44,6 +45,17 @@ class RecordingRepository(Protocol):
         """A page of recordings, newest first, as (id, updated_at) pairs."""
         ...
 
+    def search(
+        self,
+        query: Query,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: RecordingStatus | None = None,
+    ) -> SearchPage:
+        """Recordings with every term of `query` in one passage, best first."""
+        ...
+
     def version(self, recording_id: str) -> datetime | None:
         """The recording's updated_at; None if there is no such recording."""
         ...
@@ -55,6 +67,10 @@ class RecordingRepository(Protocol):
     def find_variant(self, recording_id: str, name: VariantName) -> StoredVariant | None: ...
 
     def delete(self, recording_id: str) -> bool: ...
+
+    def remove_stray_passages(self) -> int:
+        """Search passages a delete had to leave (a full disk); how many were removed."""
+        ...
 
     def save_stage(
         self,

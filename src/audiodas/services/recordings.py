@@ -23,6 +23,7 @@ from audiodas.domain import (
     VersionPage,
     quoted,
 )
+from audiodas.domain.search import SearchPage, parse_query
 from audiodas.domain.topics import Topic
 from audiodas.services.ports import BlobStore, StagedBlob, WorkQueue
 
@@ -139,6 +140,18 @@ class RecordingService:
         return self.repository.versions(
             limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status
         )
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        status: RecordingStatus | None = None,
+    ) -> SearchPage:
+        return self.repository.search(
+            parse_query(query), limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status
+        )  # fmt: skip
 
     def variant_file(self, recording_id: str, name: VariantName) -> VariantFile:
         """A produced variant's file, for streaming. Variants never change once produced (fixed

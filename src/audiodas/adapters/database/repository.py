@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from functools import cache
+from typing import TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -23,9 +25,11 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from audiodas.adapters.database.tables import RecordingRow, StageRow, VariantRow
+from audiodas.adapters.database import search
+from audiodas.adapters.database.tables import RecordingRow, SearchEntryRow, StageRow, VariantRow
 from audiodas.domain import (
     STAGE_NAMES,
     Recording,
@@ -41,6 +45,10 @@ from audiodas.domain import (
     VariantName,
     VersionPage,
 )
+from audiodas.domain.search import Field, Query, SearchPage
+
+log = logging.getLogger("audiodas.database")
+T = TypeVar("T")
 
 
 class SqlRecordingRepository:
@@ -54,8 +62,12 @@ class SqlRecordingRepository:
     def add(self, recording: Recording, *, then: Callable[[object], None] | None = None) -> None:
         with self._sessions.begin() as session:
             session.add(_to_row(recording))
+            session.flush()
+            search.replace_entries(
+                session, recording.id, Field.FILENAME,
+                search.entries(recording.id, filename=recording.filename),
+            )  # fmt: skip
             if then is not None:
-                session.flush()
                 then(_transaction(session))
 
     def get(self, recording_id: str, *, segments: bool = True) -> Recording | None:
@@ -77,6 +89,22 @@ class SqlRecordingRepository:
         next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return VersionPage([(row.id, row.updated_at) for row in rows[:limit]], next_cursor)
 
+    def search(
+        self,
+        query: Query,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: RecordingStatus | None = None,
+    ) -> SearchPage:
+        """Recordings whose filename, summary or a transcript segment has every term of
+        `query`, best first. The cursor is an offset: ranks move as recordings change."""
+        offset = _decode_offset(cursor) if cursor else 0
+        with self.engine.connect() as connection:
+            hits = search.search(connection, query, limit=limit + 1, offset=offset, status=status)
+        more = len(hits) > limit
+        return SearchPage(hits[:limit], _encode_offset(offset + limit) if more else None)
+
     def version(self, recording_id: str) -> datetime | None:
         with self.engine.connect() as connection:
             return connection.execute(_VERSION, {"id": recording_id}).scalar()
@@ -97,12 +125,29 @@ class SqlRecordingRepository:
         return StoredVariant(row.filename, RecordingStatus(row.status), variant)
 
     def delete(self, recording_id: str) -> bool:
+        """The recording, its children and its search passages, in one transaction; on a full
+        disk (FTS5 writes to delete) without the passages, which are never found without their
+        recording and are removed by `remove_stray_passages`."""
+        try:
+            return self._delete(recording_id, passages=True)
+        except SQLAlchemyError as exc:
+            log.warning("deleting %s with its search passages failed: %s", recording_id, exc)
+            return self._delete(recording_id, passages=False)
+
+    def _delete(self, recording_id: str, *, passages: bool) -> bool:
+        children = [StageRow, VariantRow, *([SearchEntryRow] if passages else [])]
         with self._sessions.begin() as session:
             # Children first: not every SQLite connection enforces ON DELETE CASCADE.
-            session.execute(delete(StageRow).where(StageRow.recording_id == recording_id))
-            session.execute(delete(VariantRow).where(VariantRow.recording_id == recording_id))
+            for child in children:
+                session.execute(delete(child).where(child.recording_id == recording_id))
             result = session.execute(delete(RecordingRow).where(RecordingRow.id == recording_id))
             return result.rowcount > 0
+
+    def remove_stray_passages(self) -> int:
+        """Search passages of recordings deleted while they could not be removed."""
+        stray = delete(SearchEntryRow).where(SearchEntryRow.recording_id.not_in(select(_R.id)))
+        with self._sessions.begin() as session:
+            return session.execute(stray).rowcount
 
     def save_stage(
         self,
@@ -134,8 +179,16 @@ class SqlRecordingRepository:
                 recording.language = transcript.language
                 recording.segments = transcript.segments_as_dicts()
                 recording.topic = topic
+                search.replace_entries(
+                    session, recording_id, Field.TRANSCRIPT,
+                    search.entries(recording_id, segments=[(s.start, s.text) for s in transcript.segments]),
+                )  # fmt: skip
             if stage.name == StageName.SUMMARIZE and stage.status == StageStatus.DONE:
                 recording.summary = summary
+                search.replace_entries(
+                    session, recording_id, Field.SUMMARY,
+                    search.entries(recording_id, summary=summary),
+                )  # fmt: skip
 
     def set_status(self, recording_id: str, status: RecordingStatus, now: datetime) -> None:
         with self._sessions.begin() as session:
@@ -193,28 +246,45 @@ def _transaction(session: Session) -> object:
     return session.connection().connection.driver_connection
 
 
-# A cursor is the last row's key, "<created_at>|<id>", base64url: flat text, parsed without
-# recursion or any decoder a client could make work hard (it once was JSON).
+# A cursor is flat text in base64url, parsed by a pattern without recursion or any decoder a
+# client could make work hard (it once was JSON): the last row's key, "<created_at>|<id>", for
+# a list; "search|<offset>" for a search.
 _CURSOR = re.compile(r"^(\d{4}-\d\d-\d\dT[\d:.]+(?:[+-]\d\d:\d\d)?)\|([0-9a-f]{32})$")
+_OFFSET = re.compile(r"^search\|(\d{1,9})$")
 _MAX_CURSOR = 128
 
 
-def _encode_cursor(last: Row) -> str:
-    raw = f"{last.created_at.isoformat()}|{last.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _pack(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def _unpack(cursor: str, pattern: re.Pattern[str], parse: Callable[[re.Match[str]], T]) -> T:
     try:
         if len(cursor) > _MAX_CURSOR:
             raise ValueError("too long")
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        found = _CURSOR.match(raw)
+        found = pattern.match(raw)
         if found is None:
-            raise ValueError("not a key")
-        return datetime.fromisoformat(found[1]), found[2]
+            raise ValueError("not a cursor")
+        return parse(found)
     except (ValueError, TypeError) as exc:  # binascii.Error and UnicodeError are ValueErrors
         raise Rejected(Rejected.BAD_CURSOR, "cursor is not one this server issued") from exc
+
+
+def _encode_cursor(last: Row) -> str:
+    return _pack(f"{last.created_at.isoformat()}|{last.id}")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    return _unpack(cursor, _CURSOR, lambda found: (datetime.fromisoformat(found[1]), found[2]))
+
+
+def _encode_offset(offset: int) -> str:
+    return _pack(f"search|{offset}")
+
+
+def _decode_offset(cursor: str) -> int:
+    return _unpack(cursor, _OFFSET, lambda found: int(found[1]))
 
 
 def _to_row(recording: Recording) -> RecordingRow:

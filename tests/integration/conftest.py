@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from audiodas.adapters.database import SqlRecordingRepository, create_engine_for, migrate
+from audiodas.config import Settings
+
+
+@pytest.fixture
+def repository(database_url: str) -> Iterator[SqlRecordingRepository]:
+    """A migrated, empty database on each backend."""
+    engine = create_engine_for(Settings(database_url=database_url).sqlalchemy_url)
+    migrate(engine)
+    yield SqlRecordingRepository(engine)
+    engine.dispose()
