@@ -297,6 +297,38 @@ def test_a_late_answer_never_undoes_a_newer_state(server, page, clips) -> None:
     assert page.locator("#status").get_attribute("data-status") == "done"
 
 
+def test_a_word_found_in_the_library_opens_the_recording_where_it_is_said(
+    server, page, assets
+) -> None:
+    """Real speech through Whisper: "despair", said in the middle of two_cities.wav, finds that
+    recording and not beckett.wav; the hit opens the player at the segment's start."""
+    from tests.test_engine import upload, wait_finished
+
+    wanted = upload(server, assets / "two_cities.wav")
+    other = upload(server, assets / "beckett.wav")
+    for rec in (wanted, other):
+        assert wait_finished(server, rec["id"], timeout=180)["status"] == "done"
+    segments = httpx.get(
+        f"{server.url}/api/v1/recordings/{wanted['id']}/transcript", params={"format": "json"}
+    ).json()["segments"]
+    said = next(s for s in segments if "despair" in s["text"].lower())
+    assert said["start"] > 5  # in the middle, not the first words
+
+    page.goto(f"{server.url}/#/library")
+    page.fill("#search", "despair")
+    page.click("#search-form button[type=submit]")
+    hits = page.locator("#search-results > li")
+    hits.first.wait_for(timeout=20_000)
+    assert [hits.nth(i).get_attribute("data-id") for i in range(hits.count())] == [wanted["id"]]
+    assert page.locator("#search-results mark").first.inner_text().lower() == "despair"
+    shot(page, "search")
+    hits.first.locator("a").click()
+    page.locator("#player").wait_for()
+    wait_until(page, "document.querySelector('#player').readyState >= 1")
+    at = page.evaluate("document.querySelector('#player').currentTime")
+    assert at == pytest.approx(said["start"], abs=0.25), (at, said)
+
+
 def test_with_keys_required_the_app_asks_for_one_and_plays_by_signed_links(
     page, clips, tmp_path
 ) -> None:

@@ -210,10 +210,52 @@ async function uploadPage() {
 
 // --- Library ---------------------------------------------------------------------------------
 
+// A search hit's passage, its matched words marked.
+function passage(match) {
+  const parts = [];
+  let at = 0;
+  for (const [start, end] of match.highlights) {
+    parts.push(match.text.slice(at, start), h("mark", {}, match.text.slice(start, end)));
+    at = end;
+  }
+  return [...parts, match.text.slice(at)];
+}
+
+function searchForm(onSearch) {
+  const input = h("input", { type: "search", id: "search", name: "q", placeholder: "despair, \"interest rates\"", maxlength: 500, size: 30 });
+  const form = h("form", { id: "search-form", role: "search" },
+    h("label", { for: "search" }, "Find what was said "), input, " ", h("button", { type: "submit" }, "Search"));
+  form.addEventListener("submit", (e) => { e.preventDefault(); onSearch(input.value.trim()); });
+  return form;
+}
+
+async function showResults(q, results) {
+  stopLive();
+  const status = h("p", { id: "search-status", role: "status" });
+  results.replaceChildren(status);
+  if (!q) return libraryPage();
+  let items;
+  try {
+    ({ items } = await api(`/recordings?limit=50&q=${encodeURIComponent(q)}`));
+  } catch (error) {
+    status.textContent = error.message;
+    return;
+  }
+  status.textContent = items.length ? `${items.length} recording(s) say it, best match first.` : "No recording says that.";
+  results.append(h("ol", { class: "results", id: "search-results" }, items.map((r) => {
+    const at = r.match.start_s;
+    const href = `#/recordings/${r.id}` + (at != null ? `?t=${at}` : "");
+    return h("li", { "data-id": r.id },
+      h("a", { href }, r.filename, at != null ? ` at ${fmtSeconds(at)}` : ""),
+      h("p", { class: "passage" }, r.match.field === "transcript" ? "" : `${r.match.field}: `, passage(r.match)));
+  })));
+}
+
 async function libraryPage() {
   const body = h("tbody");
   const table = h("table", { class: "library" }, h("caption", {}, "Recordings, newest first"), h("thead", {}, h("tr", {}, ["File", "Status", "Duration", "Summary", "Topic"].map((c) => h("th", { scope: "col" }, c)))), body);
-  main().replaceChildren(h("h1", {}, "Library"), table);
+  const results = h("div", { id: "results" }, table);
+  main().replaceChildren(h("h1", {}, "Library"), searchForm((q) => showResults(q, results)), results);
   const refresh = async () => {
     const { items } = await api("/recordings?limit=100");
     body.replaceChildren(
@@ -234,7 +276,7 @@ async function libraryPage() {
 
 // --- Recording -------------------------------------------------------------------------------
 
-async function recordingPage(id) {
+async function recordingPage(id, startAt) {
   let rec;
   try {
     rec = await api(`/recordings/${id}`);
@@ -294,6 +336,8 @@ async function recordingPage(id) {
   };
   render(rec);
   audio.src = streamUrl(rec, "original");
+  // Opened from a search hit: the player starts where it is said.
+  if (startAt > 0) audio.addEventListener("loadedmetadata", () => { audio.currentTime = startAt; }, { once: true });
   const follow = () => {
     stopLive();
     liveEvents = new EventSource(rec.events_url ?? `${API}/recordings/${id}/events`);
@@ -325,8 +369,8 @@ async function route() {
   stopLive();
   const hash = location.hash || "#/upload";
   document.querySelectorAll("nav a").forEach((a) => a.setAttribute("aria-current", a.getAttribute("href") === hash ? "page" : "false"));
-  const match = hash.match(/^#\/recordings\/([0-9a-f]{32})$/);
-  if (match) return recordingPage(match[1]);
+  const match = hash.match(/^#\/recordings\/([0-9a-f]{32})(?:\?t=([0-9.]+))?$/);
+  if (match) return recordingPage(match[1], Number(match[2] ?? 0));
   if (hash === "#/library") return libraryPage();
   if (hash.startsWith("#/key")) return keyPage();
   return uploadPage();
