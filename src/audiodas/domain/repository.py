@@ -68,8 +68,8 @@ class RecordingRepository(Protocol):
 
     def delete(self, recording_id: str) -> bool: ...
 
-    def remove_stray_passages(self) -> int:
-        """Search passages a delete had to leave (a full disk); how many were removed."""
+    def remove_search_strays(self) -> int:
+        """Search entries a delete had to leave (a full disk); how many were removed."""
         ...
 
     def save_stage(

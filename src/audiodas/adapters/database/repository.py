@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from audiodas.adapters.database import search
-from audiodas.adapters.database.tables import RecordingRow, SearchEntryRow, StageRow, VariantRow
+from audiodas.adapters.database.tables import RecordingRow, StageRow, VariantRow
 from audiodas.domain import (
     STAGE_NAMES,
     Recording,
@@ -45,7 +45,7 @@ from audiodas.domain import (
     VariantName,
     VersionPage,
 )
-from audiodas.domain.search import Field, Query, SearchPage
+from audiodas.domain.search import Query, SearchPage
 
 log = logging.getLogger("audiodas.database")
 T = TypeVar("T")
@@ -63,10 +63,7 @@ class SqlRecordingRepository:
         with self._sessions.begin() as session:
             session.add(_to_row(recording))
             session.flush()
-            search.replace_entries(
-                session, recording.id, Field.FILENAME,
-                search.entries(recording.id, filename=recording.filename),
-            )  # fmt: skip
+            search.reindex(session.connection(), recording.id)
             if then is not None:
                 then(_transaction(session))
 
@@ -125,29 +122,29 @@ class SqlRecordingRepository:
         return StoredVariant(row.filename, RecordingStatus(row.status), variant)
 
     def delete(self, recording_id: str) -> bool:
-        """The recording, its children and its search passages, in one transaction; on a full
-        disk (FTS5 writes to delete) without the passages, which are never found without their
-        recording and are removed by `remove_stray_passages`."""
+        """The recording, its children and its search entry, in one transaction; on a full
+        disk (FTS5 writes to delete an entry) without the entry, which is never found without
+        its recording and is removed by `remove_search_strays`."""
         try:
-            return self._delete(recording_id, passages=True)
+            return self._delete(recording_id, unindex=True)
         except SQLAlchemyError as exc:
-            log.warning("deleting %s with its search passages failed: %s", recording_id, exc)
-            return self._delete(recording_id, passages=False)
+            log.warning("deleting %s with its search entry failed: %s", recording_id, exc)
+            return self._delete(recording_id, unindex=False)
 
-    def _delete(self, recording_id: str, *, passages: bool) -> bool:
-        children = [StageRow, VariantRow, *([SearchEntryRow] if passages else [])]
+    def _delete(self, recording_id: str, *, unindex: bool) -> bool:
         with self._sessions.begin() as session:
+            if unindex:
+                search.unindex(session.connection(), recording_id)
             # Children first: not every SQLite connection enforces ON DELETE CASCADE.
-            for child in children:
+            for child in (StageRow, VariantRow):
                 session.execute(delete(child).where(child.recording_id == recording_id))
             result = session.execute(delete(RecordingRow).where(RecordingRow.id == recording_id))
             return result.rowcount > 0
 
-    def remove_stray_passages(self) -> int:
-        """Search passages of recordings deleted while they could not be removed."""
-        stray = delete(SearchEntryRow).where(SearchEntryRow.recording_id.not_in(select(_R.id)))
-        with self._sessions.begin() as session:
-            return session.execute(stray).rowcount
+    def remove_search_strays(self) -> int:
+        """Search entries of recordings deleted without them; how many were removed."""
+        with self.engine.begin() as connection:
+            return search.remove_strays(connection)
 
     def save_stage(
         self,
@@ -179,16 +176,11 @@ class SqlRecordingRepository:
                 recording.language = transcript.language
                 recording.segments = transcript.segments_as_dicts()
                 recording.topic = topic
-                search.replace_entries(
-                    session, recording_id, Field.TRANSCRIPT,
-                    search.entries(recording_id, segments=[(s.start, s.text) for s in transcript.segments]),
-                )  # fmt: skip
             if stage.name == StageName.SUMMARIZE and stage.status == StageStatus.DONE:
                 recording.summary = summary
-                search.replace_entries(
-                    session, recording_id, Field.SUMMARY,
-                    search.entries(recording_id, summary=summary),
-                )  # fmt: skip
+            if transcript is not None or summary is not None:
+                session.flush()
+                search.reindex(session.connection(), recording_id)
 
     def set_status(self, recording_id: str, status: RecordingStatus, now: datetime) -> None:
         with self._sessions.begin() as session:

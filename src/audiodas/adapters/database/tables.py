@@ -128,22 +128,3 @@ class ApiKeyRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class SearchEntryRow(Base):
-    """A passage a recording is found by (domain/search.py): its filename, its summary, or one
-    transcript segment. The full-text index over `text` is the dialect's own, made by migration
-    0007 and kept in step by the database: an FTS5 table and triggers on SQLite, a generated
-    `tsvector` column with a GIN index on PostgreSQL."""
-
-    __tablename__ = "search_entries"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    # No foreign key: removing a passage writes to the full-text index (FTS5 appends a delete
-    # marker), which a full disk refuses, and deleting a recording must work on a full disk to
-    # free space. Passages go in the same transaction when they can, else after it; searches
-    # join recordings, so a passage left behind is never found.
-    recording_id: Mapped[str] = mapped_column(String(32), index=True)
-    field: Mapped[str] = mapped_column(String(16))
-    start_s: Mapped[float | None] = mapped_column(Float)
-    text: Mapped[str] = mapped_column(Text)
