@@ -15,6 +15,7 @@ import argparse
 import json
 import random
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -108,6 +109,7 @@ def main() -> None:
             server.stop()
             if cluster:
                 cluster.stop()
+            shutil.rmtree(work, ignore_errors=True)
         base = statistics.median(timings["list, page of 50"])
         print(f"\n{database}: {args.recordings} recordings x 50 segments, {args.requests} each")
         for name, ms in timings.items():

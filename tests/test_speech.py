@@ -188,3 +188,29 @@ def test_reject_policy_ends_off_topic_recordings_rejected(start_server, clips) -
     assert on["status"] == "done"
     listed = httpx.get(f"{server.url}/api/v1/recordings", params={"status": "rejected"}).json()
     assert [r["id"] for r in listed["items"]] == [off["id"]]
+
+
+@pytest.mark.database  # each database's own full-text index
+def test_a_word_said_in_the_middle_finds_that_recording_where_it_is_said(
+    start_server, assets
+) -> None:
+    server = start_server(audiodas_embedded_worker="true")
+    wanted, other = (upload(server, assets / name) for name in ("two_cities.wav", "beckett.wav"))
+    wanted, other = (wait_finished(server, r["id"]) for r in (wanted, other))
+    segments = httpx.get(
+        f"{server.url}/api/v1/recordings/{wanted['id']}/transcript", params={"format": "json"}
+    ).json()["segments"]
+    said = next(s for s in segments if "despair" in s["text"].lower())
+    assert said["start"] > 5  # in the middle, not the opening words
+
+    found = httpx.get(f"{server.url}/api/v1/recordings", params={"q": "despair"}).json()
+    assert [item["id"] for item in found["items"]] == [wanted["id"]]
+    match = found["items"][0]["match"]
+    assert match["start_s"] == said["start"] and match["text"] == said["text"].strip()
+    assert [match["text"][a:b].lower() for a, b in match["highlights"]] == ["despair"]
+    # stemmed ("try" finds beckett's "tried"), and a phrase only where its words are in order
+    tried = httpx.get(f"{server.url}/api/v1/recordings", params={"q": "try failed"}).json()
+    assert [item["id"] for item in tried["items"]] == [other["id"]]
+    for phrase, hits in [('"winter of despair"', [wanted["id"]]), ('"despair of winter"', [])]:
+        answer = httpx.get(f"{server.url}/api/v1/recordings", params={"q": phrase}).json()
+        assert [item["id"] for item in answer["items"]] == hits, phrase
