@@ -152,6 +152,10 @@ def test_a_four_hour_recording_is_processed_in_bounded_memory(start_server, tmp_
     assert rec["duration_s"] == pytest.approx(4 * 3600 - 60, abs=1)
     print(f"4-hour recording: peak memory {growth >> 20} MiB above idle")
     assert growth <= 600 << 20, f"peak memory grew by {growth >> 20} MiB for a 4-hour recording"
+    # Its waveform came from the same decode, within that memory: a few thousand points.
+    waveform = httpx.get(f"{server.url}/api/v1/recordings/{rec['id']}/waveform").json()
+    assert 2000 <= len(waveform["peaks"]) <= 4000 and set(waveform["peaks"]) == {0}
+    assert len(waveform["peaks"]) / waveform["peaks_per_s"] == pytest.approx(4 * 3600 - 60, abs=5)
 
 
 def test_a_model_error_leaves_its_process_serving(tmp_path, assets) -> None:

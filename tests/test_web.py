@@ -329,6 +329,57 @@ def test_a_word_found_in_the_library_opens_the_recording_where_it_is_said(
     assert at == pytest.approx(said["start"], abs=0.25), (at, said)
 
 
+def test_the_waveform_seeks_and_the_transcript_follows_the_player(server, page, assets) -> None:
+    """Click on the waveform: the player seeks there and asks for the bytes from that moment
+    (206); while it plays, the segment being said is marked; a click on a segment seeks."""
+    import struct
+
+    from tests.test_engine import upload, wait_finished
+
+    clip = assets / "two_cities.wav"
+    rec = wait_finished(server, upload(server, clip)["id"], timeout=180)
+    wav = clip.read_bytes()
+    data_at, byte_rate = wav.find(b"data") + 8, struct.unpack("<I", wav[28:32])[0]
+    cdp = page.context.new_cdp_session(page)  # a slow link: a seek needs a new range
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": 64 * 1024, "uploadThroughput": -1},
+    )
+    page.goto(f"{server.url}/#/recordings/{rec['id']}")
+    wave = page.locator('#waveform[data-drawn="1"]')
+    wave.wait_for(timeout=20_000)
+    assert wave.get_attribute("aria-label").startswith("Waveform")
+    wait_until(page, "document.querySelector('#player').readyState >= 1")
+    duration = page.evaluate("document.querySelector('#player').duration")
+    before = len(page.network)
+    box = wave.bounding_box()
+    wave.click(position={"x": box["width"] * 0.75, "y": box["height"] / 2})
+    target = 0.75 * duration
+    wait_until(page, f"Math.abs(document.querySelector('#player').currentTime - {target}) < 0.5")
+    page.wait_for_timeout(1000)
+    ranged = [n for n in page.network[before:] if "/stream" in n[1] and n[0] == 206]
+    assert ranged, page.network[before:]
+    start = int(ranged[0][2].removeprefix("bytes=").split("-")[0])
+    assert abs(start - (data_at + target * byte_rate)) < 2 * byte_rate  # from where it was put
+    shot(page, "waveform")
+
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    first = page.locator("#transcript li").first
+    first.locator(".segment").click()  # a segment seeks, and plays from there
+    wait_until(page, "document.querySelector('#player').currentTime > 0.5")
+    assert first.get_attribute("class") == "current"
+    second = page.locator("#transcript li").nth(1)
+    later = float(second.get_attribute("data-start"))
+    page.evaluate(f"document.querySelector('#player').currentTime = {later + 0.2}")
+    wait_until(page, "document.querySelector('#transcript li.current') !== null && "
+               f"Number(document.querySelector('#transcript li.current').dataset.start) === {later}")  # fmt: skip
+    assert page.locator("#transcript li.current").count() == 1
+
+
 def test_with_keys_required_the_app_asks_for_one_and_plays_by_signed_links(
     page, clips, tmp_path
 ) -> None:

@@ -19,6 +19,7 @@ from audiodas.adapters.database.pg_bus import PostgresBus
 from audiodas.adapters.database.procrastinate_queue import ProcrastinateWorkQueue
 from audiodas.adapters.local_bus import LocalBus
 from audiodas.adapters.media import probe
+from audiodas.adapters.pcm import waveform_of
 from audiodas.adapters.storage import LocalBlobStore
 from audiodas.adapters.topics_file import load_topics
 from audiodas.config import Settings
@@ -72,7 +73,7 @@ def open_runtime(
             else SqlWorkQueue(engine, events, settings)
         )
     topics = load_topics(settings.topics_file)
-    service = RecordingService(settings, repository, store, probe, topics, work)
+    service = RecordingService(settings, repository, store, probe, topics, work, waveform_of)
     metrics = Metrics()
     metrics.gauge_from(
         "audiodas_recordings",

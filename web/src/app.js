@@ -1,4 +1,7 @@
 // AudioDAS web app: upload (with the edge check), library, recording. Talks only to API v1.
+import { fmtSeconds, h } from "./ui.js";
+import { drawWaveform } from "./waveform.js";
+
 const API = "/api/v1";
 const $ = (selector, root = document) => root.querySelector(selector);
 const main = () => $("#main");
@@ -6,16 +9,6 @@ let worker = null;
 let topics = [];
 let liveTimer = null;
 let liveEvents = null;
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (v !== false && v != null) el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const child of children.flat(Infinity)) el.append(child instanceof Node ? child : String(child ?? ""));
-  return el;
-}
 
 // --- Access: the API key of this browser tab (sessionStorage: gone when the tab closes) ----------
 
@@ -77,7 +70,6 @@ async function download(path, name) {
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
 }
 
-const fmtSeconds = (s) => (s == null ? "" : `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, "0")}`);
 
 function stopLive() {
   clearInterval(liveTimer);
@@ -285,7 +277,8 @@ async function recordingPage(id, startAt) {
     return;
   }
   const stages = h("ol", { class: "stages", "aria-live": "polite" });
-  const audio = h("audio", { controls: true, preload: "metadata", id: "player" });
+  const audio = h("audio", { controls: true, preload: "metadata", id: "player", "aria-label": "Player" });
+  const wave = h("canvas", { id: "waveform", class: "waveform", height: 96, tabindex: 0, role: "slider", "aria-label": "Waveform: click, drag or use the arrow keys to seek", "aria-valuemin": 0, hidden: true });
   const variant = h("select", { id: "variant", "aria-label": "Variant" });
   const transcript = h("ol", { class: "transcript", id: "transcript" });
   const summary = h("p", { class: "summary", id: "summary" });
@@ -296,7 +289,7 @@ async function recordingPage(id, startAt) {
   const retry = h("button", { type: "button", id: "retry", hidden: true }, "Retry failed stages");
   main().replaceChildren(
     h("h1", {}, rec.filename), statusLine, retry, h("h2", {}, "Stages"), stages,
-    h("h2", {}, "Player"), h("label", { for: "variant" }, "Variant "), variant, h("p", {}, audio),
+    h("h2", {}, "Player"), h("label", { for: "variant" }, "Variant "), variant, wave, h("p", {}, audio),
     h("h2", {}, "Summary"), summary, h("h2", {}, "Transcript"), downloads, transcript,
   );
 
@@ -313,12 +306,36 @@ async function recordingPage(id, startAt) {
     variant.replaceChildren(...Object.keys(r.variants).map((v) => h("option", { value: v, selected: v === current }, { original: "Original", archive: "Archive (AAC)", echo: "Echo (MP3)" }[v] ?? v)));
     summary.textContent = r.summary ?? (r.status === "done" ? "(no summary: no speech)" : "…");
   };
+  // Follow-along: the segment being played is marked and kept in view.
+  let spoken = [];
+  const follow = () => {
+    const at = audio.currentTime;
+    let current = null;
+    for (const li of spoken) if (Number(li.dataset.start) <= at + 0.05) current = li;
+    for (const li of spoken) {
+      if (li === current && !li.classList.contains("current")) li.scrollIntoView({ block: "nearest" });
+      li.classList.toggle("current", li === current);
+      li.toggleAttribute("aria-current", li === current);
+    }
+  };
+  audio.addEventListener("timeupdate", follow);
+  audio.addEventListener("seeked", follow);
   const loadTranscript = async () => {
     try {
       const t = await api(`/recordings/${id}/transcript?format=json`);
-      transcript.replaceChildren(...t.segments.map((s) => h("li", {}, h("button", { type: "button", class: "segment", "data-start": s.start, onclick: () => { audio.currentTime = s.start; audio.play(); } }, `[${fmtSeconds(s.start)}] `, s.text))));
+      spoken = t.segments.map((s) => h("li", { "data-start": s.start }, h("button", { type: "button", class: "segment", "data-start": s.start, onclick: () => { audio.currentTime = s.start; audio.play(); } }, `[${fmtSeconds(s.start)}] `, s.text)));
+      transcript.replaceChildren(...spoken);
+      follow();
     } catch {
       transcript.replaceChildren(h("li", {}, "Not transcribed yet."));
+      return;
+    }
+    if (wave.dataset.drawn) return;
+    try {
+      drawWaveform(wave, audio, await api(`/recordings/${id}/waveform`));
+      wave.hidden = false;
+    } catch {
+      // no waveform (yet): the player alone
     }
   };
   variant.addEventListener("change", () => {
@@ -338,7 +355,7 @@ async function recordingPage(id, startAt) {
   audio.src = streamUrl(rec, "original");
   // Opened from a search hit: the player starts where it is said.
   if (startAt > 0) audio.addEventListener("loadedmetadata", () => { audio.currentTime = startAt; }, { once: true });
-  const follow = () => {
+  const followProgress = () => {
     stopLive();
     liveEvents = new EventSource(rec.events_url ?? `${API}/recordings/${id}/events`);
     liveEvents.addEventListener("stage", () => renderLatest(api(`/recordings/${id}`)));
@@ -352,7 +369,7 @@ async function recordingPage(id, startAt) {
     retry.disabled = true;
     try {
       await renderLatest(api(`/recordings/${id}/retry`, { method: "POST" }));
-      follow();
+      followProgress();
     } catch (error) {
       statusLine.textContent = `Retry refused: ${error.message}`;
     } finally {
@@ -360,7 +377,7 @@ async function recordingPage(id, startAt) {
     }
   });
   await loadTranscript();
-  if (!["done", "failed", "rejected"].includes(rec.status)) follow();
+  if (!["done", "failed", "rejected"].includes(rec.status)) followProgress();
 }
 
 // --- Router ----------------------------------------------------------------------------------

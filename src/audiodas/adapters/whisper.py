@@ -73,14 +73,16 @@ class WhisperTranscriber:
     ) -> Transcript:
         """Blocking. Decodes and transcribes window by window (adapters.pcm); a recording
         shorter than one window is transcribed whole, exactly as faster-whisper would."""
-        from audiodas.adapters.pcm import windows
+        from audiodas.adapters.pcm import PeakMeter, windows
 
         model = self.load()
         multilingual = self.multilingual
         if not multilingual:
             language = None  # an English-only model takes no language hint
         parts, words = [], []
+        meter = PeakMeter()
         for window in windows(path, self.window_s):
+            meter.add(window.samples)
             segments, info = model.transcribe(
                 window.samples,
                 beam_size=self.beam_size,
@@ -100,7 +102,8 @@ class WhisperTranscriber:
             # Later windows keep the first one's language and take no prompt: the prompt
             # describes the start of the recording.
             language, prompt = info.language, None
-        return Transcript.from_parts(parts, language if multilingual else "en", words)
+        language = language if multilingual else "en"
+        return Transcript.from_parts(parts, language, words, meter.waveform())
 
 
 def _time(seconds: float) -> float:

@@ -27,6 +27,7 @@ RULES: dict[str, Scope | None] = {
     "GET /api/v1/recordings/{recording_id}/events": Scope.READ,
     "GET /api/v1/recordings/{recording_id}/transcript": Scope.READ,
     "HEAD /api/v1/recordings/{recording_id}/transcript": Scope.READ,
+    "GET /api/v1/recordings/{recording_id}/waveform": Scope.READ,
     "GET /api/v1/domains": Scope.READ,
     "GET /metrics": Scope.READ,  # or public: AUDIODAS_METRICS_PUBLIC
     "POST /api/v1/recordings": Scope.UPLOAD,

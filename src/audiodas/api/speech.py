@@ -11,10 +11,10 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from audiodas.api.dependencies import InferenceDep, RuntimeDep, ServiceDep
-from audiodas.api.schemas import ERRORS, ErrorOut
+from audiodas.api.schemas import ERRORS, ErrorOut, JSONBody
 from audiodas.api.subtitles import FORMATS, to_srt, to_text, to_vtt
 from audiodas.api.uploads import multipart_openapi, receive_form
-from audiodas.domain import Rejected, StageName, StageStatus, Transcript, quoted
+from audiodas.domain import Rejected, Transcript, quoted
 from audiodas.inference import (
     InferenceBusy,
     InferenceFailed,
@@ -29,6 +29,21 @@ router = APIRouter(tags=["speech"])
 @router.get("/api/v1/domains", summary="Topics a recording can be checked against")
 async def domains(runtime: RuntimeDep) -> dict:
     return {"items": [asdict(t) for t in runtime.topics.values()]}
+
+
+@router.get(
+    "/api/v1/recordings/{recording_id}/waveform",
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    summary="Peaks to draw: the loudest level (0-255) of each 1/peaks_per_s second, at most "
+    "4,000 whatever the length",
+)
+async def waveform(recording_id: str, service: ServiceDep) -> JSONBody:
+    # A thread: a recording transcribed before waveforms were kept is measured on this request.
+    found = await to_thread.run_sync(service.waveform, recording_id)
+    # Made once by transcription (a re-run makes the same peaks), so a browser may keep it.
+    return JSONBody(
+        {"id": recording_id, **found.as_dict()}, headers={"Cache-Control": "private, max-age=300"}
+    )
 
 
 @router.head("/api/v1/recordings/{recording_id}/transcript", include_in_schema=False)
@@ -46,13 +61,7 @@ async def transcript(
     service: ServiceDep,
     format: Annotated[Literal["txt", "srt", "vtt", "json"], Query()] = "txt",
 ) -> Response:
-    recording = service.get(recording_id, segments=True)
-    if recording.stages[StageName.TRANSCRIBE].status != StageStatus.DONE:
-        raise Rejected(
-            Rejected.VARIANT_NOT_READY,
-            f"the transcript is not ready (transcribe stage: "
-            f"{recording.stages[StageName.TRANSCRIBE].status})",
-        )
+    recording = service.transcribed(recording_id, "transcript", segments=True)
     segments = recording.segments
     if format == "json":
         return JSONResponse(

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from audiodas.domain.recording import Recording, RecordingStatus, Stage, Variant, VariantName
 from audiodas.domain.search import Query, SearchPage
-from audiodas.domain.transcript import Transcript
+from audiodas.domain.transcript import Transcript, Waveform
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,10 @@ class RecordingRepository(Protocol):
         ...
 
     def find_variant(self, recording_id: str, name: VariantName) -> StoredVariant | None: ...
+
+    def waveform(self, recording_id: str) -> Waveform | None: ...
+
+    def save_waveform(self, recording_id: str, waveform: Waveform) -> None: ...
 
     def delete(self, recording_id: str) -> bool: ...
 

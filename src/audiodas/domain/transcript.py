@@ -19,31 +19,71 @@ class Word:
     end: float
 
 
+WAVEFORM_POINTS = 4000  # at most, whatever the length: what a page draws
+
+
+@dataclass(frozen=True)
+class Waveform:
+    """The loudest level (0-255) of each 1/`peaks_per_s` second of a recording."""
+
+    peaks_per_s: float
+    peaks: bytes
+
+    def reduced(self, points: int = WAVEFORM_POINTS) -> Waveform:
+        """At most `points` peaks: each the loudest of as many consecutive ones as it takes."""
+        group = -(-len(self.peaks) // points) if self.peaks else 1
+        if group <= 1:
+            return self
+        peaks = bytes(max(self.peaks[i : i + group]) for i in range(0, len(self.peaks), group))
+        return Waveform(self.peaks_per_s / group, peaks)
+
+    def as_dict(self) -> dict:
+        return {"peaks_per_s": self.peaks_per_s, "peaks": list(self.peaks)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Waveform:
+        return cls(data["peaks_per_s"], bytes(data["peaks"]))
+
+
 @dataclass(frozen=True)
 class Transcript:
     text: str
     language: str | None
     segments: list[Segment] = field(default_factory=list)
     words: list[Word] = field(default_factory=list)  # only when word timestamps were asked for
+    # Made from the audio decoded for transcription, so the file is decoded once for both.
+    waveform: Waveform | None = None
 
     def segments_as_dicts(self) -> list[dict]:
         return [asdict(s) for s in self.segments]
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {
+            "text": self.text,
+            "language": self.language,
+            "segments": self.segments_as_dicts(),
+            "words": [asdict(w) for w in self.words],
+            "waveform": self.waveform.as_dict() if self.waveform else None,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Transcript:
+        waveform = data.get("waveform")
         return cls(
             text=data["text"],
             language=data["language"],
             segments=[Segment(**s) for s in data["segments"]],
             words=[Word(**w) for w in data["words"]],
+            waveform=Waveform.from_dict(waveform) if waveform else None,
         )
 
     @classmethod
     def from_parts(
-        cls, segments: list[Segment], language: str | None, words: list[Word] | None = None
+        cls,
+        segments: list[Segment],
+        language: str | None,
+        words: list[Word] | None = None,
+        waveform: Waveform | None = None,
     ) -> Transcript:
         text = " ".join(s.text.strip() for s in segments if s.text.strip())
-        return cls(text=text, language=language, segments=segments, words=words or [])
+        return cls(text, language, segments, words or [], waveform)

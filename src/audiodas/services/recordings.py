@@ -19,12 +19,15 @@ from audiodas.domain import (
     RecordingRepository,
     RecordingStatus,
     Rejected,
+    StageName,
+    StageStatus,
     VariantName,
     VersionPage,
     quoted,
 )
 from audiodas.domain.search import SearchPage, parse_query
 from audiodas.domain.topics import Topic
+from audiodas.domain.transcript import Waveform
 from audiodas.services.ports import BlobStore, StagedBlob, WorkQueue
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -57,6 +60,7 @@ class RecordingService:
         probe: Callable[[Path], AudioInfo],
         topics: dict[str, Topic],
         work: WorkQueue,
+        measure_waveform: Callable[[Path], Waveform],
     ) -> None:
         self.settings = settings
         self.repository = repository
@@ -64,6 +68,7 @@ class RecordingService:
         self.probe = probe
         self.topics = topics
         self.work = work
+        self.measure_waveform = measure_waveform
         self._variant_files: dict[tuple[str, VariantName], VariantFile] = {}
 
     def ingest(self, staged: StagedBlob, filename: str, domain: str | None = None) -> Recording:
@@ -129,6 +134,28 @@ class RecordingService:
 
     def get(self, recording_id: str, *, segments: bool = False) -> Recording:
         return _existing(recording_id, lambda: self.repository.get(recording_id, segments=segments))
+
+    def transcribed(self, recording_id: str, what: str, *, segments: bool = False) -> Recording:
+        """The recording, if its transcription is done (409 otherwise: `what` is not ready)."""
+        recording = self.get(recording_id, segments=segments)
+        stage = recording.stages[StageName.TRANSCRIBE].status
+        if stage != StageStatus.DONE:
+            raise Rejected(
+                Rejected.VARIANT_NOT_READY, f"the {what} is not ready (transcribe stage: {stage})"
+            )
+        return recording
+
+    def waveform(self, recording_id: str) -> Waveform:
+        """Made by transcription; a recording transcribed before waveforms were kept gets its
+        own on this first request (one decode of the original, in windows), kept from then on.
+        Blocking: call it from a worker thread in async code."""
+        recording = self.transcribed(recording_id, "waveform")
+        waveform = self.repository.waveform(recording_id)
+        if waveform is None:
+            original = recording.variants[VariantName.ORIGINAL].path
+            waveform = self.measure_waveform(self.store.local_path(original))
+            self.repository.save_waveform(recording_id, waveform)
+        return waveform
 
     def version(self, recording_id: str) -> datetime:
         """When the recording last changed (any change moves it)."""

@@ -46,6 +46,7 @@ from audiodas.domain import (
     VersionPage,
 )
 from audiodas.domain.search import Query, SearchPage
+from audiodas.domain.transcript import Waveform
 
 log = logging.getLogger("audiodas.database")
 T = TypeVar("T")
@@ -110,6 +111,21 @@ class SqlRecordingRepository:
         """Recordings as listed (no transcript, no segments), in no particular order."""
         with self.engine.connect() as connection:
             return _assemble(connection, connection.execute(_MANY, {"ids": recording_ids}).all())
+
+    def waveform(self, recording_id: str) -> Waveform | None:
+        with self.engine.connect() as connection:
+            stored = connection.execute(_WAVEFORM, {"id": recording_id}).scalar()
+        return Waveform.from_dict(stored) if stored else None
+
+    def save_waveform(self, recording_id: str, waveform: Waveform) -> None:
+        """Keep a waveform made after the recording was transcribed (it changes no version:
+        it is what the transcription would have made)."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(RecordingRow)
+                .where(RecordingRow.id == recording_id)
+                .values(waveform=waveform.as_dict())
+            )
 
     def find_variant(self, recording_id: str, name: VariantName) -> StoredVariant | None:
         with self.engine.connect() as connection:
@@ -176,6 +192,8 @@ class SqlRecordingRepository:
                 recording.language = transcript.language
                 recording.segments = transcript.segments_as_dicts()
                 recording.topic = topic
+                if transcript.waveform is not None:
+                    recording.waveform = transcript.waveform.as_dict()
             if stage.name == StageName.SUMMARIZE and stage.status == StageStatus.DONE:
                 recording.summary = summary
             if transcript is not None or summary is not None:
@@ -329,7 +347,11 @@ def _variant_row(recording_id: str, v: Variant) -> VariantRow:
 # The reads, built once: building a statement costs more than running it (profiled).
 _R, _S, _V = RecordingRow.__table__.c, StageRow.__table__.c, VariantRow.__table__.c
 # What a listed recording carries: everything but its transcript and segments.
-_LISTED = [c for c in _R if c.name not in ("transcript", "segments", "claimed_by", "lease_until")]
+_LISTED = [
+    c
+    for c in _R
+    if c.name not in ("transcript", "segments", "waveform", "claimed_by", "lease_until")
+]
 _GET = {
     segments: select(*_LISTED, _R.transcript, *([_R.segments] if segments else [])).where(
         _R.id == bindparam("id")
@@ -355,6 +377,7 @@ _FIND_VARIANT = (
 
 
 _VERSION = select(_R.updated_at).where(_R.id == bindparam("id"))
+_WAVEFORM = select(_R.waveform).where(_R.id == bindparam("id"))
 _MANY = select(*_LISTED).where(_R.id.in_(bindparam("ids", expanding=True)))
 
 

@@ -68,6 +68,7 @@ class RecordingRow(Base):
     summary: Mapped[str | None] = mapped_column(String(64))
     segments: Mapped[list | None] = mapped_column(JSON)
     topic: Mapped[dict | None] = mapped_column(JSON)
+    waveform: Mapped[dict | None] = mapped_column(JSON)  # domain.transcript.Waveform.as_dict
     retention_until: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
