@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -275,6 +276,14 @@ def test_a_failed_recording_offers_a_retry(server, page, corrupt_in_the_middle) 
     )
     page.locator('#status[data-status="failed"]').wait_for(timeout=20_000)
     assert page.locator("#retry").is_visible()
+    # Each stage says how long it took and why it failed; the library offers the retry too.
+    archive = page.locator("[data-stage=archive]").inner_text()
+    assert re.search(r"failed \(\d+\.\d s\) — .+", archive), archive
+    page.goto(f"{server.url}/#/library")
+    with page.expect_response(lambda r: r.url.endswith("/retry")) as answer:
+        page.locator(f'tr[data-id="{rec["id"]}"] button.retry').click()
+    assert answer.value.status == 202
+    wait_until(page, "document.querySelector('#library-message').textContent.includes('run again')")
 
 
 def test_a_late_answer_never_undoes_a_newer_state(server, page, clips) -> None:
@@ -349,6 +358,11 @@ def test_the_waveform_seeks_and_the_transcript_follows_the_player(server, page, 
     page.goto(f"{server.url}/#/recordings/{rec['id']}")
     wave = page.locator('#waveform[data-drawn="1"]')
     wave.wait_for(timeout=20_000)
+    files = page.locator("#variants li")  # each variant: a download link, its format and size
+    assert files.count() == 3, page.locator("#variants").inner_text()
+    for i in range(3):
+        assert re.search(r"audio/\S+ · \d+(\.\d)? [KM]B$", files.nth(i).inner_text())
+        assert "sig=" in files.nth(i).locator("a").get_attribute("href")
     assert wave.get_attribute("aria-label").startswith("Waveform")
     wait_until(page, "document.querySelector('#player').readyState >= 1")
     duration = page.evaluate("document.querySelector('#player').duration")
@@ -378,6 +392,45 @@ def test_the_waveform_seeks_and_the_transcript_follows_the_player(server, page, 
     wait_until(page, "document.querySelector('#transcript li.current') !== null && "
                f"Number(document.querySelector('#transcript li.current').dataset.start) === {later}")  # fmt: skip
     assert page.locator("#transcript li.current").count() == 1
+
+
+def test_the_library_pages_filters_deletes_and_explains_a_retention_refusal(
+    server, page, clips, tmp_path
+) -> None:
+    from tests.test_engine import upload
+
+    page.on("dialog", lambda dialog: dialog.accept())  # "Delete …?": yes
+    kept = upload(server, clips["economics"])  # five years of retention on this server
+    page.goto(f"{server.url}/#/library")
+    page.locator(f'tr[data-id="{kept["id"]}"] button.delete').click()
+    wait_until(page, "document.querySelector('#library-message').textContent.includes('retention')")
+    said = page.locator("#library-message").inner_text()
+    assert "cannot be deleted before" in said and "under_retention" not in said, said
+    assert page.locator(f'tr[data-id="{kept["id"]}"]').count() == 1
+
+    free = Server(tmp_path / "free", env={"AUDIODAS_RETENTION_DAYS": "0"}).start()  # API only
+    try:
+        ids = [upload(free, clips["economics"])["id"] for _ in range(22)]  # newest last
+        page.goto(f"{free.url}/#/library")
+        rows = page.locator("tbody tr")
+        rows.first.wait_for()
+        assert rows.count() == 20 and rows.first.get_attribute("data-id") == ids[-1]
+        page.click("#older")
+        wait_until(page, "document.querySelectorAll('tbody tr').length === 2")
+        assert [rows.nth(i).get_attribute("data-id") for i in range(2)] == ids[1::-1]
+        page.click("#newer")
+        wait_until(page, "document.querySelectorAll('tbody tr').length === 20")
+        page.select_option("#status-filter", "failed")
+        wait_until(page, "document.querySelectorAll('tbody tr').length === 0")
+        page.select_option("#status-filter", "queued")
+        wait_until(page, "document.querySelectorAll('tbody tr').length === 20")
+        page.locator(f'tr[data-id="{ids[-1]}"] button.delete').click()
+        wait_until(page, f"!document.querySelector('tr[data-id=\"{ids[-1]}\"]')")
+        assert "was deleted" in page.locator("#library-message").inner_text()
+        assert httpx.get(f"{free.url}/api/v1/recordings/{ids[-1]}").status_code == 404
+        shot(page, "library-pages")
+    finally:
+        free.stop()
 
 
 def test_with_keys_required_the_app_asks_for_one_and_plays_by_signed_links(

@@ -29,7 +29,10 @@ function refusal(status, body) {
 // Every call of the API: with the tab's key; a refusal thrown as an Error that says it in words.
 async function request(path, options = {}) {
   const response = await fetch(API + path, { ...options, headers: { ...keyHeaders(), ...options.headers } });
-  if (!response.ok) throw refusal(response.status, await response.json().catch(() => null));
+  if (!response.ok) {
+    const body = await response.json().catch(() => null);
+    throw Object.assign(refusal(response.status, body), { code: body?.error });
+  }
   return response;
 }
 
@@ -243,30 +246,82 @@ async function showResults(q, results) {
   })));
 }
 
+const STATUSES = ["queued", "processing", "done", "failed", "rejected"];
+const topicText = (t) => (t ? `${t.expected}: ${t.on_topic ? "on topic" : "off topic"} (${t.score})` : "");
+
+// Why a delete was refused, in words.
+function deleteRefusal(error, r) {
+  if (error.code === "under_retention") {
+    const until = new Date(r.retention_until).toLocaleDateString(undefined, { dateStyle: "long" });
+    return `${r.filename} is kept until ${until}: its archive copy is under legal retention, so it cannot be deleted before then.`;
+  }
+  return `${r.filename} was not deleted: ${error.message}`;
+}
+
 async function libraryPage() {
   const body = h("tbody");
-  const table = h("table", { class: "library" }, h("caption", {}, "Recordings, newest first"), h("thead", {}, h("tr", {}, ["File", "Status", "Duration", "Summary", "Topic"].map((c) => h("th", { scope: "col" }, c)))), body);
-  const results = h("div", { id: "results" }, table);
+  const table = h("table", { class: "library" }, h("caption", {}, "Recordings, newest first"), h("thead", {}, h("tr", {}, ["File", "Status", "Duration", "Summary", "Topic", "Actions"].map((c) => h("th", { scope: "col" }, c)))), body);
+  const filter = h("select", { id: "status-filter" }, h("option", { value: "" }, "all"), STATUSES.map((st) => h("option", { value: st }, st)));
+  const newer = h("button", { type: "button", id: "newer", disabled: true }, "← Newer");
+  const older = h("button", { type: "button", id: "older", disabled: true }, "Older →");
+  const message = h("p", { id: "library-message", role: "status", "aria-live": "polite" });
+  const results = h("div", { id: "results" }, h("p", { class: "controls" }, h("label", { for: "status-filter" }, "Status "), filter, " ", newer, " ", older), message, table);
   main().replaceChildren(h("h1", {}, "Library"), searchForm((q) => showResults(q, results)), results);
+  // The cursors of the pages before this one, so "Newer" can go back.
+  const pages = [null];
+  let next = null;
+  const act = async (r, what) => {
+    message.textContent = "";
+    try {
+      if (what === "delete") {
+        if (!confirm(`Delete ${r.filename}? Its files are removed for good.`)) return;
+        await request(`/recordings/${r.id}`, { method: "DELETE" });
+        message.textContent = `${r.filename} was deleted.`;
+      } else {
+        await api(`/recordings/${r.id}/retry`, { method: "POST" });
+        message.textContent = `${r.filename}: its failed stages run again.`;
+      }
+    } catch (error) {
+      message.textContent = what === "delete" ? deleteRefusal(error, r) : `${r.filename}: retry refused: ${error.message}`;
+    }
+    await refresh();
+  };
   const refresh = async () => {
-    const { items } = await api("/recordings?limit=100");
+    const query = new URLSearchParams({ limit: 20 });
+    if (pages.at(-1)) query.set("cursor", pages.at(-1));
+    if (filter.value) query.set("status", filter.value);
+    const page = await api(`/recordings?${query}`);
+    next = page.next_cursor;
+    older.disabled = !next;
+    newer.disabled = pages.length === 1;
     body.replaceChildren(
-      ...items.map((r) =>
+      ...page.items.map((r) =>
         h("tr", { "data-id": r.id },
           h("td", {}, h("a", { href: `#/recordings/${r.id}` }, r.filename)),
           h("td", { class: `status ${r.status}` }, r.status),
           h("td", {}, fmtSeconds(r.duration_s)),
           h("td", {}, r.summary ?? ""),
-          h("td", {}, r.topic ? `${r.topic.expected}: ${r.topic.on_topic ? "on topic" : "off topic"} (${r.topic.score})` : ""),
+          h("td", {}, topicText(r.topic)),
+          h("td", { class: "actions" },
+            r.status === "failed" ? h("button", { type: "button", class: "retry", onclick: () => act(r, "retry") }, "Retry") : "",
+            " ",
+            h("button", { type: "button", class: "delete", "aria-label": `Delete ${r.filename}`, onclick: () => act(r, "delete") }, "Delete")),
         ),
       ),
     );
   };
+  filter.addEventListener("change", () => { pages.splice(1); refresh(); });
+  older.addEventListener("click", () => { if (next) { pages.push(next); refresh(); } });
+  newer.addEventListener("click", () => { if (pages.length > 1) { pages.pop(); refresh(); } });
   await refresh();
-  liveTimer = setInterval(refresh, 2000);
+  liveTimer = setInterval(refresh, 3000);
 }
 
 // --- Recording -------------------------------------------------------------------------------
+
+const VARIANTS = { original: "Original", archive: "Archive (AAC)", echo: "Echo (MP3)" };
+const fmtBytes = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`);
+const tookText = (s) => (s.started_at && s.finished_at ? ` (${((new Date(s.finished_at) - new Date(s.started_at)) / 1000).toFixed(1)} s)` : "");
 
 async function recordingPage(id, startAt) {
   let rec;
@@ -286,10 +341,12 @@ async function recordingPage(id, startAt) {
   const downloads = h("p", { class: "downloads" }, "Transcript: ", ["txt", "srt", "vtt", "json"].map((f) => [
     h("a", { href: `${API}/recordings/${id}/transcript?format=${f}`, onclick: (e) => { e.preventDefault(); download(`/recordings/${id}/transcript?format=${f}`, `${rec.filename}.${f}`).catch((error) => { statusLine.textContent = error.message; }); } }, f), " "]));
   const statusLine = h("p", { id: "status" });
+  const variants = h("ul", { class: "variants", id: "variants" });
   const retry = h("button", { type: "button", id: "retry", hidden: true }, "Retry failed stages");
   main().replaceChildren(
     h("h1", {}, rec.filename), statusLine, retry, h("h2", {}, "Stages"), stages,
     h("h2", {}, "Player"), h("label", { for: "variant" }, "Variant "), variant, wave, h("p", {}, audio),
+    h("h2", {}, "Files"), variants,
     h("h2", {}, "Summary"), summary, h("h2", {}, "Transcript"), downloads, transcript,
   );
 
@@ -301,9 +358,11 @@ async function recordingPage(id, startAt) {
     statusLine.textContent = `Status: ${r.status} · ${fmtSeconds(r.duration_s)}` + (r.topic ? ` · topic ${r.topic.expected}: ${r.topic.on_topic ? "on topic" : "off topic"}` : "");
     statusLine.dataset.status = r.status;
     retry.hidden = r.status !== "failed";
-    stages.replaceChildren(...r.stages.map((s) => h("li", { "data-stage": s.name, "data-status": s.status }, `${s.name}: ${s.status}`, s.error ? ` — ${s.error}` : "")));
+    stages.replaceChildren(...r.stages.map((s) => h("li", { "data-stage": s.name, "data-status": s.status }, `${s.name}: ${s.status}`, tookText(s), s.error ? ` — ${s.error}` : "")));
+    variants.replaceChildren(...Object.entries(r.variants).map(([name, v]) => h("li", { "data-variant": name },
+      h("a", { href: v.signed_url, download: `${r.filename}.${name}` }, VARIANTS[name] ?? name), ` · ${v.content_type} · ${fmtBytes(v.size_bytes)}`)));
     const current = variant.value || "original";
-    variant.replaceChildren(...Object.keys(r.variants).map((v) => h("option", { value: v, selected: v === current }, { original: "Original", archive: "Archive (AAC)", echo: "Echo (MP3)" }[v] ?? v)));
+    variant.replaceChildren(...Object.keys(r.variants).map((v) => h("option", { value: v, selected: v === current }, VARIANTS[v] ?? v)));
     summary.textContent = r.summary ?? (r.status === "done" ? "(no summary: no speech)" : "…");
   };
   // Follow-along: the segment being played is marked and kept in view.
