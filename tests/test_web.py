@@ -328,10 +328,13 @@ def test_a_word_found_in_the_library_opens_the_recording_where_it_is_said(
     page.click("#search-form button[type=submit]")
     hits = page.locator("#search-results > li")
     hits.first.wait_for(timeout=20_000)
-    assert [hits.nth(i).get_attribute("data-id") for i in range(hits.count())] == [wanted["id"]]
-    assert page.locator("#search-results mark").first.inner_text().lower() == "despair"
+    # (this module's other recordings may say it too: the damaged copy of two_cities does)
+    found = [hits.nth(i).get_attribute("data-id") for i in range(hits.count())]
+    assert wanted["id"] in found and other["id"] not in found, found
+    hit = page.locator(f'#search-results > li[data-id="{wanted["id"]}"]')
+    assert hit.locator("mark").first.inner_text().lower() == "despair"
     shot(page, "search")
-    hits.first.locator("a").click()
+    hit.locator("a").click()
     page.locator("#player").wait_for()
     wait_until(page, "document.querySelector('#player').readyState >= 1")
     at = page.evaluate("document.querySelector('#player').currentTime")
@@ -388,10 +391,12 @@ def test_the_waveform_seeks_and_the_transcript_follows_the_player(server, page, 
     assert first.get_attribute("class") == "current"
     second = page.locator("#transcript li").nth(1)
     later = float(second.get_attribute("data-start"))
-    page.evaluate(f"document.querySelector('#player').currentTime = {later + 0.2}")
+    page.evaluate(f"document.querySelector('#player').currentTime = {later - 1}")
+    page.evaluate("document.querySelector('#player').play()")  # playing on into the next one
     wait_until(page, "document.querySelector('#transcript li.current') !== null && "
                f"Number(document.querySelector('#transcript li.current').dataset.start) === {later}")  # fmt: skip
     assert page.locator("#transcript li.current").count() == 1
+    shot(page, "follow-along")
 
 
 def test_the_library_pages_filters_deletes_and_explains_a_retention_refusal(
