@@ -385,10 +385,15 @@ def test_the_waveform_seeks_and_the_transcript_follows_the_player(server, page, 
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
     )
+    word = page.locator("#transcript li").nth(2).locator(".word").nth(3)
+    at = float(word.get_attribute("data-start"))
+    word.click()  # a word seeks to when it is said
+    wait_until(page, f"Math.abs(document.querySelector('#player').currentTime - {at}) < 0.5")
     first = page.locator("#transcript li").first
     first.locator(".segment").click()  # a segment seeks, and plays from there
-    wait_until(page, "document.querySelector('#player').currentTime > 0.5")
-    assert first.get_attribute("class") == "current"
+    wait_until(page, "document.querySelector('#player').currentTime > 0.5 && "
+               "document.querySelector('#player').currentTime < 5")  # fmt: skip
+    wait_until(page, "document.querySelector('#transcript li').classList.contains('current')")
     second = page.locator("#transcript li").nth(1)
     later = float(second.get_attribute("data-start"))
     page.evaluate(f"document.querySelector('#player').currentTime = {later - 1}")

@@ -76,3 +76,22 @@ def test_hostile_queries_are_plain_words(client, library, q: str) -> None:
 @pytest.mark.parametrize("q", ["", "?!", "x" * 10_000, " ".join(f"w{i}" for i in range(17))])
 def test_a_query_without_words_or_too_big_is_400(client, library, q: str) -> None:
     assert_error(client.get(API, params={"q": q}), 400, "invalid_field")
+
+
+def test_the_json_transcript_gives_each_segments_words_and_times(client, audio_files) -> None:
+    from audiodas.domain.transcript import Word
+
+    rid = upload(client, audio_files["short_mp3"]).json()["id"]
+    now = datetime.now(UTC)
+    segments = [Segment(0.0, 2.0, "Ever tried."), Segment(2.5, 4.0, "Ever failed.")]
+    words = [Word("Ever", 0.0, 0.4), Word("tried.", 0.5, 1.9), Word("Ever", 2.5, 2.9),
+             Word("failed.", 3.0, 3.9)]  # fmt: skip
+    client.app.state.runtime.repository.save_stage(
+        rid, Stage(StageName.TRANSCRIBE, StageStatus.DONE, now, now, None, 1),
+        transcript=Transcript.from_parts(segments, "en", words), now=now,
+    )  # fmt: skip
+    body = client.get(f"{API}/{rid}/transcript", params={"format": "json"}).json()
+    assert [[w["word"] for w in s["words"]] for s in body["segments"]] == [
+        ["Ever", "tried."], ["Ever", "failed."],
+    ]  # fmt: skip
+    assert body["segments"][1]["words"][1] == {"word": "failed.", "start": 3.0, "end": 3.9}

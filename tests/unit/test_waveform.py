@@ -39,3 +39,13 @@ def test_four_hours_are_reduced_to_a_few_thousand_points_keeping_the_loudest() -
     assert abs(at - 123_456 / PEAKS_PER_S) < 1 / waveform.peaks_per_s
     short = Waveform(PEAKS_PER_S, bytes(100))
     assert short.reduced() == short  # a short one keeps its resolution
+
+
+def test_words_go_to_the_segment_they_are_said_in() -> None:
+    from audiodas.domain.transcript import Segment, Word, words_by_segment
+
+    segments = [Segment(0.0, 2.0, "Ever tried."), Segment(2.5, 4.0, "Ever failed.")]
+    words = [Word("Ever", 0.0, 0.4), Word("tried.", 0.5, 1.9), Word("Ever", 2.49, 2.9),
+             Word("failed.", 3.0, 3.9)]  # fmt: skip
+    assert words_by_segment(segments, words) == [words[:2], words[2:]]
+    assert words_by_segment(segments, []) == [[], []]

@@ -382,7 +382,10 @@ async function recordingPage(id, startAt) {
   const loadTranscript = async () => {
     try {
       const t = await api(`/recordings/${id}/transcript?format=json`);
-      spoken = t.segments.map((s) => h("li", { "data-start": s.start }, h("button", { type: "button", class: "segment", "data-start": s.start, onclick: () => { audio.currentTime = s.start; audio.play(); } }, `[${fmtSeconds(s.start)}] `, s.text)));
+      const seek = (at) => { audio.currentTime = at; audio.play(); };
+      // A word is a click target inside its segment's button (the keyboard's target).
+      const said = (s) => (s.words?.length ? s.words.map((w) => [h("span", { class: "word", "data-start": w.start, onclick: (e) => { e.stopPropagation(); seek(w.start); } }, w.word), " "]) : s.text);
+      spoken = t.segments.map((s) => h("li", { "data-start": s.start }, h("button", { type: "button", class: "segment", "data-start": s.start, onclick: () => seek(s.start) }, `[${fmtSeconds(s.start)}] `, said(s))));
       transcript.replaceChildren(...spoken);
       follow();
     } catch {

@@ -15,6 +15,7 @@ from audiodas.api.schemas import ERRORS, ErrorOut, JSONBody
 from audiodas.api.subtitles import FORMATS, to_srt, to_text, to_vtt
 from audiodas.api.uploads import multipart_openapi, receive_form
 from audiodas.domain import Rejected, Transcript, quoted
+from audiodas.domain.transcript import words_by_segment
 from audiodas.inference import (
     InferenceBusy,
     InferenceFailed,
@@ -64,17 +65,21 @@ async def transcript(
     recording = service.transcribed(recording_id, "transcript", segments=True)
     segments = recording.segments
     if format == "json":
+        words = words_by_segment(segments, service.repository.words(recording_id))
         return JSONResponse(
             {
                 "id": recording.id,
                 "language": recording.language,
                 "text": recording.transcript or "",
                 "segments": [
-                    {"id": i, "start": s.start, "end": s.end, "text": s.text}
-                    for i, s in enumerate(segments)
+                    {
+                        "id": i, "start": s.start, "end": s.end, "text": s.text,
+                        "words": [asdict(w) for w in said],
+                    }
+                    for i, (s, said) in enumerate(zip(segments, words, strict=True))
                 ],
             }
-        )
+        )  # fmt: skip
     body = {"txt": to_text, "srt": to_srt, "vtt": to_vtt}[format](segments)
     stem = os.path.splitext(recording.filename)[0] or recording.id
     return PlainTextResponse(

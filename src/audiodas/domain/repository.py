@@ -9,7 +9,7 @@ from typing import Protocol
 
 from audiodas.domain.recording import Recording, RecordingStatus, Stage, Variant, VariantName
 from audiodas.domain.search import Query, SearchPage
-from audiodas.domain.transcript import Transcript, Waveform
+from audiodas.domain.transcript import Transcript, Waveform, Word
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ class RecordingRepository(Protocol):
     def find_variant(self, recording_id: str, name: VariantName) -> StoredVariant | None: ...
 
     def waveform(self, recording_id: str) -> Waveform | None: ...
+
+    def words(self, recording_id: str) -> list[Word]: ...
 
     def save_waveform(self, recording_id: str, waveform: Waveform) -> None: ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass, field
 
 
@@ -87,3 +88,14 @@ class Transcript:
     ) -> Transcript:
         text = " ".join(s.text.strip() for s in segments if s.text.strip())
         return cls(text, language, segments, words or [], waveform)
+
+
+def words_by_segment(segments: list[Segment], words: list[Word]) -> list[list[Word]]:
+    """Each segment's words: those starting from its start until the next segment's."""
+    starts = [s.start for s in segments]
+    grouped: list[list[Word]] = [[] for _ in segments]
+    for word in words:
+        i = bisect.bisect_right(starts, word.start + 0.01) - 1
+        if i >= 0:
+            grouped[i].append(word)
+    return grouped

@@ -46,7 +46,7 @@ from audiodas.domain import (
     VersionPage,
 )
 from audiodas.domain.search import Query, SearchPage
-from audiodas.domain.transcript import Waveform
+from audiodas.domain.transcript import Waveform, Word
 
 log = logging.getLogger("audiodas.database")
 T = TypeVar("T")
@@ -111,6 +111,12 @@ class SqlRecordingRepository:
         """Recordings as listed (no transcript, no segments), in no particular order."""
         with self.engine.connect() as connection:
             return _assemble(connection, connection.execute(_MANY, {"ids": recording_ids}).all())
+
+    def words(self, recording_id: str) -> list[Word]:
+        """The transcript's word times (none for a recording transcribed without them)."""
+        with self.engine.connect() as connection:
+            stored = connection.execute(_WORDS, {"id": recording_id}).scalar()
+        return [Word(**w) for w in stored or []]
 
     def waveform(self, recording_id: str) -> Waveform | None:
         with self.engine.connect() as connection:
@@ -191,6 +197,7 @@ class SqlRecordingRepository:
                 recording.transcript = transcript.text
                 recording.language = transcript.language
                 recording.segments = transcript.segments_as_dicts()
+                recording.words = [asdict(w) for w in transcript.words]
                 recording.topic = topic
                 if transcript.waveform is not None:
                     recording.waveform = transcript.waveform.as_dict()
@@ -350,7 +357,7 @@ _R, _S, _V = RecordingRow.__table__.c, StageRow.__table__.c, VariantRow.__table_
 _LISTED = [
     c
     for c in _R
-    if c.name not in ("transcript", "segments", "waveform", "claimed_by", "lease_until")
+    if c.name not in ("transcript", "segments", "words", "waveform", "claimed_by", "lease_until")
 ]
 _GET = {
     segments: select(*_LISTED, _R.transcript, *([_R.segments] if segments else [])).where(
@@ -378,6 +385,7 @@ _FIND_VARIANT = (
 
 _VERSION = select(_R.updated_at).where(_R.id == bindparam("id"))
 _WAVEFORM = select(_R.waveform).where(_R.id == bindparam("id"))
+_WORDS = select(_R.words).where(_R.id == bindparam("id"))
 _MANY = select(*_LISTED).where(_R.id.in_(bindparam("ids", expanding=True)))
 
 

@@ -67,6 +67,7 @@ class RecordingRow(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     summary: Mapped[str | None] = mapped_column(String(64))
     segments: Mapped[list | None] = mapped_column(JSON)
+    words: Mapped[list | None] = mapped_column(JSON)  # read only by the transcript's JSON
     topic: Mapped[dict | None] = mapped_column(JSON)
     waveform: Mapped[dict | None] = mapped_column(JSON)  # domain.transcript.Waveform.as_dict
     retention_until: Mapped[datetime] = mapped_column(UTCDateTime())
