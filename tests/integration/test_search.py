@@ -168,13 +168,13 @@ def test_an_entry_left_by_a_deletion_is_never_found_and_is_swept(tmp_path) -> No
     kept = store(repository, 1, ["Orchards and apples."])
     with repository.engine.begin() as connection:  # as a delete on a full disk leaves it
         connection.execute(
-            text("INSERT INTO recordings_fts (rowid, filename, summary, transcript)"
-                 " VALUES (999, 'gone.wav', '', 'apples and pears')")
+            text("INSERT INTO recordings_fts (rowid, recording_id, filename, summary, transcript)"
+                 " VALUES (999, 'gone', 'gone.wav', '', 'apples and pears')")
         )  # fmt: skip
     assert ids(find(repository, "apples")) == [kept.id]
-    assert repository.remove_search_strays() == 1
+    assert repository.repair_search() == 1
     assert ids(find(repository, "apples")) == [kept.id]
-    assert repository.remove_search_strays() == 0
+    assert repository.repair_search() == 0
     again = store(repository, 2, ["Plums."])  # a new row may take a freed rowid: found rightly
     assert ids(find(repository, "plums")) == [again.id] and ids(find(repository, "pears")) == []
 
@@ -191,3 +191,22 @@ def test_recordings_stored_before_search_existed_are_found(repository) -> None:
     assert ids(find(repository, "lighthouses")) == [old.id]
     assert find(repository, "coastal").items[0].match.field == "summary"
     assert ids(find(repository, "clip1")) == [old.id]
+
+
+def test_an_index_whose_rowids_moved_is_rebuilt(tmp_path) -> None:
+    """VACUUM may renumber the rowids the SQLite index is keyed by: the hits would be other
+    recordings'. An engine's start finds that and indexes everything again."""
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'moved.db'}")
+    migrate(engine)
+    repository = SqlRecordingRepository(engine)
+    first = store(repository, 1, ["Lighthouses."])
+    second = store(repository, 2, ["Harbours."])
+    with engine.begin() as connection:  # the two entries' rowids swapped, as a renumbering would
+        connection.execute(text("UPDATE recordings_fts SET rowid = -rowid"))
+        connection.execute(text("UPDATE recordings_fts SET rowid = 3 + rowid"))
+    assert ids(find(repository, "lighthouses")) == []  # a wrong entry is never shown
+    assert repository.repair_search() == 2
+    assert ids(find(repository, "lighthouses")) == [first.id]
+    assert ids(find(repository, "harbours")) == [second.id]
+    assert repository.repair_search() == 0
+    engine.dispose()

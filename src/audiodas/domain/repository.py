@@ -74,8 +74,9 @@ class RecordingRepository(Protocol):
 
     def delete(self, recording_id: str) -> bool: ...
 
-    def remove_search_strays(self) -> int:
-        """Search entries a delete had to leave (a full disk); how many were removed."""
+    def repair_search(self) -> int:
+        """Remove search entries a delete had to leave (a full disk) and re-index what no
+        longer matches its row; how many entries were touched."""
         ...
 
     def save_stage(

@@ -63,9 +63,9 @@ class Engine:
         await self.inference_server.start()
         if self.consume:
             await self.ai.start()  # models load before the first claim and the first report
-            stray = await asyncio.to_thread(self.runtime.repository.remove_search_strays)
-            if stray:
-                log.info("removed %d search entries of recordings deleted on a full disk", stray)
+            repaired = await asyncio.to_thread(self.runtime.repository.repair_search)
+            if repaired:
+                log.info("search index repaired: %d entries removed or rewritten", repaired)
         self._reporter = asyncio.create_task(self._report_forever(), name="audiodas-health")
         if self.consume:
             self._serving = asyncio.create_task(

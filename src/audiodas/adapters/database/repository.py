@@ -146,7 +146,7 @@ class SqlRecordingRepository:
     def delete(self, recording_id: str) -> bool:
         """The recording, its children and its search entry, in one transaction; on a full
         disk (FTS5 writes to delete an entry) without the entry, which is never found without
-        its recording and is removed by `remove_search_strays`."""
+        its recording and is removed by `repair_search`."""
         try:
             return self._delete(recording_id, unindex=True)
         except SQLAlchemyError as exc:
@@ -163,10 +163,10 @@ class SqlRecordingRepository:
             result = session.execute(delete(RecordingRow).where(RecordingRow.id == recording_id))
             return result.rowcount > 0
 
-    def remove_search_strays(self) -> int:
-        """Search entries of recordings deleted without them; how many were removed."""
+    def repair_search(self) -> int:
+        """Run by an engine as it starts (search.repair)."""
         with self.engine.begin() as connection:
-            return search.remove_strays(connection)
+            return search.repair(connection)
 
     def save_stage(
         self,

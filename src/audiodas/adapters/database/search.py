@@ -39,11 +39,17 @@ def unindex(connection: Connection, recording_id: str) -> None:
         connection.execute(_SQLITE_UNINDEX, {"id": recording_id})
 
 
-def remove_strays(connection: Connection) -> int:
-    """Entries of recordings deleted without theirs (a full disk refused FTS5's write)."""
+def repair(connection: Connection) -> int:
+    """SQLite: remove the entries of recordings deleted without theirs (a full disk refused
+    FTS5's write); and if any entry no longer names its row's recording (a VACUUM renumbers
+    rowids), index every recording again. How many entries were removed or rewritten."""
     if connection.dialect.name != "sqlite":
         return 0
-    return connection.execute(_SQLITE_STRAYS).rowcount
+    removed = connection.execute(_SQLITE_STRAYS).rowcount
+    if connection.execute(_SQLITE_MISMATCHED).scalar():
+        connection.execute(text("DELETE FROM recordings_fts"))
+        return removed + connection.execute(_SQLITE_INDEX_ALL).rowcount
+    return removed
 
 
 def search(
@@ -136,10 +142,15 @@ def _in_segment(
     return Match(Field.TRANSCRIPT, segment_text, inside, kept[n].start)
 
 
-_SQLITE_INDEX = text("""
-    INSERT INTO recordings_fts (rowid, filename, summary, transcript)
-    SELECT rowid, filename, coalesce(summary, ''), coalesce(transcript, '')
-    FROM recordings WHERE id = :id
+_SQLITE_COLUMNS = """
+    INSERT INTO recordings_fts (rowid, recording_id, filename, summary, transcript)
+    SELECT rowid, id, filename, coalesce(summary, ''), coalesce(transcript, '') FROM recordings
+"""
+_SQLITE_INDEX = text(_SQLITE_COLUMNS + " WHERE id = :id")
+_SQLITE_INDEX_ALL = text(_SQLITE_COLUMNS)
+_SQLITE_MISMATCHED = text("""
+    SELECT EXISTS (SELECT 1 FROM recordings r LEFT JOIN recordings_fts f ON f.rowid = r.rowid
+                   WHERE f.recording_id IS NULL OR f.recording_id != r.id)
 """)
 _SQLITE_UNINDEX = text("""
     DELETE FROM recordings_fts WHERE rowid = (SELECT rowid FROM recordings WHERE id = :id)
@@ -159,7 +170,7 @@ def _rank(postgres: bool, by_status: bool):  # type: ignore[no-untyped-def]
             LIMIT :limit OFFSET :offset"""
     else:
         weights = ", ".join(
-            str(_WEIGHTS[f]) for f in (Field.FILENAME, Field.SUMMARY, Field.TRANSCRIPT)
+            ["0", *(str(_WEIGHTS[f]) for f in (Field.FILENAME, Field.SUMMARY, Field.TRANSCRIPT))]
         )
         # Without a status, the index alone ranks (a join per match doubled the time of a
         # word said in every recording: profiled); rowids left by a deletion drop out later.
@@ -185,10 +196,11 @@ _SNIPPETS = {
     False: text(f"""
         SELECT r.rowid AS id, r.id AS recording_id, r.updated_at, r.filename, r.transcript,
                r.segments,
-               snippet(recordings_fts, 2, {_SNIPPET}) AS transcript_snippet,
-               snippet(recordings_fts, 1, {_SNIPPET}) AS summary_snippet,
-               snippet(recordings_fts, 0, {_SNIPPET}) AS filename_snippet
-        FROM recordings_fts JOIN recordings r ON r.rowid = recordings_fts.rowid
+               snippet(recordings_fts, 3, {_SNIPPET}) AS transcript_snippet,
+               snippet(recordings_fts, 2, {_SNIPPET}) AS summary_snippet,
+               snippet(recordings_fts, 1, {_SNIPPET}) AS filename_snippet
+        FROM recordings_fts JOIN recordings r
+             ON r.rowid = recordings_fts.rowid AND r.id = recordings_fts.recording_id
         WHERE recordings_fts MATCH :query AND recordings_fts.rowid IN :keys
     """)
     .bindparams(bindparam("keys", expanding=True))

@@ -30,14 +30,16 @@ def upgrade() -> None:
         op.execute("CREATE INDEX ix_recordings_search ON recordings USING GIN (search_tsv)")
         return
     # Its own copy of the text (not external content): removing an entry needs no old
-    # values, so one left by a delete on a full disk can be removed later.
+    # values, so one left by a delete on a full disk can be removed later. recording_id lets
+    # entries be checked against the rowids they are keyed by (search.repair).
     op.execute(
-        "CREATE VIRTUAL TABLE recordings_fts USING fts5(filename, summary, transcript,"
-        " tokenize='porter unicode61')"
+        "CREATE VIRTUAL TABLE recordings_fts USING fts5(recording_id UNINDEXED, filename,"
+        " summary, transcript, tokenize='porter unicode61')"
     )
     op.execute(
-        "INSERT INTO recordings_fts (rowid, filename, summary, transcript)"
-        " SELECT rowid, filename, coalesce(summary, ''), coalesce(transcript, '') FROM recordings"
+        "INSERT INTO recordings_fts (rowid, recording_id, filename, summary, transcript)"
+        " SELECT rowid, id, filename, coalesce(summary, ''), coalesce(transcript, '')"
+        " FROM recordings"
     )
 
 
