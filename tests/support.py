@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import importlib.util
@@ -58,8 +59,11 @@ def silent_wav(path: Path, size: int, noise: bool = False) -> None:
 
 @functools.cache
 def run_root() -> Path:
-    """The run folders of every server this test session starts (conftest removes it)."""
-    return Path(tempfile.mkdtemp(prefix="audiodas-tests-"))
+    """The run folders of every server this process starts: removed when it exits (and by
+    conftest at the session's end), whether it is pytest or a script under bench/."""
+    path = Path(tempfile.mkdtemp(prefix="audiodas-tests-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def free_port() -> int:
