@@ -3,7 +3,7 @@
 One document per recording (filename, summary, transcript), ranked by relevance: SQLite's FTS5
 (`recordings_fts`, rowid = the recording's rowid, written by `reindex` in the transaction that
 changes what is indexed) or PostgreSQL's generated `search_tsv` column with a GIN index. Ranking
-whole recordings keeps a word said in most of them cheap (10,000 documents, not 100,000
+whole recordings keeps a word said in most of them cheap (10,000 documents, not 510,000
 segments: profiled). Only the page returned gets a snippet, which is then placed in its
 transcript segment, so a hit says when the words are spoken.
 """
