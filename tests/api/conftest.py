@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from starlette.testclient import TestClient
 
 from audiodas.api.app import create_app
 from audiodas.config import Settings
+from audiodas.domain import Stage, StageName, StageStatus, Transcript
 from audiodas.testing import FakeInference, in_memory_runtime
 from tests.support import stored_files
 
@@ -75,3 +77,12 @@ def stored(client: TestClient, audio_files) -> Iterator[dict]:  # type: ignore[n
     assert snapshot(client) == before
     kept = client.get(f"{accepted.headers['location']}/stream").content
     assert kept == audio_files["short_mp3"].read_bytes()
+
+
+def store_transcript(client: TestClient, recording_id: str, transcript: Transcript) -> None:
+    """The recording transcribed as `transcript`, as the engine's transcribe stage stores it."""
+    now = datetime.now(UTC)
+    client.app.state.runtime.repository.save_stage(  # type: ignore[attr-defined]
+        recording_id, Stage(StageName.TRANSCRIBE, StageStatus.DONE, now, now, None, 1),
+        transcript=transcript, now=now,
+    )  # fmt: skip

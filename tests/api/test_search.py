@@ -3,24 +3,18 @@ segment's start; combined with status and the cursor; no query is ever a 500."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
-from audiodas.domain import Segment, Stage, StageName, StageStatus, Transcript
-from tests.api.conftest import API, upload
+from audiodas.domain import Segment, Transcript
+from tests.api.conftest import API, store_transcript, upload
 from tests.support import assert_error
 
 
 def transcribed(client, path, lines: list[str]) -> str:  # type: ignore[no-untyped-def]
     """An uploaded recording whose transcript says `lines`, one segment each 5 s."""
     rid = upload(client, path).json()["id"]
-    now = datetime.now(UTC)
     segments = [Segment(5.0 * i, 5.0 * i + 4.5, line) for i, line in enumerate(lines)]
-    client.app.state.runtime.repository.save_stage(
-        rid, Stage(StageName.TRANSCRIBE, StageStatus.DONE, now, now, None, 1),
-        transcript=Transcript.from_parts(segments, "en"), now=now,
-    )  # fmt: skip
+    store_transcript(client, rid, Transcript.from_parts(segments, "en"))
     return rid
 
 
@@ -82,14 +76,10 @@ def test_the_json_transcript_gives_each_segments_words_and_times(client, audio_f
     from audiodas.domain.transcript import Word
 
     rid = upload(client, audio_files["short_mp3"]).json()["id"]
-    now = datetime.now(UTC)
     segments = [Segment(0.0, 2.0, "Ever tried."), Segment(2.5, 4.0, "Ever failed.")]
     words = [Word("Ever", 0.0, 0.4), Word("tried.", 0.5, 1.9), Word("Ever", 2.5, 2.9),
              Word("failed.", 3.0, 3.9)]  # fmt: skip
-    client.app.state.runtime.repository.save_stage(
-        rid, Stage(StageName.TRANSCRIBE, StageStatus.DONE, now, now, None, 1),
-        transcript=Transcript.from_parts(segments, "en", words), now=now,
-    )  # fmt: skip
+    store_transcript(client, rid, Transcript.from_parts(segments, "en", words))
     body = client.get(f"{API}/{rid}/transcript", params={"format": "json"}).json()
     assert [[w["word"] for w in s["words"]] for s in body["segments"]] == [
         ["Ever", "tried."], ["Ever", "failed."],

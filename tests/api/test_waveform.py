@@ -4,14 +4,13 @@ transcribed before waveforms were kept, measured from its original on the first 
 from __future__ import annotations
 
 import wave
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from audiodas.domain import Stage, StageName, StageStatus, Transcript
+from audiodas.domain import Transcript
 from audiodas.domain.transcript import Waveform
-from tests.api.conftest import API, upload
+from tests.api.conftest import API, store_transcript, upload
 from tests.support import assert_error
 from tests.unit.test_waveform import tone_burst
 
@@ -26,11 +25,7 @@ def tone_wav(path: Path) -> Path:
 
 
 def transcribed(client, rid: str, waveform: Waveform | None) -> None:  # type: ignore[no-untyped-def]
-    now = datetime.now(UTC)
-    client.app.state.runtime.repository.save_stage(
-        rid, Stage(StageName.TRANSCRIBE, StageStatus.DONE, now, now, None, 1),
-        transcript=Transcript.from_parts([], "en", waveform=waveform), now=now,
-    )  # fmt: skip
+    store_transcript(client, rid, Transcript.from_parts([], "en", waveform=waveform))
 
 
 def test_an_untranscribed_or_unknown_recording_has_none(client, audio_files) -> None:
