@@ -44,13 +44,15 @@ check: $(VENV)/.installed-test
 	$(BIN)/pytest -q $(FAST_TIERS) $(PYTEST_ARGS)
 
 # The whole suite (every tier, then the end-to-end tests marked `database` again with every
-# server on PostgreSQL). What .ci/run runs.
+# server on PostgreSQL). What .ci/run runs. Two pytest workers (TEST_JOBS): most end-to-end
+# tests wait on servers, processes and the browser, so the second core is otherwise half idle.
+TEST_JOBS ?= 2
 test: $(VENV)/.installed-test web
 	bash scripts/test-system-deps.sh
 	$(BIN)/ruff check src tests scripts bench
 	$(BIN)/ruff format --check src tests scripts bench
-	$(BIN)/pytest $(PYTEST_ARGS)
-	$(BIN)/pytest --database=postgresql $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_JOBS) --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_JOBS) --dist worksteal --database=postgresql $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/ingest_and_range.py
