@@ -5,7 +5,9 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
+import hmac
 import importlib.util
+import json
 import os
 import pwd
 import shlex
@@ -14,9 +16,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
@@ -327,3 +331,58 @@ def assert_error(r: httpx.Response, status: int, code: str) -> None:
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/json"
     assert r.json()["error"] == code and r.json()["detail"]
+
+
+WEBHOOK_SECRET = "whsec-test-2026"
+
+
+class Receiver:
+    """A small HTTP server standing for a customer's webhook endpoint: keeps what it is sent and
+    answers with the next of `answers` (then 200). Started on `port`, or a free one."""
+
+    def __init__(self, port: int | None = None, answers: list[int] | None = None) -> None:
+        self.port = port or free_port()
+        self.answers = list(answers or [])
+        self.received: list[dict] = []
+        received, answers_left = self.received, self.answers
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                self.send_response(answers_left.pop(0) if answers_left else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+    def events(self, path: str = "/hook") -> list[dict]:
+        return [json.loads(r["body"]) for r in self.received if r["path"] == path]
+
+    def wait(self, count: int, timeout: float = 60, path: str = "/hook") -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(self.events(path)) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.events(path)
+
+
+def signed_correctly(request: dict, secret: str = WEBHOOK_SECRET) -> bool:
+    """The receiver's check, written from the README: t=<unix>,v1=HMAC-SHA256("<t>." + body)."""
+    parts = dict(p.split("=", 1) for p in request["headers"]["AudioDAS-Signature"].split(","))
+    expected = hmac.new(
+        secret.encode(), f"{parts['t']}.".encode() + request["body"], hashlib.sha256
+    )
+    fresh = abs(time.time() - int(parts["t"])) < 300
+    return fresh and hmac.compare_digest(expected.hexdigest(), parts["v1"])

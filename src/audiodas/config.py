@@ -9,8 +9,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from audiodas.domain.errors import Rejected
+from audiodas.domain.webhooks import check_target
 
 # A list setting read from one comma-separated variable (e.g. `a.example,b.example`).
 Names = Annotated[list[str], NoDecode]
@@ -108,12 +111,44 @@ class Settings(BaseSettings):
     # /metrics without a key while keys are required (a scraper inside the network).
     metrics_public: bool = False
 
-    @field_validator("allowed_hosts", "cors_origins", mode="before")
+    # Webhooks (README, "Webhooks"): recording.done/failed/rejected POSTed to these URLs and to
+    # an upload's own callback_url, signed with webhook_secret (which receivers hold).
+    webhook_urls: Names = []
+    webhook_secret: SecretStr | None = None
+    # Loopback and private addresses are refused as webhook targets unless this is set.
+    webhook_allow_private: bool = False
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # After failed attempt n the next waits webhook_backoff_s * 2^(n-1), at most an hour.
+    webhook_backoff_s: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=12, ge=1)
+    # Deliveries an engine sends at once.
+    webhook_concurrency: int = Field(default=4, ge=1)
+    # The server's address as receivers reach it, for the links in a webhook's payload (e.g.
+    # https://audio.example); without it they are paths.
+    public_url: str = ""
+
+    @field_validator("allowed_hosts", "cors_origins", "webhook_urls", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed_and_allowed(self) -> Settings:
+        if self.webhook_urls and self.webhook_secret is None:
+            raise ValueError("AUDIODAS_WEBHOOK_URLS needs AUDIODAS_WEBHOOK_SECRET (to sign them)")
+        for url in self.webhook_urls:
+            try:
+                check_target(url, allow_private=self.webhook_allow_private)
+            except Rejected as exc:
+                raise ValueError(f"AUDIODAS_WEBHOOK_URLS: {exc.detail}") from None
+        return self
 
     @cached_property
     def data_path(self) -> Path:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from audiodas.adapters import engine_reports, secret_file
 from audiodas.adapters.database import (
     SqlRecordingRepository,
+    SqlWebhookOutbox,
     SqlWorkQueue,
     open_database,
 )
@@ -42,6 +43,7 @@ class Runtime:
     metrics: Metrics
     topics: dict[str, Topic]
     access: AccessControl
+    webhooks: SqlWebhookOutbox
 
     async def start(self) -> None:
         """Start listening to the event bus (needs the running event loop)."""
@@ -73,8 +75,17 @@ def open_runtime(
             else SqlWorkQueue(engine, events, settings)
         )
     topics = load_topics(settings.topics_file)
-    service = RecordingService(settings, repository, store, probe, topics, work, waveform_of)
+    webhooks = SqlWebhookOutbox(engine)
+    service = RecordingService(
+        settings, repository, store, probe, topics, work, waveform_of, webhooks
+    )
     metrics = Metrics()
+    metrics.gauge_from(
+        "audiodas_webhooks_pending",
+        "Webhook deliveries neither delivered nor given up yet.",
+        None,
+        webhooks.pending,
+    )
     metrics.gauge_from(
         "audiodas_recordings",
         "Recordings by status.",
@@ -94,8 +105,9 @@ def open_runtime(
         )
     access = open_access(settings, engine)
     return Runtime(
-        settings, engine, repository, store, events, work, service, metrics, topics, access
-    )
+        settings, engine, repository, store, events, work, service, metrics, topics, access,
+        webhooks,
+    )  # fmt: skip
 
 
 def open_access(settings: Settings, engine: Engine) -> AccessControl:

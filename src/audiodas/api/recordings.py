@@ -16,6 +16,8 @@ from audiodas.api.dependencies import ServiceDep, ViewsDep
 from audiodas.api.files import RangeFileResponse
 from audiodas.api.schemas import (
     ERRORS,
+    DeliveryList,
+    DeliveryOut,
     ErrorOut,
     JSONBody,
     RecordingList,
@@ -27,7 +29,15 @@ from audiodas.domain import RecordingStatus, Rejected, VariantName
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 
-_UPLOAD_BODY = multipart_openapi(domain={"type": "string", "example": "economics"})
+_UPLOAD_BODY = multipart_openapi(
+    domain={"type": "string", "example": "economics"},
+    callback_url={
+        "type": "string",
+        "format": "uri",
+        "description": "Also POST this recording's recording.done/failed/rejected here "
+        '(README, "Webhooks")',
+    },
+)
 
 
 # What a client (or a fuzzer) can do next with an upload's id (OpenAPI links).
@@ -49,7 +59,7 @@ _NEXT = {
     response_model=RecordingOut,
     responses={202: {"links": _NEXT}, **{k: v for k, v in ERRORS.items() if k != 404}},
     openapi_extra=_UPLOAD_BODY,
-    summary="Upload a recording (multipart field `file`, optional `domain`)",
+    summary="Upload a recording (multipart field `file`, optional `domain`, `callback_url`)",
 )
 async def upload(request: Request, service: ServiceDep, views: ViewsDep) -> JSONBody:
     metrics = request.app.state.metrics
@@ -57,7 +67,11 @@ async def upload(request: Request, service: ServiceDep, views: ViewsDep) -> JSON
         form = await receive_form(request, service.store, service.settings)
         assert form.file is not None
         recording = await to_thread.run_sync(
-            service.ingest, form.file, form.filename, form.get("domain")
+            service.ingest,
+            form.file,
+            form.filename,
+            form.get("domain"),
+            form.get("callback_url"),
         )
     except Rejected as exc:
         metrics.uploads.labels(exc.code).inc()
@@ -132,6 +146,29 @@ async def stream(
 async def retry_recording(recording_id: str, service: ServiceDep, views: ViewsDep) -> JSONBody:
     recording = await to_thread.run_sync(service.retry, recording_id)
     return JSONBody(views.linked(recording_body(recording)), status_code=202)
+
+
+@router.get(
+    "/{recording_id}/deliveries",
+    response_model=DeliveryList,
+    responses={404: {"model": ErrorOut}},
+    summary="The webhook deliveries of the recording's events: status, attempts, last error",
+)
+async def deliveries(recording_id: str, service: ServiceDep) -> JSONBody:
+    found = await to_thread.run_sync(service.deliveries, recording_id)
+    return JSONBody({"items": [d.as_dict() for d in found]})
+
+
+@router.post(
+    "/{recording_id}/deliveries/{delivery_id}/resend",
+    status_code=202,
+    response_model=DeliveryOut,
+    responses={404: {"model": ErrorOut}},
+    summary="Send a delivery again now, its attempts counted afresh (also one given up)",
+)
+async def resend(recording_id: str, delivery_id: str, service: ServiceDep) -> JSONBody:
+    delivery = await to_thread.run_sync(service.resend, recording_id, delivery_id)
+    return JSONBody(delivery.as_dict(), status_code=202)
 
 
 @router.delete(

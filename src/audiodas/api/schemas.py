@@ -81,6 +81,24 @@ class RecordingList(BaseModel):
     next_cursor: str | None
 
 
+class DeliveryOut(BaseModel):
+    """A webhook delivery: one event of the recording, for one URL (README, "Webhooks")."""
+
+    id: str = Field(description="The event's id for this URL: the AudioDAS-Delivery header")
+    event: str = Field(description="recording.done, recording.failed or recording.rejected")
+    url: str = Field(description="Without its user, password and query")
+    status: str = Field(description="pending, delivered or failed (given up)")
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime | None = Field(description="When it is sent next, while pending")
+    delivered_at: datetime | None
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryOut]
+
+
 class ErrorOut(BaseModel):
     """Every error the API answers with."""
 

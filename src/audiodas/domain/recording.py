@@ -113,6 +113,7 @@ class Recording:
     summary: str | None = None
     segments: list[Segment] = field(default_factory=list)
     topic: dict | None = None  # TopicVerdict.as_dict() when a domain was given
+    callback_url: str | None = None  # told when finished (domain/webhooks.py)
     stages: dict[StageName, Stage] = field(default_factory=dict)
     variants: dict[VariantName, Variant] = field(default_factory=dict)
 
@@ -129,6 +130,7 @@ class Recording:
         retention_days: int,
         original_path: str,
         domain: str | None = None,
+        callback_url: str | None = None,
     ) -> Recording:
         return cls(
             id=id,
@@ -143,6 +145,7 @@ class Recording:
             updated_at=now,
             retention_until=now + timedelta(days=retention_days),
             domain=domain,
+            callback_url=callback_url,
             stages={name: Stage(name) for name in STAGE_NAMES},
             variants={
                 VariantName.ORIGINAL: Variant(

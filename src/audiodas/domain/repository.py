@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -10,6 +10,7 @@ from typing import Protocol
 from audiodas.domain.recording import Recording, RecordingStatus, Stage, Variant, VariantName
 from audiodas.domain.search import Query, SearchPage
 from audiodas.domain.transcript import Transcript, Waveform, Word
+from audiodas.domain.webhooks import Delivery
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,16 @@ class RecordingRepository(Protocol):
         now: datetime,
     ) -> None: ...
 
-    def set_status(self, recording_id: str, status: RecordingStatus, now: datetime) -> None: ...
+    def set_status(
+        self,
+        recording_id: str,
+        status: RecordingStatus,
+        now: datetime,
+        *,
+        deliveries: Sequence[Delivery] = (),
+    ) -> None:
+        """Move the status; if this call moves it, queue `deliveries` in the same transaction."""
+        ...
 
     def reopen(
         self, recording_id: str, now: datetime, *, then: Callable[[object], None] | None = None

@@ -1,6 +1,7 @@
 """The engine: the WorkQueue hands it recordings, at most `recording_slots` at a time, and it
 runs the pipeline on each; the models run in the inference pool's processes, which the engine
-also offers to the API's processes (the OpenAI-compatible endpoint).
+also offers to the API's processes (the OpenAI-compatible endpoint). It also sends the webhooks
+that finished recordings queued.
 
 Delivery: at least once (see the WorkQueue in use). If the engine dies, its work is handed out
 again and its unfinished stages run again. Stages are idempotent: a re-run writes the same files
@@ -18,6 +19,7 @@ import time
 import uuid
 
 from audiodas.adapters import engine_reports as reports
+from audiodas.adapters.webhook_sender import WebhookSender
 from audiodas.engine.pipeline import Pipeline
 from audiodas.inference import InferencePool, InferenceServer
 from audiodas.runtime import Runtime
@@ -57,6 +59,7 @@ class Engine:
         self.health_file = reports.engines_folder(settings.run_path) / f"{os.getpid()}.json"
         self._serving: asyncio.Task | None = None
         self._reporter: asyncio.Task | None = None
+        self._webhooks: asyncio.Task | None = None
         self._stopping = False
 
     async def start(self) -> None:
@@ -76,6 +79,11 @@ class Engine:
                 ),
                 name="audiodas-work",
             )
+        secret = self.settings.webhook_secret
+        if self.consume and secret is not None:
+            key = secret.get_secret_value().encode()
+            sender = WebhookSender(self.settings, self.runtime.webhooks, key)
+            self._webhooks = asyncio.create_task(sender.run(), name="audiodas-webhooks")
         log.info(
             "engine %s started: %s%s",
             self.worker_id,
@@ -92,9 +100,10 @@ class Engine:
             await asyncio.gather(self._serving, return_exceptions=True)
         await self.inference_server.close()
         await self.ai.close()
-        if self._reporter is not None:
-            self._reporter.cancel()
-            await asyncio.gather(self._reporter, return_exceptions=True)
+        for task in (self._reporter, self._webhooks):  # a delivery cut short is sent again
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         self.health_file.unlink(missing_ok=True)
         log.info("engine stopped")
 

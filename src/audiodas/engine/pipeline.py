@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from audiodas.adapters import ffmpeg
@@ -28,8 +28,10 @@ from audiodas.domain import (
     Transcript,
     Variant,
     VariantName,
+    webhooks,
 )
 from audiodas.domain.topics import Topic, score
+from audiodas.domain.webhooks import Delivery
 from audiodas.inference import InferencePool
 from audiodas.metrics import Metrics
 from audiodas.services.ports import STAGE, STATUS, BlobStore, EventBus
@@ -103,7 +105,10 @@ class Pipeline:
             recording.status = recording.settled_status(
                 reject_off_topic=self.settings.domain_policy == "reject"
             )
-            await self._set_status(recording_id, recording.status)
+            events = webhooks.deliveries(
+                recording, utcnow(), urls=self.settings.webhook_urls, base=self.settings.public_url
+            )
+            await self._set_status(recording_id, recording.status, events)
             log.info("recording %s %s", recording_id, recording.status)
         return recording
 
@@ -243,8 +248,13 @@ class Pipeline:
         )
         self.events.publish({"type": STAGE, "id": recording.id, "stage": stage.as_dict()})
 
-    async def _set_status(self, recording_id: str, status: RecordingStatus) -> None:
-        await asyncio.to_thread(self.repository.set_status, recording_id, status, utcnow())
+    async def _set_status(
+        self, recording_id: str, status: RecordingStatus, deliveries: Sequence[Delivery] = ()
+    ) -> None:
+        """The new status and, if it finishes the recording, its webhook events, together."""
+        await asyncio.to_thread(
+            self.repository.set_status, recording_id, status, utcnow(), deliveries=deliveries
+        )
         self.events.publish({"type": STATUS, "id": recording_id, "status": status.value})
 
     def _stored(self, key: str) -> bool:

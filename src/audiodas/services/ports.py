@@ -1,5 +1,5 @@
 """Ports the application owns beside the repository: where files are kept, how work reaches an
-engine, and how progress reaches the API. Adapters implement them; `runtime.py` picks the
+engine, how progress reaches the API, and the webhooks waiting to be sent. Adapters implement them; `runtime.py` picks the
 implementations.
 """
 
@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
+
+from audiodas.domain.webhooks import Delivery
 
 
 class StagedBlob(Protocol):
@@ -106,3 +109,23 @@ class EventBus(Protocol):
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class WebhookOutbox(Protocol):
+    """Webhook deliveries, queued with the status changes that caused them (at least once)."""
+
+    def claim(self, lease_s: float) -> Delivery | None:
+        """The delivery due longest, held for `lease_s` (its attempt counted); None if none."""
+        ...
+
+    def delivered(self, delivery_id: str) -> None: ...
+
+    def retry(self, delivery_id: str, error: str, at: datetime) -> None: ...
+
+    def give_up(self, delivery_id: str, error: str) -> None: ...
+
+    def of_recording(self, recording_id: str) -> list[Delivery]: ...
+
+    def resend(self, recording_id: str, delivery_id: str) -> Delivery | None:
+        """Due again now, attempts counted afresh; None if the recording has no such delivery."""
+        ...

@@ -1,4 +1,5 @@
-"""Ingest, read, list and delete recordings: the rules in one place, whatever the entry point."""
+"""Ingest, read, list and delete recordings, and their webhook deliveries: the rules in one
+place, whatever the entry point."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from audiodas.domain import (
 from audiodas.domain.search import SearchPage, parse_query
 from audiodas.domain.topics import Topic
 from audiodas.domain.transcript import Waveform
-from audiodas.services.ports import BlobStore, StagedBlob, WorkQueue
+from audiodas.domain.webhooks import Delivery, check_target
+from audiodas.services.ports import BlobStore, StagedBlob, WebhookOutbox, WorkQueue
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_PAGE = 500
@@ -61,6 +63,7 @@ class RecordingService:
         topics: dict[str, Topic],
         work: WorkQueue,
         measure_waveform: Callable[[Path], Waveform],
+        webhooks: WebhookOutbox,
     ) -> None:
         self.settings = settings
         self.repository = repository
@@ -69,10 +72,18 @@ class RecordingService:
         self.topics = topics
         self.work = work
         self.measure_waveform = measure_waveform
+        self.webhooks = webhooks
         self._variant_files: dict[tuple[str, VariantName], VariantFile] = {}
 
-    def ingest(self, staged: StagedBlob, filename: str, domain: str | None = None) -> Recording:
+    def ingest(
+        self,
+        staged: StagedBlob,
+        filename: str,
+        domain: str | None = None,
+        callback_url: str | None = None,
+    ) -> Recording:
         """Turn a received file into a stored, queued recording; on any refusal, keep nothing.
+        `callback_url`: told when it is finished, besides AUDIODAS_WEBHOOK_URLS.
 
         Blocking (fsync, probe, SQL): call it from a worker thread in async code.
         """
@@ -80,6 +91,7 @@ class RecordingService:
         placed = False
         try:
             domain = self._check_domain(domain)
+            callback_url = self._check_callback(callback_url)
             info = self.check_audio(staged)
             key = self.store.put(
                 staged.path, recording_id, f"{VariantName.ORIGINAL}.{info.extension}"
@@ -95,6 +107,7 @@ class RecordingService:
                 retention_days=self.settings.retention_days,
                 original_path=key,
                 domain=domain,
+                callback_url=callback_url,
             )
             self.repository.add(
                 recording, then=lambda transaction: self.work.enqueue(recording_id, transaction)
@@ -131,6 +144,16 @@ class RecordingService:
                 Rejected.INVALID_FIELD, f"unknown domain {quoted(domain)}; known: {known}"
             )
         return domain
+
+    def _check_callback(self, url: str | None) -> str | None:
+        if url is None or not url.strip():
+            return None
+        if self.settings.webhook_secret is None:
+            raise Rejected(
+                Rejected.INVALID_FIELD,
+                "callback_url needs the server to sign webhooks (AUDIODAS_WEBHOOK_SECRET)",
+            )
+        return check_target(url.strip(), allow_private=self.settings.webhook_allow_private)
 
     def get(self, recording_id: str, *, segments: bool = False) -> Recording:
         return _existing(recording_id, lambda: self.repository.get(recording_id, segments=segments))
@@ -229,6 +252,22 @@ class RecordingService:
                 f"only a failed recording can be retried; this one is {recording.status}",
             )
         return self.get(recording_id)
+
+    def deliveries(self, recording_id: str) -> list[Delivery]:
+        """The webhook deliveries of the recording's events (none before it is finished)."""
+        self.get(recording_id)
+        return self.webhooks.of_recording(recording_id)
+
+    def resend(self, recording_id: str, delivery_id: str) -> Delivery:
+        """Send one of the recording's deliveries again, now, with its attempts counted afresh."""
+        self.get(recording_id)
+        found = _ID.match(delivery_id) is not None  # ids are ours: anything else is not one
+        delivery = self.webhooks.resend(recording_id, delivery_id) if found else None
+        if delivery is None:
+            raise Rejected(
+                Rejected.NOT_FOUND, f"this recording has no delivery {quoted(delivery_id)}"
+            )
+        return delivery
 
     def delete(self, recording_id: str) -> None:
         recording = self.get(recording_id)

@@ -1,5 +1,6 @@
 """Keyed hashes with the deployment's secret: API keys stored as hashes, and short-lived signed
-links (an <audio> element or an EventSource cannot send an Authorization header).
+links (an <audio> element or an EventSource cannot send an Authorization header); and webhooks,
+signed with a secret of their own, which receivers hold.
 
 A key reads `adk_<id>_<secret>`: the id finds the row, the secret is compared by its HMAC.
 Keys are random (160 bits), so a keyed SHA-256 is as strong as a slow password hash (which
@@ -37,6 +38,13 @@ def link_signature(path: str, expires: int, secret: bytes) -> str:
     """The signature of `path` (with its query) valid until `expires` (Unix time)."""
     message = f"link:{expires}:{path}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+def webhook_signature(body: bytes, timestamp: int, secret: bytes) -> str:
+    """`t=<unix time>,v1=<hex>`: the HMAC-SHA256 of "<t>." + body. A receiver recomputes it
+    and refuses an old timestamp (a replayed delivery)."""
+    digest = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
 
 
 def same(a: str, b: str) -> bool:

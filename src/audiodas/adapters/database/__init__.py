@@ -2,10 +2,12 @@
 
 from audiodas.adapters.database.engine import create_engine_for, migrate, open_database
 from audiodas.adapters.database.repository import SqlRecordingRepository
+from audiodas.adapters.database.webhooks import SqlWebhookOutbox
 from audiodas.adapters.database.work_queue import SqlWorkQueue
 
 __all__ = [
     "SqlRecordingRepository",
+    "SqlWebhookOutbox",
     "SqlWorkQueue",
     "create_engine_for",
     "migrate",

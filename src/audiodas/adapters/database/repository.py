@@ -28,8 +28,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from audiodas.adapters.database import search
-from audiodas.adapters.database.tables import RecordingRow, StageRow, VariantRow
+from audiodas.adapters.database import search, webhooks
+from audiodas.adapters.database.tables import (
+    RecordingRow,
+    StageRow,
+    VariantRow,
+    WebhookDeliveryRow,
+)
 from audiodas.domain import (
     STAGE_NAMES,
     Recording,
@@ -47,6 +52,7 @@ from audiodas.domain import (
 )
 from audiodas.domain.search import Query, SearchPage
 from audiodas.domain.transcript import Waveform, Word
+from audiodas.domain.webhooks import Delivery
 
 log = logging.getLogger("audiodas.database")
 T = TypeVar("T")
@@ -144,7 +150,8 @@ class SqlRecordingRepository:
         return StoredVariant(row.filename, RecordingStatus(row.status), variant)
 
     def delete(self, recording_id: str) -> bool:
-        """The recording, its children and its search entry, in one transaction; on a full
+        """The recording, its children (stages, variants, webhook deliveries: a pending one is
+        not sent) and its search entry, in one transaction; on a full
         disk (FTS5 writes to delete an entry) without the entry, which is never found without
         its recording and is removed by `repair_search`."""
         try:
@@ -158,7 +165,7 @@ class SqlRecordingRepository:
             if unindex:
                 search.unindex(session.connection(), recording_id)
             # Children first: not every SQLite connection enforces ON DELETE CASCADE.
-            for child in (StageRow, VariantRow):
+            for child in (StageRow, VariantRow, WebhookDeliveryRow):
                 session.execute(delete(child).where(child.recording_id == recording_id))
             result = session.execute(delete(RecordingRow).where(RecordingRow.id == recording_id))
             return result.rowcount > 0
@@ -207,12 +214,22 @@ class SqlRecordingRepository:
                 session.flush()
                 search.reindex(session.connection(), recording_id)
 
-    def set_status(self, recording_id: str, status: RecordingStatus, now: datetime) -> None:
+    def set_status(
+        self,
+        recording_id: str,
+        status: RecordingStatus,
+        now: datetime,
+        *,
+        deliveries: Sequence[Delivery] = (),
+    ) -> None:
+        """Move the status; if this call moves it, `deliveries` (its webhook events) are queued
+        in the same transaction."""
         with self._sessions.begin() as session:
             recording = session.get(RecordingRow, recording_id)
             if recording is not None and recording.status != status.value:
                 recording.status = status.value
                 recording.updated_at = now
+                session.add_all(webhooks.to_row(d) for d in deliveries)
 
     def reopen(
         self, recording_id: str, now: datetime, *, then: Callable[[object], None] | None = None
@@ -321,6 +338,7 @@ def _to_row(recording: Recording) -> RecordingRow:
         summary=recording.summary,
         segments=[asdict(s) for s in recording.segments],
         topic=recording.topic,
+        callback_url=recording.callback_url,
         retention_until=recording.retention_until,
         created_at=recording.created_at,
         updated_at=recording.updated_at,
@@ -436,6 +454,7 @@ def _assemble(connection: Connection, rows: Sequence[Row]) -> list[Recording]:
             summary=row.summary,
             segments=[Segment(**s) for s in getattr(row, "segments", None) or []],
             topic=row.topic,
+            callback_url=row.callback_url,
             retention_until=row.retention_until,
             created_at=row.created_at,
             updated_at=row.updated_at,

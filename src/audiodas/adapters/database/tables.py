@@ -70,6 +70,7 @@ class RecordingRow(Base):
     words: Mapped[list | None] = mapped_column(JSON)  # read only by the transcript's JSON
     topic: Mapped[dict | None] = mapped_column(JSON)
     waveform: Mapped[dict | None] = mapped_column(JSON)  # domain.transcript.Waveform.as_dict
+    callback_url: Mapped[str | None] = mapped_column(String(2048))  # this upload's own webhook
     retention_until: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -130,3 +131,27 @@ class ApiKeyRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookDeliveryRow(Base):
+    """An event for one URL, written with the status change that caused it (an outbox): no
+    crash can settle a recording without its events. Kept after delivery, as its record."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    recording_id: Mapped[str] = mapped_column(String(32), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2048))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer)
+    # When it may next be sent (or, while a sender holds it, when its lease runs out).
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    given_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "delivered_at", "given_up_at", "next_attempt_at"),
+    )
