@@ -13,11 +13,13 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support import WEBHOOK_SECRET, Receiver, signed_correctly
 from tests.test_engine import events, stages, upload, wait_finished, wait_for
 
 LEASE_S = 4  # a killed worker's jobs go to another after this long without a heartbeat
@@ -49,11 +51,22 @@ class Worker:
 
 
 @pytest.fixture
-def deployment(start_server, postgres, tmp_path):
+def receiver() -> Iterator[Receiver]:
+    """Where the workers send their webhooks."""
+    found = Receiver()
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def deployment(start_server, postgres, tmp_path, receiver):
     env = {
         "AUDIODAS_DATABASE_URL": postgres.create_database(f"w_{uuid.uuid4().hex[:10]}"),
         "AUDIODAS_WORK_LEASE_S": str(LEASE_S),
         "AUDIODAS_SWEEP_INTERVAL_S": "1",
+        "AUDIODAS_WEBHOOK_URLS": f"{receiver.url}/hook",
+        "AUDIODAS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "AUDIODAS_WEBHOOK_ALLOW_PRIVATE": "true",
     }
     server = start_server(**env)  # API only
     env["AUDIODAS_DATA_DIR"] = str(server.data_dir)
@@ -63,7 +76,9 @@ def deployment(start_server, postgres, tmp_path):
         worker.stop()
 
 
-def test_twenty_uploads_are_each_processed_once_by_two_workers(deployment, assets) -> None:
+def test_twenty_uploads_are_each_processed_once_by_two_workers(
+    deployment, assets, receiver
+) -> None:
     server, workers = deployment
     clips = [assets / "beckett.wav", assets / "two_cities.wav"]
     ids = [upload(server, clips[i % 2])["id"] for i in range(20)]
@@ -82,6 +97,12 @@ def test_twenty_uploads_are_each_processed_once_by_two_workers(deployment, asset
     counts = Counter(rid for finished in by_worker.values() for rid in finished)
     assert counts == Counter(ids)  # each exactly once, by one worker
     assert all(len(finished) >= 4 for finished in by_worker.values()), by_worker  # spread
+    # Both workers send webhooks from the one outbox: each event arrives once.
+    told = receiver.wait(20)
+    time.sleep(2)  # anything sent twice would have arrived by now
+    assert len(receiver.events()) == 20 and all(signed_correctly(r) for r in receiver.received)
+    assert sorted(e["data"]["id"] for e in told) == sorted(ids)
+    assert {e["type"] for e in told} == {"recording.done"}
 
 
 def test_a_worker_killed_mid_recording_leaves_it_to_the_other(deployment, assets) -> None:
