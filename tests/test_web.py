@@ -36,7 +36,7 @@ def _missing(what: str) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not (WEB_MODELS / "whisper-tiny.en" / "onnx" / "encoder_model_int8.onnx").exists():
+    if not (WEB_MODELS / "whisper-tiny.en" / "manifest.json").exists():
         _missing("the browser model is not built (audiodas models build-web)")
     if not (ROOT / "src" / "audiodas" / "web" / "static" / "dist" / "edge-worker.js").exists():
         _missing("the web app is not built (npm run build in web/)")
@@ -499,4 +499,69 @@ def test_with_keys_required_the_app_asks_for_one_and_plays_by_signed_links(
         assert answer.json()["error"] == "link_expired"
         assert key.split("_", 2)[2] not in srv.read_log()
     finally:
+        srv.stop()
+
+
+def test_the_model_is_downloaded_once_and_the_gate_still_holds(browser, clips, assets, tmp_path):
+    """A first visit downloads the browser model (about 45 MB), showing its progress; the next
+    visit takes all of it from Cache Storage, under the build the server publishes, and the
+    check still lets the on-topic clip through and stops the off-topic one and a chime."""
+    import json
+
+    manifest = json.loads((WEB_MODELS / "whisper-tiny.en" / "manifest.json").read_text())
+    srv = Server(
+        tmp_path / "data",
+        env={"AUDIODAS_WEB_MODEL_DIR": str(WEB_MODELS), "AUDIODAS_EMBEDDED_WORKER": "false"},
+    ).start()
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    fetched: list[tuple[str, int]] = []  # model files that came over the network, with bytes
+    # (transformers.js also asks HEAD of some: no bytes)
+
+    def count(response) -> None:  # type: ignore[no-untyped-def]
+        if "/models/" in response.url and response.request.method == "GET" and response.ok:
+            name = response.url.split("/models/whisper-tiny.en/", 1)[1]
+            fetched.append((name, int(response.headers.get("content-length", 0))))
+
+    context.on("response", count)
+    steps_seen = """() => { window.steps = new Set(); new MutationObserver(() =>
+        document.querySelectorAll('.file-card .step').forEach((s) => window.steps.add(s.textContent))
+        ).observe(document.body, { subtree: true, childList: true, characterData: true }); }"""
+    try:
+        page = context.new_page()
+        page.goto(f"{srv.url}/#/upload")
+        page.evaluate(steps_seen)
+        page.select_option("#topic", "economics")
+        page.set_input_files("#files", str(clips["economics"]))
+        assert wait_state(page, "economics.wav") == "uploaded", card(
+            page, "economics.wav"
+        ).inner_text()
+        model_bytes = sum(size for name, size in fetched if name != "manifest.json")
+        assert model_bytes == manifest["bytes"] <= 45_000_000
+        assert {name for name, _ in fetched} >= {
+            "onnx/encoder_model_int8.onnx", "onnx/decoder_model_merged_int8.onnx"}  # fmt: skip
+        shown = page.evaluate("[...window.steps]")
+        assert any(s.startswith("Downloading the speech model") and " MB" in s for s in shown), (
+            shown
+        )
+        kept = page.evaluate("caches.keys()")
+        assert kept == [f"audiodas-model-{manifest['build']}"]
+
+        fetched.clear()
+        page.reload()  # a second visit: the same browser profile
+        page.evaluate(steps_seen)
+        page.select_option("#topic", "economics")
+        page.set_input_files(
+            "#files", [str(clips["economics"]), str(clips["cooking"]), str(assets / "success.wav")]
+        )
+        assert wait_state(page, "economics.wav") == "uploaded"
+        assert wait_state(page, "cooking.wav") == "rejected"
+        assert wait_state(page, "success.wav") == "rejected"
+        assert "off topic for Economics" in card(page, "cooking.wav").inner_text()
+        assert [name for name, _ in fetched] == ["manifest.json"]  # nothing of the model
+        shown = page.evaluate("[...window.steps]")
+        assert not any(s.startswith("Downloading") for s in shown), shown
+        assert card(page, "economics.wav").get_attribute("data-edge-text")  # the model ran
+        shot(page, "upload-model-kept")
+    finally:
+        context.close()
         srv.stop()

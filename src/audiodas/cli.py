@@ -221,15 +221,15 @@ def models_build_web(
     ),
 ) -> None:
     """Build the browser model (Whisper tiny.en for transformers.js) into the web model folder."""
-    from audiodas.models import WEB_MODEL_FILES, build_web_model, web_model_ready
+    from audiodas.models import build_web_model, web_model_manifest
 
     models_dir = Settings().web_models_path
-    if if_missing and web_model_ready(models_dir):
+    if if_missing and web_model_manifest(models_dir) is not None:
         typer.echo(f"browser model present in {models_dir}")
         return
     target = build_web_model(models_dir, build_venv.resolve(), log=typer.echo)
-    size = sum((target / f).stat().st_size for f in WEB_MODEL_FILES)
-    typer.echo(f"browser model built in {target} ({size / 2**20:.0f} MiB downloaded by a browser)")
+    size = web_model_manifest(models_dir)["bytes"]  # type: ignore[index]
+    typer.echo(f"browser model built in {target} ({size / 1e6:.1f} MB downloaded by a browser)")
 
 
 @models_app.command("import-t5")

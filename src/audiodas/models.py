@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
@@ -40,19 +41,19 @@ def assemble_whisper_base(output: Path) -> Path:
 
 
 WEB_MODEL_NAME = "whisper-tiny.en"
-WEB_MODEL_FILES = (
-    "config.json",
-    "generation_config.json",
-    "preprocessor_config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "onnx/encoder_model_int8.onnx",
-    "onnx/decoder_model_merged.onnx",
-)
+# Written by the build (web/build_model.py): the files a browser downloads, their hashes, and
+# the build's name, under which a browser keeps them.
+WEB_MODEL_MANIFEST = "manifest.json"
 
 
-def web_model_ready(models_dir: Path) -> bool:
-    return all((models_dir / WEB_MODEL_NAME / f).exists() for f in WEB_MODEL_FILES)
+def web_model_manifest(models_dir: Path) -> dict | None:
+    """The built model's manifest, if the model is there whole."""
+    folder = models_dir / WEB_MODEL_NAME
+    try:
+        manifest = json.loads((folder / WEB_MODEL_MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if all((folder / f).exists() for f in manifest["files"]) else None
 
 
 def build_environment(build_venv: Path, log=print) -> Path:  # type: ignore[no-untyped-def]

@@ -134,7 +134,8 @@ function uploadWithProgress(file, domain, onProgress) {
   });
 }
 
-const STEPS = { decode: "Decoding", vad: "Checking for speech", model: "Loading the speech model", transcribe: "Transcribing the opening", upload: "Uploading" };
+const STEPS = { decode: "Decoding", vad: "Checking for speech", model: "Loading the speech model", download: "Downloading the speech model (once)", transcribe: "Transcribing the opening", upload: "Uploading" };
+const MB = (bytes) => (bytes / 1e6).toFixed(1);
 
 async function checkAndUpload(file, topicName, list) {
   const id = crypto.randomUUID();
@@ -143,15 +144,16 @@ async function checkAndUpload(file, topicName, list) {
   const detail = h("p", { class: "detail" });
   const card = h("li", { class: "file-card", "data-state": "working", "data-file": file.name }, h("strong", {}, file.name), " ", status, bar, detail);
   list.append(card);
-  const set = (step, fraction) => {
+  const set = (step, fraction, progress = {}) => {
     status.textContent = STEPS[step] ?? step;
+    if (step === "download") status.textContent += `: ${MB(progress.bytes)} of ${MB(progress.total)} MB`;
     bar.value = fraction ?? 0;
   };
   const topic = topics.find((t) => t.name === topicName) ?? null;
   try {
     set("decode", 0);
     const pcm = await decodeTo16kMono(file);
-    const result = await edgeCheck(id, pcm, topic, (p) => set(p.step, p.fraction));
+    const result = await edgeCheck(id, pcm, topic, (p) => set(p.step, p.fraction, p));
     card.dataset.edgeText = result.text ?? "";
     card.dataset.timings = JSON.stringify(result.timings ?? {});
     if (!result.ok) {
@@ -188,7 +190,7 @@ async function uploadPage() {
   drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); handle(e.dataTransfer.files); });
   drop.addEventListener("keydown", (e) => (e.key === "Enter" || e.key === " ") && input.click());
   const modelNote = h("p", { class: "note", id: "model-note" });
-  fetch("/models/whisper-tiny.en/config.json", { method: "HEAD" }).then((r) => {
+  fetch("/models/whisper-tiny.en/manifest.json", { method: "HEAD" }).then((r) => {
     modelNote.textContent = r.ok
       ? "Each file is checked in your browser (speech, then topic) before it is uploaded."
       : "The browser speech model is not installed: files are checked for speech only (run `audiodas models build-web`).";

@@ -18,7 +18,7 @@ const SAMPLE_RATE = 16000;
 const FRAME = 512; // Silero v5 at 16 kHz
 const CONTEXT = 64;
 let vadSession = null;
-const transcribers = {}; // by encoder dtype
+const transcribers = {}; // loading or loaded, by "encoder/decoder" dtype
 
 function post(type, payload) {
   self.postMessage({ type, ...payload });
@@ -44,20 +44,76 @@ async function speechSeconds(pcm, onProgress) {
   return (speechFrames * FRAME) / SAMPLE_RATE;
 }
 
-// int8 encoder (MatMuls per channel) + fp32 decoder: chosen by agreement with the server (see README).
-async function loadTranscriber(encoderDtype = "int8") {
-  if (transcribers[encoderDtype]) return transcribers[encoderDtype];
-  const probe = await fetch(`/models/${MODEL}/config.json`, { method: "HEAD" });
-  if (!probe.ok) return null;
-  transcribers[encoderDtype] = await pipeline("automatic-speech-recognition", MODEL, {
+// int8 encoder and decoder (MatMuls per channel, the decoder's shared token embedding per token):
+// the smallest build that agrees with the server's transcripts (bench/edge.py, README).
+const DEFAULT_DTYPE = { encoder: "int8", decoder: "int8" };
+const CACHE_PREFIX = "audiodas-model-";
+
+// The model's files go into Cache Storage under the build the server publishes (a hash of its
+// files), checked against their hashes, before transformers.js loads them from there: a second
+// visit downloads none of them, a rebuilt model (another name) replaces the old one, and the
+// first download shows its progress. (transformers.js's own progress callback would fetch each
+// file once more to learn its size.)
+async function keepModel(id, manifest) {
+  env.cacheKey = CACHE_PREFIX + manifest.build;
+  if (typeof caches === "undefined") return; // transformers.js then fetches the files itself
+  for (const name of await caches.keys()) {
+    if (name.startsWith(CACHE_PREFIX) && name !== env.cacheKey) await caches.delete(name);
+  }
+  const cache = await caches.open(env.cacheKey);
+  const base = `${env.localModelPath}${MODEL}/`; // the keys transformers.js looks up
+  const missing = [];
+  for (const [file, about] of Object.entries(manifest.files)) {
+    if (!(await cache.match(base + file))) missing.push([file, about]);
+  }
+  const total = missing.reduce((sum, [, about]) => sum + about.bytes, 0);
+  let bytes = 0;
+  for (const [file, about] of missing) {
+    const answer = await fetch(base + file, { cache: "no-store" });
+    if (!answer.ok) throw new Error(`the speech model's ${file} answered ${answer.status}`);
+    const reader = answer.body.getReader();
+    const chunks = [];
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      chunks.push(read.value);
+      bytes += read.value.length;
+      post("progress", { id, step: "download", fraction: bytes / total, bytes, total });
+    }
+    const blob = new Blob(chunks);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+    const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+    if (hex !== about.sha256) throw new Error(`the speech model's ${file} arrived damaged: try again`);
+    await cache.put(base + file, new Response(blob, { headers: answer.headers }));
+  }
+}
+
+async function loadTranscriber(id, { encoder, decoder } = DEFAULT_DTYPE) {
+  const answer = await fetch(`/models/${MODEL}/manifest.json`, { cache: "no-store" });
+  if (!answer.ok) return null;
+  const served = encoder === DEFAULT_DTYPE.encoder && decoder === DEFAULT_DTYPE.decoder;
+  if (served) await keepModel(id, await answer.json()); // another build: bench/edge.py's, fetched as is
+  post("progress", { id, step: "model", fraction: 0 });
+  return pipeline("automatic-speech-recognition", MODEL, {
     device: "wasm",
-    dtype: { encoder_model: encoderDtype, decoder_model_merged: "fp32" },
+    dtype: { encoder_model: encoder, decoder_model_merged: decoder },
   });
-  return transcribers[encoderDtype];
+}
+
+// Files checked together share one load; a model missing or failing is looked for again.
+async function transcriber(id, dtype) {
+  const key = `${dtype.encoder}/${dtype.decoder}`;
+  transcribers[key] ??= loadTranscriber(id, dtype);
+  try {
+    const asr = await transcribers[key];
+    if (!asr) delete transcribers[key];
+    return asr;
+  } catch (error) {
+    delete transcribers[key];
+    throw error;
+  }
 }
 
 self.onmessage = async ({ data }) => {
-  const { id, pcm, topic, seconds = 30, minSpeechSeconds = 1.0, encoderDtype } = data;
+  const { id, pcm, topic, seconds = 30, minSpeechSeconds = 1.0, dtype = DEFAULT_DTYPE } = data;
   const timings = {};
   try {
     let t = performance.now();
@@ -70,7 +126,7 @@ self.onmessage = async ({ data }) => {
     }
     post("progress", { id, step: "model", fraction: 0 });
     t = performance.now();
-    const asr = await loadTranscriber(encoderDtype);
+    const asr = await transcriber(id, dtype);
     timings.load_ms = performance.now() - t;
     if (!asr) {
       post("verdict", { id, ok: true, modelMissing: true, reason: "browser model not installed: checked voice activity only", speech, timings });

@@ -8,12 +8,15 @@ called by `audiodas models build-web` (not imported by the product).
 2. invert CTranslate2's WhisperLoader onto transformers' WhisperForConditionalGeneration
    (strict load_state_dict: every weight accounted for);
 3. export to ONNX with optimum (encoder + merged decoder with past);
-4. quantize the encoder's MatMuls per channel to int8 (the decoder stays fp32: all-q8 changed
-   words, this keeps the fp32 text), and write the config files transformers.js reads.
+4. quantize the MatMuls per channel to int8, and the decoder's shared token embedding per
+   token (transformers.js's all-ops q8 recipe changed words; this keeps them: bench/edge.py),
+   and write the config files transformers.js reads. The fp32 files stay beside them for
+   bench/edge.py; the app downloads the int8 ones.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import struct
@@ -23,6 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
+# What a browser downloads (the fp32 files stay beside them for bench/edge.py).
+SERVED = (
+    "config.json",
+    "generation_config.json",
+    "preprocessor_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "onnx/encoder_model_int8.onnx",
+    "onnx/decoder_model_merged_int8.onnx",
+)
 DTYPES = (np.float32, np.int8, np.int16, np.int32, np.float16)  # CTranslate2 DataType order
 
 
@@ -190,8 +203,12 @@ def build(ct2_dir: Path, output: Path) -> None:
         (output / "onnx").mkdir(exist_ok=True)
         for name in ("encoder_model.onnx", "decoder_model_merged.onnx"):
             shutil.copy(onnx_dir / name, output / "onnx" / name)
-        quantize_encoder(
+        quantize_matmuls(
             onnx_dir / "encoder_model.onnx", output / "onnx" / "encoder_model_int8.onnx"
+        )
+        quantize_decoder(
+            onnx_dir / "decoder_model_merged.onnx",
+            output / "onnx" / "decoder_model_merged_int8.onnx",
         )
         for name in (
             "config.json",
@@ -201,10 +218,13 @@ def build(ct2_dir: Path, output: Path) -> None:
             "tokenizer_config.json",
         ):
             shutil.copy(hf_dir / name, output / name)
+    write_manifest(output)
     del torch
 
 
-def quantize_encoder(source: Path, target: Path) -> None:
+def quantize_matmuls(source: Path, target: Path) -> None:
+    """Every MatMul with a weight tensor, in int8 per channel (in the merged decoder's If
+    branches too: EnableSubgraph)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
@@ -213,7 +233,109 @@ def quantize_encoder(source: Path, target: Path) -> None:
         per_channel=True,
         weight_type=QuantType.QInt8,
         op_types_to_quantize=["MatMul"],
+        extra_options={"EnableSubgraph": True},
     )
+
+
+def write_manifest(folder: Path) -> dict:
+    """manifest.json: `{"build": <hash of the files' hashes>, "bytes": <download size>,
+    "files": {<path>: {"sha256", "bytes"}}}`, what a browser downloads, checks and keeps (under
+    the build's name: a rebuilt model replaces what a browser kept)."""
+    files = {}
+    for name in SERVED:
+        digest = hashlib.sha256()
+        with (folder / name).open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        files[name] = {"sha256": digest.hexdigest(), "bytes": (folder / name).stat().st_size}
+    manifest = {
+        "build": hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16],
+        "bytes": sum(f["bytes"] for f in files.values()),
+        "files": files,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+EMBEDDING = "model.decoder.embed_tokens.weight_merged_0"
+
+
+def quantize_decoder(source: Path, target: Path) -> None:
+    """The merged decoder in int8, about a quarter of its fp32 size.
+
+    1. onnxruntime quantizes the layers' MatMuls per channel (inside both branches of the
+       merged decoder's If: EnableSubgraph).
+    2. The token embedding (80 % of the weights) is shared by the input lookup (Gather) and the
+       output projection (Transpose then MatMul), which onnxruntime cannot quantize as one
+       tensor. It is stored once as int8 [d_model, vocab] with one scale per token (symmetric):
+       the lookup gathers columns and scales them; the projection is a MatMulInteger against
+       it, scaled per token: per channel, as for the other MatMuls.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    with tempfile.TemporaryDirectory() as tmp:
+        layers = Path(tmp) / "layers.onnx"
+        quantize_matmuls(source, layers)
+        model = onnx.load(str(layers))
+    graph = model.graph
+    weight = next(t for t in graph.initializer if t.name == EMBEDDING)
+    table = numpy_helper.to_array(weight).astype(np.float32)  # [vocab, d_model]
+    scale = np.maximum(np.abs(table).max(axis=1), 1e-8) / 127.0
+    quantized = np.clip(np.round(table / scale[:, None]), -127, 127).astype(np.int8)
+    graph.initializer.remove(weight)
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.ascontiguousarray(quantized.T), "embed_q8_t"),
+            numpy_helper.from_array(scale.astype(np.float32), "embed_scale"),
+            numpy_helper.from_array(np.array([-1], dtype=np.int64), "embed_last_axis"),
+        ]
+    )
+
+    def rewrite(branch: onnx.GraphProto) -> None:
+        nodes = list(branch.node)
+        transposed = None
+        for node in nodes:
+            if node.op_type == "Transpose" and list(node.input) == [EMBEDDING]:
+                transposed = node.output[0]
+        out: list[onnx.NodeProto] = []
+        for node in nodes:
+            if node.op_type == "Gather" and node.input[0] == EMBEDDING:
+                ids, result, p = node.input[1], node.output[0], node.name
+                out += [
+                    helper.make_node("Gather", ["embed_q8_t", ids], [p + "/q"], axis=1),
+                    helper.make_node("Cast", [p + "/q"], [p + "/f"], to=TensorProto.FLOAT),
+                    helper.make_node("Transpose", [p + "/f"], [p + "/t"], perm=[1, 2, 0]),
+                    helper.make_node("Gather", ["embed_scale", ids], [p + "/s"], axis=0),
+                    helper.make_node("Unsqueeze", [p + "/s", "embed_last_axis"], [p + "/s1"]),
+                    helper.make_node("Mul", [p + "/t", p + "/s1"], [result]),
+                ]
+            elif node.op_type == "Transpose" and list(node.input) == [EMBEDDING]:
+                continue
+            elif node.op_type == "MatMul" and transposed in node.input:
+                hidden, result, p = node.input[0], node.output[0], node.name
+                out += [
+                    helper.make_node(
+                        "DynamicQuantizeLinear", [hidden], [p + "/hq", p + "/hs", p + "/hz"]
+                    ),  # fmt: skip
+                    helper.make_node(
+                        "MatMulInteger", [p + "/hq", "embed_q8_t", p + "/hz"], [p + "/i"]
+                    ),  # fmt: skip
+                    helper.make_node("Cast", [p + "/i"], [p + "/f"], to=TensorProto.FLOAT),
+                    helper.make_node("Mul", [p + "/hs", "embed_scale"], [p + "/scale"]),
+                    helper.make_node("Mul", [p + "/f", p + "/scale"], [result]),
+                ]
+            else:
+                out.append(node)
+        del branch.node[:]
+        branch.node.extend(out)
+
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                rewrite(attribute.g)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(target))
 
 
 def write_side_files(hf_dir: Path) -> None:
