@@ -154,7 +154,9 @@ def test_on_topic_clip_is_checked_uploaded_processed_and_played(server, page, cl
     assert wait_state(page, "economics.wav") == "uploaded", card(page, "economics.wav").inner_text()
     max_gap_ms = page.evaluate("window.maxGap")
     assert interaction_s < 1.0
-    assert max_gap_ms < 500, f"main thread stalled {max_gap_ms:.0f} ms during the edge check"
+    # Whisper or the model's load on the page's thread would stall it for their whole 2-4 s; a
+    # loaded 2-core CI (two test workers) has shown 516 ms of plain scheduling noise.
+    assert max_gap_ms < 1000, f"main thread stalled {max_gap_ms:.0f} ms during the edge check"
     shot(page, "upload")
 
     edge_text = card(page, "economics.wav").get_attribute("data-edge-text")

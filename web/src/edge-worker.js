@@ -68,6 +68,11 @@ async function keepModel(id, manifest) {
   }
   const total = missing.reduce((sum, [, about]) => sum + about.bytes, 0);
   let bytes = 0;
+  let told = 0; // the page hears at most ten times a second
+  const tell = () => {
+    told = performance.now();
+    post("progress", { id, step: "download", fraction: bytes / total, bytes, total });
+  };
   for (const [file, about] of missing) {
     const answer = await fetch(base + file, { cache: "no-store" });
     if (!answer.ok) throw new Error(`the speech model's ${file} answered ${answer.status}`);
@@ -76,8 +81,9 @@ async function keepModel(id, manifest) {
     for (let read = await reader.read(); !read.done; read = await reader.read()) {
       chunks.push(read.value);
       bytes += read.value.length;
-      post("progress", { id, step: "download", fraction: bytes / total, bytes, total });
+      if (performance.now() - told > 100) tell();
     }
+    tell();
     const blob = new Blob(chunks);
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
     const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
