@@ -2,7 +2,9 @@
 
 Listeners (1000 by default, 0.5-1.5 s think time) list recordings, read one, stream a variant
 with a Range seek of 64 KiB-1 MiB, follow a recording's progress (SSE) and check health; one
-Uploader sends about one recording a second so the engine never runs out of work.
+Uploader sends about one recording a second so the engine never runs out of work. ShortUploader
+(the "stream" busy scenario) sends one short speech clip (4-20 s) a second instead, each
+processed as it arrives: state changes, writes, events and FFmpeg runs several times a second.
 """
 
 from __future__ import annotations
@@ -53,29 +55,37 @@ class Listener(FastHttpUser):
         self.client.get("/healthz", name="healthz")
 
 
+def multipart(path: str, boundary: str) -> bytes:
+    with open(path, "rb") as f:
+        audio = f.read()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="{os.path.basename(path)}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    )
+    return head.encode() + audio + f"\r\n--{boundary}--\r\n".encode()
+
+
 class Uploader(FastHttpUser):
     fixed_count = 1
     wait_time = constant_throughput(1)
+    clips_key = "upload"
 
     def on_start(self) -> None:
-        with open(FIXTURES["upload"], "rb") as f:
-            audio = f.read()
         self.boundary = uuid.uuid4().hex
-        name = os.path.basename(FIXTURES["upload"])
-        self.body = (
-            (
-                f'--{self.boundary}\r\nContent-Disposition: form-data; name="file"; '
-                f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-            ).encode()
-            + audio
-            + f"\r\n--{self.boundary}--\r\n".encode()
-        )
+        paths = FIXTURES[self.clips_key]
+        self.bodies = [
+            multipart(p, self.boundary) for p in (paths if isinstance(paths, list) else [paths])
+        ]
 
     @task
     def upload(self) -> None:
         self.client.post(
             "/api/v1/recordings",
-            data=self.body,
+            data=random.choice(self.bodies),
             headers={"Content-Type": f"multipart/form-data; boundary={self.boundary}"},
             name="upload",
         )
+
+
+class ShortUploader(Uploader):
+    clips_key = "short"

@@ -1,10 +1,14 @@
 """The load suite: 1000 users on `audiodas serve`, next to nginx serving the same files and JSON
 in the same run, on this machine (load generator included).
 
-    python bench/load/run.py [--users 1000] [--duration 60] [--postgres] [--out artifacts/load]
+    python bench/load/run.py [--users 1000] [--duration 60] [--postgres] [--busy-only]
+                             [--out artifacts/load]
 
-1. Starts `audiodas serve` (engine included) on the embedded default, or on a PostgreSQL it
-   starts itself (--postgres), and preloads processed recordings.
+1. Starts `audiodas serve` (engine included, one HTTP process per core) on the embedded default,
+   or on a PostgreSQL it starts itself (--postgres), and preloads processed recordings.
+   Then the listeners alone (idle), and the stream scenario: one short speech clip (4-20 s) a
+   second, processed as it arrives, first alone (the engine's throughput), then under the
+   listeners: p95 per request type against idle's (--busy-only stops there).
 2. Range GETs, 64 KiB at random offsets, 100 connections (wrk): audiodas against nginx.
 3. A step test with the engine idle: p95 per user count (Locust).
 4. The full mix (bench/load/locustfile.py) against nginx, then the engine alone (uploads
@@ -51,7 +55,8 @@ def main() -> int:
     ensure_tools()
     work = Path(tempfile.mkdtemp(prefix="audiodas-load-"))
     postgres = PostgresCluster().start() if args.postgres else None
-    env = {"AUDIODAS_EMBEDDED_WORKER": "true"}
+    # The product's default: one HTTP process per core (test servers run one).
+    env = {"AUDIODAS_EMBEDDED_WORKER": "true", "AUDIODAS_API_WORKERS": str(os.cpu_count() or 1)}
     if postgres:
         env["AUDIODAS_DATABASE_URL"] = postgres.create_database("load")
     (work / "data").mkdir()
@@ -67,28 +72,17 @@ def main() -> int:
         clips = make_clips(work)
         fixtures = preload(server, clips, args.recordings)
         fixtures["upload"] = str(clips["upload"])
+        fixtures["short"] = [str(path) for path in clips["short"]]
         site = mirror_for_nginx(server, fixtures, work / "site")
         nginx = Nginx(site, work / "nginx")
         (work / "fixtures.json").write_text(json.dumps(fixtures))
 
-        summary["range"] = range_test(server, nginx, fixtures)
-        summary["steps_idle"] = steps(server, fixtures, out, "idle", args.step_duration)
-        summary["nginx"] = locust(nginx.url, fixtures, out, "nginx", args.users, args.duration)
-        # The engine saturated by a backlog, plus the trickle: alone, then under the full mix.
-        backlog(server, clips["upload"], args.duration * 60)
-        summary["engine_alone_audio_s_per_s"] = engine_throughput(
-            server, fixtures, out, args.duration
+        summary["idle"] = locust(
+            server.url, fixtures, out, "idle", args.users, args.duration, classes=("Listener",)
         )
-        backlog(server, clips["upload"], args.duration * 60)
-        started = time.time()
-        summary["audiodas"] = locust(
-            server.url, fixtures, out, "audiodas", args.users, args.duration
-        )
-        busy = processed_audio_seconds(server, started, time.time()) / (time.time() - started)
-        summary["engine_busy_audio_s_per_s"] = busy
-        backlog(server, clips["upload"], len(STEPS) * (args.step_duration + 10) * 60)
-        summary["steps_busy"] = steps(server, fixtures, out, "busy", args.step_duration)
-        summary["queued_after_busy_steps"] = queued_audio_seconds(server)
+        summary["stream"] = stream_scenario(server, fixtures, out, args.users, args.duration)
+        if not args.busy_only:
+            everything_else(server, nginx, clips, fixtures, out, args, summary)
     finally:
         if nginx:
             nginx.stop()
@@ -97,8 +91,26 @@ def main() -> int:
             postgres.stop()
         shutil.rmtree(work, ignore_errors=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    missed = report(summary)
-    return 1 if missed else 0
+    missed = [] if args.busy_only else report(summary)
+    return 1 if report_busy(summary) or missed else 0
+
+
+def everything_else(server, nginx, clips, fixtures, out, args, summary) -> None:  # type: ignore[no-untyped-def]
+    """Range against nginx, the step tests, nginx's full mix, and the backlog scenario."""
+    summary["range"] = range_test(server, nginx, fixtures)
+    summary["steps_idle"] = steps(server, fixtures, out, "idle", args.step_duration)
+    summary["nginx"] = locust(nginx.url, fixtures, out, "nginx", args.users, args.duration)
+    # The engine saturated by a backlog, plus the trickle: alone, then under the full mix.
+    backlog(server, clips["upload"], args.duration * 60)
+    summary["engine_alone_audio_s_per_s"] = engine_throughput(server, fixtures, out, args.duration)
+    backlog(server, clips["upload"], args.duration * 60)
+    started = time.time()
+    summary["audiodas"] = locust(server.url, fixtures, out, "audiodas", args.users, args.duration)
+    busy = processed_audio_seconds(server, started, time.time()) / (time.time() - started)
+    summary["engine_busy_audio_s_per_s"] = busy
+    backlog(server, clips["upload"], len(STEPS) * (args.step_duration + 10) * 60)
+    summary["steps_busy"] = steps(server, fixtures, out, "busy", args.step_duration)
+    summary["queued_after_busy_steps"] = queued_audio_seconds(server)
 
 
 def parse_args() -> argparse.Namespace:
@@ -112,6 +124,11 @@ def parse_args() -> argparse.Namespace:
         "--recordings", type=int, default=12, help="processed recordings to preload"
     )
     parser.add_argument("--postgres", action="store_true", help="on a PostgreSQL started here")
+    parser.add_argument(
+        "--busy-only",
+        action="store_true",
+        help="only idle and the stream scenario (no nginx, Range or step tests, no backlog)",
+    )
     parser.add_argument("--out", default=str(ROOT / "artifacts" / "load"))
     return parser.parse_args()
 
@@ -158,6 +175,12 @@ def make_clips(work: Path) -> dict[str, Path]:
         "64k",
         str(clips["upload"]),
     )
+    # The stream scenario's uploads: short speech clips, 4 to 20 s.
+    clips["short"] = [assets / "clone-test.wav", assets / "beckett.wav"]
+    for seconds in (12, 20):
+        cut = work / f"two_cities_{seconds}.wav"
+        ffmpeg("-i", str(assets / "two_cities.wav"), "-t", str(seconds), str(cut))
+        clips["short"].append(cut)
     clips["long"] = work / "three_minutes.wav"
     ffmpeg(
         "-stream_loop", "3", "-i", str(assets / "two_cities.wav"), "-c", "copy", str(clips["long"])
@@ -309,11 +332,13 @@ def locust(
     name: str,
     users: int,
     seconds: int,
-    classes: list[str] | None = None,
+    classes: tuple[str, ...] = ("Listener", "Uploader"),
 ) -> dict:
-    """One headless Locust run; returns per-type figures from its CSV (steady state: the
-    statistics restart once every user is spawned)."""
+    """One headless Locust run of `users` listeners plus the uploader among `classes`; returns
+    per-type figures from its CSV (steady state: the statistics restart once every user is
+    spawned)."""
     prefix = out / name
+    users += sum(1 for c in classes if c.endswith("Uploader"))
     spawn_rate = max(users // 5, 1)
     command = [
         sys.executable,
@@ -323,7 +348,7 @@ def locust(
         str(HERE / "locustfile.py"),
         "--headless",
         "-u",
-        str(users + (0 if classes else 1)),
+        str(users),
         "-r",
         str(spawn_rate),
         "-t",
@@ -336,7 +361,7 @@ def locust(
         "--only-summary",
         "--loglevel",
         "WARNING",
-        *(classes or []),
+        *classes,
     ]
     env = {**os.environ, "LOAD_FIXTURES": json.dumps(fixtures)}
     subprocess.run(
@@ -362,7 +387,7 @@ def locust(
 def engine_throughput(server: Server, fixtures: dict, out: Path, seconds: int) -> float:
     """Audio seconds processed per second with only the upload trickle (no listeners)."""
     started = time.time()
-    locust(server.url, fixtures, out, "engine-alone", 1, seconds, classes=["Uploader"])
+    locust(server.url, fixtures, out, "engine-alone", 0, seconds, classes=("Uploader",))
     return processed_audio_seconds(server, started, time.time()) / (time.time() - started)
 
 
@@ -383,6 +408,78 @@ def processed_audio_seconds(server: Server, since: float, until: float) -> float
             return total
 
 
+def stream_scenario(server: Server, fixtures: dict, out: Path, users: int, seconds: int) -> dict:
+    """One short clip a second, processed as it arrives: the engine alone, then under the
+    listeners. Returns the listeners' and uploads' figures and the engine's throughput in both."""
+    started = time.time()
+    locust(server.url, fixtures, out, "stream-alone", 0, seconds, classes=("ShortUploader",))
+    drained(server)
+    alone = processed_audio_seconds(server, started, time.time()) / (time.time() - started)
+    started = time.time()
+    types = locust(
+        server.url, fixtures, out, "stream-busy", users, seconds,
+        classes=("Listener", "ShortUploader"),
+    )  # fmt: skip
+    during = processed_audio_seconds(server, started, time.time()) / (time.time() - started)
+    drained(server)
+    return {
+        "types": types,
+        "engine_alone_audio_s_per_s": alone,
+        "engine_busy_audio_s_per_s": during,
+    }
+
+
+def drained(server: Server, timeout: float = 300) -> None:
+    """Until nothing is queued or processing (the next phase starts from an idle engine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = [
+            httpx.get(f"{server.url}{API}", params={"status": s, "limit": 1}).json()["items"]
+            for s in ("queued", "processing")
+        ]
+        if not any(waiting):
+            return
+        time.sleep(1)
+
+
+def report_busy(summary: dict) -> int:
+    """Each request type busy against idle, in the same run, in each busy scenario run: the
+    targets of issue 26."""
+    missed = []
+    print(f"\n{summary['date']} · {summary['machine']} · {summary['database']}")
+    scenarios = {"stream": summary["stream"]["types"]}
+    if "audiodas" in summary:
+        scenarios["backlog"] = summary["audiodas"]
+    for scenario, busy in scenarios.items():
+        missed += _busy_table(scenario, summary["idle"], busy)
+    s = summary["stream"]
+    print(f"engine (stream): {s['engine_busy_audio_s_per_s']:.2f} audio-s/s under the listeners, "
+          f"{s['engine_alone_audio_s_per_s']:.2f} alone")  # fmt: skip
+    print("\n" + ("busy targets met" if not missed else "MISSED:\n  " + "\n  ".join(missed)))
+    return 1 if missed else 0
+
+
+def _busy_table(scenario: str, idle: dict, busy: dict) -> list[str]:
+    missed = []
+    print(f"{'request type':<16}{'idle p95':>9}{'busy p50':>9}{'busy p95':>9}{'busy p99':>9}"
+          f"{'ratio':>7}{'fail':>6}  (ms; {scenario} scenario)")  # fmt: skip
+    for kind, f in busy.items():
+        before = idle.get(kind)
+        ratio = f["p95_ms"] / max(before["p95_ms"], 1) if before else None
+        print(f"{kind:<16}{before['p95_ms'] if before else float('nan'):>9.0f}{f['p50_ms']:>9.0f}"
+              f"{f['p95_ms']:>9.0f}{f['p99_ms']:>9.0f}{ratio or float('nan'):>7.2f}{f['failures']:>6}")  # fmt: skip
+        if f["failures"]:
+            missed.append(f"{scenario}, {kind}: {f['failures']} failures")
+        if kind == "upload":
+            if f["p95_ms"] > 100 or f["p99_ms"] > 250:
+                missed.append(
+                    f"{scenario}, upload p95 {f['p95_ms']:.0f} / p99 {f['p99_ms']:.0f} ms"
+                )
+        elif kind != "Aggregated" and (f["p95_ms"] > 50 or (ratio and ratio > 2)):
+            missed.append(f"{scenario}, {kind}: busy p95 {f['p95_ms']:.0f} ms ({ratio:.1f}x idle)")
+    return missed
+
+
 def steps(server: Server, fixtures: dict, out: Path, label: str, seconds: int) -> dict:
     """p95 over the listeners' requests (no uploads: the same mix idle and busy) per user count."""
     result = {}
@@ -394,7 +491,7 @@ def steps(server: Server, fixtures: dict, out: Path, label: str, seconds: int) -
             f"steps-{label}-{users}",
             users,
             seconds,
-            classes=["Listener"],
+            classes=("Listener",),
         )
         result[users] = types["Aggregated"]["p95_ms"]
     return result
