@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     # that dies without releasing its claims leaves them to others once this has passed.
     work_lease_s: float = Field(default=60.0, gt=0)
     shutdown_grace_s: float = 30.0
-    heavy_work_nice: int = Field(default=10, ge=0, le=19)
+    # FFmpeg's and the inference processes' CPU priority: 19 weighs 15 against the API's 1024 in
+    # the scheduler (10 weighed 110: busy p95 and uploads measurably slower, README).
+    heavy_work_nice: int = Field(default=19, ge=0, le=19)
     # `audiodas serve` runs the engine (its own process) unless this is false (then run
     # `audiodas worker` somewhere); the OpenAI endpoint's inference runs there either way.
     embedded_worker: bool = True
