@@ -151,9 +151,9 @@ class SqlRecordingRepository:
 
     def delete(self, recording_id: str) -> bool:
         """The recording, its children (stages, variants, webhook deliveries: a pending one is
-        not sent) and its search entry, in one transaction; on a full
-        disk (FTS5 writes to delete an entry) without the entry, which is never found without
-        its recording and is removed by `repair_search`."""
+        not sent) and its search entry, in one transaction; on a full disk (FTS5 writes to
+        delete an entry) without the entry, which is never found without its recording and is
+        removed by `repair_search`."""
         try:
             return self._delete(recording_id, unindex=True)
         except SQLAlchemyError as exc:
