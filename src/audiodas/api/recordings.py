@@ -91,8 +91,8 @@ async def upload(request: Request, service: ServiceDep, views: ViewsDep) -> JSON
     responses={400: {"model": ErrorOut}},
     summary="Recordings, newest first; with `q`, those that say it, best match first",
     description="Without transcripts (read one recording for that). With `q` (words, and "
-    '"phrases" in double quotes; English stemming), every term must occur in one passage: the '
-    "filename, the summary or a transcript segment. Each item then carries its best passage as "
+    '"phrases" in double quotes; English stemming), every term must occur somewhere in the '
+    "recording: its filename, its summary or its transcript. Each item then carries its best passage as "
     "`match`, with `start_s` for a segment, so a player can open there.",
 )
 async def list_recordings(

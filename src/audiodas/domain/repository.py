@@ -54,7 +54,7 @@ class RecordingRepository(Protocol):
         cursor: str | None = None,
         status: RecordingStatus | None = None,
     ) -> SearchPage:
-        """Recordings with every term of `query` in one passage, best first."""
+        """Recordings with every term of `query` somewhere in them, best first."""
         ...
 
     def version(self, recording_id: str) -> datetime | None:

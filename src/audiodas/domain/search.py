@@ -30,8 +30,8 @@ class Field(StrEnum):
 
 @dataclass(frozen=True)
 class Query:
-    """Every term must occur in one passage; a term of several words is a phrase (the words
-    adjacent, in order)."""
+    """Every term must occur in the recording (filename, summary or transcript); a term of
+    several words is a phrase (the words adjacent, in order)."""
 
     terms: tuple[tuple[str, ...], ...]
 

@@ -101,7 +101,7 @@ class SqlRecordingRepository:
         cursor: str | None = None,
         status: RecordingStatus | None = None,
     ) -> SearchPage:
-        """Recordings whose filename, summary or a transcript segment has every term of
+        """Recordings whose filename, summary and transcript together have every term of
         `query`, best first. The cursor is an offset: ranks move as recordings change."""
         offset = _decode_offset(cursor) if cursor else 0
         with self.engine.connect() as connection:
