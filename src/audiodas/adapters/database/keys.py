@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
+from audiodas.adapters.database.engine import reads
 from audiodas.adapters.database.tables import ApiKeyRow
 from audiodas.domain import ApiKey, Rejected, Scope, quoted
 
@@ -14,6 +15,7 @@ from audiodas.domain import ApiKey, Rejected, Scope, quoted
 class SqlApiKeyRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reads = reads(engine)
 
     def add(self, key: ApiKey, key_hash: str) -> None:
         row = {
@@ -33,13 +35,13 @@ class SqlApiKeyRepository:
             ) from exc
 
     def find(self, key_id: str) -> tuple[ApiKey, str] | None:
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             row = connection.execute(select(ApiKeyRow).where(ApiKeyRow.id == key_id)).first()
         return (_key(row), row.key_hash) if row else None
 
     def all(self) -> list[ApiKey]:
         query = select(ApiKeyRow).order_by(ApiKeyRow.created_at, ApiKeyRow.id)
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             return [_key(row) for row in connection.execute(query)]
 
     def revoke(self, name: str, now: datetime) -> bool:
@@ -57,7 +59,7 @@ class SqlApiKeyRepository:
             connection.execute(query)
 
     def any(self) -> bool:
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             return bool(connection.execute(select(exists().select_from(ApiKeyRow))).scalar())
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from audiodas.adapters.database import search, webhooks
+from audiodas.adapters.database.engine import reads
 from audiodas.adapters.database.tables import (
     RecordingRow,
     StageRow,
@@ -64,6 +65,7 @@ class SqlRecordingRepository:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reads = reads(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     def add(self, recording: Recording, *, then: Callable[[object], None] | None = None) -> None:
@@ -75,7 +77,7 @@ class SqlRecordingRepository:
                 then(_transaction(session))
 
     def get(self, recording_id: str, *, segments: bool = True) -> Recording | None:
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             row = connection.execute(_GET[segments], {"id": recording_id}).first()
             return _assemble(connection, [row])[0] if row else None
 
@@ -88,7 +90,7 @@ class SqlRecordingRepository:
             params["status"] = status.value
         if cursor:
             params["created_at"], params["last_id"] = _decode_cursor(cursor)
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             rows = connection.execute(_page(status is not None, bool(cursor)), params).all()
         next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return VersionPage([(row.id, row.updated_at) for row in rows[:limit]], next_cursor)
@@ -104,28 +106,28 @@ class SqlRecordingRepository:
         """Recordings whose filename, summary and transcript together have every term of
         `query`, best first. The cursor is an offset: ranks move as recordings change."""
         offset = _decode_offset(cursor) if cursor else 0
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             hits = search.search(connection, query, limit=limit + 1, offset=offset, status=status)
         more = len(hits) > limit
         return SearchPage(hits[:limit], _encode_offset(offset + limit) if more else None)
 
     def version(self, recording_id: str) -> datetime | None:
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             return connection.execute(_VERSION, {"id": recording_id}).scalar()
 
     def get_many(self, recording_ids: list[str]) -> list[Recording]:
         """Recordings as listed (no transcript, no segments), in no particular order."""
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             return _assemble(connection, connection.execute(_MANY, {"ids": recording_ids}).all())
 
     def words(self, recording_id: str) -> list[Word]:
         """The transcript's word times (none for a recording transcribed without them)."""
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             stored = connection.execute(_WORDS, {"id": recording_id}).scalar()
         return [Word(**w) for w in stored or []]
 
     def waveform(self, recording_id: str) -> Waveform | None:
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             stored = connection.execute(_WAVEFORM, {"id": recording_id}).scalar()
         return Waveform.from_dict(stored) if stored else None
 
@@ -140,7 +142,7 @@ class SqlRecordingRepository:
             )
 
     def find_variant(self, recording_id: str, name: VariantName) -> StoredVariant | None:
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             row = connection.execute(
                 _FIND_VARIANT, {"id": recording_id, "name": name.value}
             ).first()
@@ -270,7 +272,7 @@ class SqlRecordingRepository:
         return {status: counts.get(status.value, 0) for status in RecordingStatus}
 
     def ping(self) -> None:
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             connection.execute(text("SELECT 1"))
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, Row, func, select, update
 
+from audiodas.adapters.database.engine import reads
 from audiodas.adapters.database.tables import WebhookDeliveryRow as DeliveryRow
 from audiodas.domain.webhooks import Delivery
 
@@ -38,6 +39,7 @@ def _delivery(row: Row) -> Delivery:
 class SqlWebhookOutbox:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reads = reads(engine)
 
     def claim(self, lease_s: float) -> Delivery | None:
         """The delivery due longest, held for `lease_s` seconds (its attempt counted); None if
@@ -73,7 +75,7 @@ class SqlWebhookOutbox:
     def of_recording(self, recording_id: str) -> list[Delivery]:
         """Every delivery of the recording's events, oldest first."""
         query = select(*_D).where(_D.recording_id == recording_id).order_by(_D.created_at, _D.url)
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             return [_delivery(row) for row in connection.execute(query)]
 
     def resend(self, recording_id: str, delivery_id: str) -> Delivery | None:
@@ -92,7 +94,7 @@ class SqlWebhookOutbox:
         return None if row is None else _delivery(row)
 
     def pending(self) -> int:
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             return connection.execute(select(func.count()).where(*_DUE)).scalar_one()
 
     def _set(self, delivery_id: str, **values: object) -> None:
