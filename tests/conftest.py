@@ -21,8 +21,9 @@ from tests.support import (
 # The product runs heavy work at nice 19 so that the API comes first. Under two test workers both
 # cores are busy with nice-0 test processes (pytest, Chromium, other servers), and heavy work at
 # 19 waited behind them: the whole suite took 9:49 instead of 8:23. Tests are not about that
-# priority (bench/load is), so their servers and engines run heavy work at 10.
+# priority (bench/load is), so their servers and engines run heavy work at 10 (not SCHED_IDLE).
 os.environ.setdefault("AUDIODAS_HEAVY_WORK_NICE", "10")
+os.environ.setdefault("AUDIODAS_HEAVY_WORK_IDLE_POLICY", "false")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -3,6 +3,7 @@ a hundred concurrent uploads each processed exactly once."""
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,11 +31,22 @@ def roles(server) -> dict[str, list]:
 
 
 def test_http_workers_serve_beside_the_engine_process(start_server, assets) -> None:
-    server = start_server(audiodas_embedded_worker="true", audiodas_api_workers="2")
+    server = start_server(
+        audiodas_embedded_worker="true",
+        audiodas_api_workers="2",
+        # The product's priorities (the tests' servers otherwise run heavy work at nice 10).
+        audiodas_heavy_work_nice="19",
+        audiodas_heavy_work_idle_policy="true",
+    )
     found = roles(server)
     assert len(found["http"]) == 2 and len(found["engine"]) == 1
     assert len(found["inference"]) == 2  # one per AI slot, children of the engine
     assert all(p.parent().pid == found["engine"][0].pid for p in found["inference"])
+    # Inference only on CPU time the API does not want; the API and the engine as usual.
+    for process in found["inference"]:
+        assert os.sched_getscheduler(process.pid) == os.SCHED_IDLE and process.nice() == 19
+    for process in found["http"] + found["engine"]:
+        assert os.sched_getscheduler(process.pid) == os.SCHED_OTHER and process.nice() == 0
 
     # Many connections at once: the kernel hands them to both HTTP processes.
     connections = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(16)]

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # FFmpeg's and the inference processes' CPU priority: 19 weighs 15 against the API's 1024 in
     # the scheduler (10 weighed 110: busy p95 and uploads measurably slower, README).
     heavy_work_nice: int = Field(default=19, ge=0, le=19)
+    # And under SCHED_IDLE: it runs on CPU time nothing else wants, and a woken API process takes
+    # the core at once (at nice 19 alone it could wait out the rest of a time slice).
+    heavy_work_idle_policy: bool = True
     # `audiodas serve` runs the engine (its own process) unless this is false (then run
     # `audiodas worker` somewhere); the OpenAI endpoint's inference runs there either way.
     embedded_worker: bool = True

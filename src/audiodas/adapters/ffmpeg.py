@@ -55,11 +55,16 @@ def _input(source: Path) -> list[str]:
     return [*strict, "-protocol_whitelist", "file", "-i", str(source)]
 
 
-async def run_ffmpeg(binary: str, args: list[str], *, timeout: float, nice: int = 10) -> None:
+async def run_ffmpeg(
+    binary: str, args: list[str], *, timeout: float, nice: int = 10, idle_policy: bool = False
+) -> None:
     """Run one FFmpeg job; raise FFmpegError with its own message when it fails."""
     command = [binary, "-nostdin", "-hide_banner", "-v", "error", "-y", *args]
+    # nice and chrt exec: the pid stays FFmpeg's.
     if nice and shutil.which("nice"):
-        command = ["nice", "-n", str(nice), *command]  # nice execs: the pid stays FFmpeg's
+        command = ["nice", "-n", str(nice), *command]
+    if idle_policy and shutil.which("chrt"):
+        command = ["chrt", "--idle", "0", *command]
     process = await asyncio.create_subprocess_exec(
         *command,
         stdin=asyncio.subprocess.DEVNULL,

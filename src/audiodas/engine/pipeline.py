@@ -134,6 +134,7 @@ class Pipeline:
                     args,
                     timeout=60 + recording.duration_s,
                     nice=self.settings.heavy_work_nice,
+                    idle_policy=self.settings.heavy_work_idle_policy,
                 )
                 sha256, size = await asyncio.to_thread(sha256_of, target)
                 path = await asyncio.to_thread(

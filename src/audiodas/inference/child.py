@@ -54,6 +54,8 @@ def main() -> None:
     settings = Settings()
     with contextlib.suppress(OSError):
         os.nice(settings.heavy_work_nice)  # the API's processes come first
+        if settings.heavy_work_idle_policy:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     sock = socket.socket(fileno=fd)
     models = Models(settings)
     wire.send(sock, {"ready": models.load()})
