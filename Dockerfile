@@ -45,7 +45,8 @@ RUN python3 -m venv /opt/audiodas
 COPY pyproject.toml README.md /src/
 COPY src/ /src/src/
 COPY --from=web-app /src/src/audiodas/web/static/dist/ /src/src/audiodas/web/static/dist/
-RUN /opt/audiodas/bin/pip install --no-cache-dir /src
+RUN /opt/audiodas/bin/pip install --no-cache-dir /src \
+ && /opt/audiodas/bin/audiodas models speakers
 
 FROM python
 RUN useradd --system --uid 10001 --home-dir /data audiodas \

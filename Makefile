@@ -32,13 +32,18 @@ $(WEB_DIST): web/node_modules/.package-lock.json $(WEB_SOURCES)
 web: $(WEB_DIST) $(VENV)/.installed
 	$(BIN)/audiodas models build-web --if-missing
 
-run: $(VENV)/.installed web
+# The speaker encoder's weights (speaker labels), read from resemblyzer's wheel into the venv.
+SPEAKER_MODEL := $(VENV)/share/audiodas/speaker-encoder.npz
+$(SPEAKER_MODEL): $(VENV)/.installed
+	$(BIN)/audiodas models speakers
+
+run: $(VENV)/.installed $(SPEAKER_MODEL) web
 	$(BIN)/audiodas serve
 
 # After every edit: lint, then the unit, integration and in-process API tiers (no server, no
 # model; PostgreSQL is started when its binaries are there). Under 2 minutes warm.
 FAST_TIERS := tests/unit tests/integration tests/api
-check: $(VENV)/.installed-test
+check: $(VENV)/.installed-test $(SPEAKER_MODEL)
 	$(BIN)/ruff check src tests scripts bench
 	$(BIN)/ruff format --check src tests scripts bench
 	$(BIN)/pytest -q $(FAST_TIERS) $(PYTEST_ARGS)
@@ -47,7 +52,7 @@ check: $(VENV)/.installed-test
 # server on PostgreSQL). What .ci/run runs. Two pytest workers (TEST_JOBS): most end-to-end
 # tests wait on servers, processes and the browser, so the second core is otherwise half idle.
 TEST_JOBS ?= 2
-test: $(VENV)/.installed-test web
+test: $(VENV)/.installed-test $(SPEAKER_MODEL) web
 	bash scripts/test-system-deps.sh
 	$(BIN)/ruff check src tests scripts bench
 	$(BIN)/ruff format --check src tests scripts bench
@@ -64,7 +69,7 @@ load: $(VENV)/.installed-test web
 
 # The container deployment (compose.yaml) for real with podman: build, up, upload, process,
 # down. Too slow for `make test` (the first build downloads torch for the browser model).
-compose-check: $(VENV)/.installed-test
+compose-check: $(VENV)/.installed-test $(SPEAKER_MODEL)
 	$(BIN)/python scripts/compose_check.py
 
 # Removes what set-up builds; never the data folder (recordings, database, browser model).

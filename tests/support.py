@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -317,6 +318,42 @@ def espeak(text_file: Path, target: Path) -> Path:
     return target
 
 
+# Two espeak-ng voices this speaker encoder tells apart (en-us and en-gb+f3 are too alike: 0.93).
+DIALOGUE_VOICES = {"A": ["-v", "en-us+klatt"], "B": ["-v", "en-gb+f4", "-p", "80"]}
+DIALOGUE = [
+    ("A", "Good morning, and thank you for coming in to talk about the budget today."),
+    ("B", "Thank you for having me. I have brought the figures for the last quarter."),
+    ("A", "Excellent. Let us start with the costs of the new warehouse."),
+    ("B", "The warehouse came in under budget, mostly because the steel was cheaper."),
+    ("A", "That is good news. What about the staff we hired in the spring?"),
+    ("B", "Twelve people joined, and all of them are still with us."),
+]
+
+
+def espeak_dialogue(target: Path, gap_s: float = 0.6) -> list[tuple[float, float, str]]:
+    """A two-voice conversation (DIALOGUE) as one WAV, lines `gap_s` apart; returns its known
+    turns, (start, end, voice) per line."""
+    frames, turns, at, rate = [], [], 0.0, 22050
+    for i, (voice, text) in enumerate(DIALOGUE):
+        part = target.with_name(f"{target.stem}-{i}.wav")
+        subprocess.run(
+            ["espeak-ng", *DIALOGUE_VOICES[voice], "-s", "150", "-w", str(part), text], check=True
+        )
+        with wave.open(str(part)) as w:
+            rate, data = w.getframerate(), w.readframes(w.getnframes())
+        part.unlink()
+        seconds = len(data) / 2 / rate
+        turns.append((round(at, 2), round(at + seconds, 2), voice))
+        frames.append(data + b"\0\0" * int(gap_s * rate))
+        at += seconds + gap_s
+    with wave.open(str(target), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(frames))
+    return turns
+
+
 def unlinked(recording: dict) -> dict:
     """A recording's JSON without its signed links (they move on as time does)."""
     variants = {
@@ -386,3 +423,61 @@ def signed_correctly(request: dict, secret: str = WEBHOOK_SECRET) -> bool:
     )
     fresh = abs(time.time() - int(parts["t"])) < 300
     return fresh and hmac.compare_digest(expected.hexdigest(), parts["v1"])
+
+
+# Who says each line of moonshine-voice's endgame_nagg_nell.wav (Beckett's Endgame: Nagg and
+# Nell), made by hand: the lines as Whisper tiny.en times them, each given to a voice by its
+# pitch (median F0 118-131 Hz for Nagg's lines, 167-208 Hz for Nell's, autocorrelation over
+# 40 ms frames: bench/speakers.py prints it) and checked against the dialogue's turns (a
+# question, then its answer).
+ENDGAME_KEY = [
+    (0.00, 1.42, "Nagg"), (1.62, 1.90, "Nell"), (2.64, 3.70, "Nagg"), (3.98, 4.24, "Nell"),
+    (4.88, 8.26, "Nagg"), (8.82, 9.86, "Nell"), (10.12, 11.46, "Nell"), (12.02, 14.32, "Nagg"),
+    (14.66, 15.68, "Nell"), (16.04, 17.06, "Nell"), (17.68, 19.32, "Nagg"),
+    (19.72, 20.26, "Nell"), (20.46, 21.98, "Nagg"), (22.60, 23.44, "Nell"),
+    (23.78, 27.46, "Nagg"), (27.46, 28.24, "Nell"),
+]  # fmt: skip
+
+
+@dataclass
+class SpeakerScore:
+    changes: int  # turn changes in the key
+    found: int  # of which a labelled change lies within the tolerance
+    confusion: float  # share of the key's speech labelled with another's speaker
+
+
+def score_speakers(
+    key: list[tuple[float, float, str]], segments: list[dict], tolerance_s: float = 0.3
+) -> SpeakerScore:
+    """Labelled segments ({start, end, speaker}) against an answer key, under the mapping of
+    labels to the key's speakers that fits best."""
+    import itertools
+
+    # A change is found when a labelled one lies in the pause between the two turns (give or
+    # take the tolerance).
+    changes = [(a[1], b[0]) for a, b in itertools.pairwise(key) if a[2] != b[2]]
+    labelled = [  # the middle of the pause between the two labelled segments
+        (a["end"] + b["start"]) / 2
+        for a, b in itertools.pairwise(segments)
+        if a["speaker"] != b["speaker"]
+    ]
+    found = sum(
+        any(end - tolerance_s <= t <= start + tolerance_s for t in labelled)
+        for end, start in changes
+    )
+    # Time each key speaker shares with each label.
+    shared: dict[tuple[str, str], float] = {}
+    for start, end, who in key:
+        for s in segments:
+            overlap = min(end, s["end"]) - max(start, s["start"])
+            if overlap > 0:
+                shared[who, s["speaker"]] = shared.get((who, s["speaker"]), 0.0) + overlap
+    people = sorted({who for *_, who in key})
+    labels = sorted({s["speaker"] for s in segments})
+    total = sum(shared.values()) or 1.0
+    best = 0.0
+    for chosen in itertools.permutations(labels + [None] * len(people), len(people)):
+        best = max(
+            best, sum(shared.get((p, lab), 0.0) for p, lab in zip(people, chosen, strict=True))
+        )
+    return SpeakerScore(len(changes), found, 1 - best / total)

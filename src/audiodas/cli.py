@@ -232,6 +232,21 @@ def models_build_web(
     typer.echo(f"browser model built in {target} ({size / 1e6:.1f} MB downloaded by a browser)")
 
 
+@models_app.command("speakers")
+def models_speakers(
+    if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing when present"),
+) -> None:
+    """Extract the speaker encoder's weights (speaker labels) from resemblyzer's wheel."""
+    from audiodas.models import extract_speaker_encoder
+
+    target = Settings().speaker_model_path
+    if if_missing and target.exists():
+        typer.echo(f"speaker encoder present: {target}")
+        return
+    extract_speaker_encoder(target, log=typer.echo)
+    typer.echo(f"speaker encoder ready: {target} ({target.stat().st_size / 1e6:.1f} MB)")
+
+
 @models_app.command("import-t5")
 def models_import_t5(
     checkpoint: Path = typer.Argument(

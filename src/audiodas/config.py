@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     whisper_compute_type: str = "int8"
     whisper_threads: int = Field(default=1, ge=1)
     whisper_beam_size: int = Field(default=5, ge=1)
+    # Speaker labels on every transcript (adapters/speakers.py); the encoder's weights are
+    # extracted at set-up (`audiodas models speakers`) into the venv unless this says where.
+    diarize: bool = True
+    speaker_model: Path | None = None
     # Summaries: auto = t5 when AUDIODAS_T5_MODEL is set, else extractive.
     summarizer: Literal["auto", "t5", "extractive"] = "auto"
     t5_model: Path | None = None
@@ -158,6 +162,12 @@ class Settings(BaseSettings):
     @cached_property
     def data_path(self) -> Path:
         return self.data_dir.expanduser().resolve()
+
+    @property
+    def speaker_model_path(self) -> Path:
+        from audiodas.models import SPEAKER_MODEL
+
+        return (self.speaker_model or SPEAKER_MODEL).expanduser().resolve()
 
     @property
     def web_models_path(self) -> Path:

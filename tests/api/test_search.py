@@ -84,4 +84,9 @@ def test_the_json_transcript_gives_each_segments_words_and_times(client, audio_f
     assert [[w["word"] for w in s["words"]] for s in body["segments"]] == [
         ["Ever", "tried."], ["Ever", "failed."],
     ]  # fmt: skip
-    assert body["segments"][1]["words"][1] == {"word": "failed.", "start": 3.0, "end": 3.9}
+    assert body["segments"][1]["words"][1] == {
+        "word": "failed.",
+        "start": 3.0,
+        "end": 3.9,
+        "speaker": None,  # not diarized
+    }

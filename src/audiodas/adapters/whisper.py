@@ -9,6 +9,7 @@ import importlib.util
 import threading
 from pathlib import Path
 
+from audiodas.domain.speakers import label
 from audiodas.domain.transcript import Segment, Transcript, Word
 
 
@@ -34,6 +35,7 @@ class WhisperTranscriber:
         num_workers: int = 1,
         beam_size: int = 5,
         window_s: float = 300.0,
+        speaker_model: Path | None = None,
     ) -> None:
         self.model_path = Path(model_path) if model_path else bundled_model_path()
         self.compute_type = compute_type
@@ -41,7 +43,9 @@ class WhisperTranscriber:
         self.num_workers = num_workers
         self.beam_size = beam_size
         self.window_s = window_s
+        self.speaker_model = speaker_model
         self._model = None
+        self._speaker_encoder = None
         self._lock = threading.Lock()
 
     def load(self):  # type: ignore[no-untyped-def]
@@ -59,6 +63,15 @@ class WhisperTranscriber:
                 )
             return self._model
 
+    def speaker_encoder(self):  # type: ignore[no-untyped-def]
+        from audiodas.adapters.speakers import SpeakerEncoder
+        from audiodas.models import SPEAKER_MODEL
+
+        with self._lock:
+            if self._speaker_encoder is None:  # the venv's, unless given (Settings)
+                self._speaker_encoder = SpeakerEncoder(self.speaker_model or SPEAKER_MODEL)
+            return self._speaker_encoder
+
     @property
     def multilingual(self) -> bool:
         return self.load().model.is_multilingual
@@ -70,10 +83,14 @@ class WhisperTranscriber:
         language: str | None = None,
         prompt: str | None = None,
         word_timestamps: bool = False,
+        diarize: bool = False,
+        speakers: int | None = None,
     ) -> Transcript:
         """Blocking. Decodes and transcribes window by window (adapters.pcm); a recording
-        shorter than one window is transcribed whole, exactly as faster-whisper would."""
+        shorter than one window is transcribed whole, exactly as faster-whisper would. With
+        `diarize`, segments and words carry their speaker (`speakers`: how many, if known)."""
         from audiodas.adapters.pcm import PeakMeter, windows
+        from audiodas.adapters.speakers import Diarizer
 
         model = self.load()
         multilingual = self.multilingual
@@ -81,6 +98,7 @@ class WhisperTranscriber:
             language = None  # an English-only model takes no language hint
         parts, words = [], []
         meter = PeakMeter()
+        diarizer = Diarizer(self.speaker_encoder()) if diarize else None
         for window in windows(path, self.window_s):
             meter.add(window.samples)
             segments, info = model.transcribe(
@@ -91,7 +109,7 @@ class WhisperTranscriber:
                 vad_filter=True,  # speechless audio gives no segments rather than invented words
                 word_timestamps=word_timestamps,
             )
-            at = window.start_s
+            at, found = window.start_s, len(parts)
             for s in segments:
                 if s.text.strip():
                     parts.append(Segment(_time(at + s.start), _time(at + s.end), s.text.strip()))
@@ -99,10 +117,14 @@ class WhisperTranscriber:
                     Word(w.word.strip(), _time(at + w.start), _time(at + w.end))
                     for w in s.words or []
                 ]
+            if diarizer is not None:
+                diarizer.add(window.samples, at, parts[found:])
             # Later windows keep the first one's language and take no prompt: the prompt
             # describes the start of the recording.
             language, prompt = info.language, None
         language = language if multilingual else "en"
+        if diarizer is not None:
+            parts, words = label(parts, words, diarizer.turns(speakers))
         return Transcript.from_parts(parts, language, words, meter.waveform())
 
 

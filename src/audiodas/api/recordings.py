@@ -26,6 +26,7 @@ from audiodas.api.schemas import (
 )
 from audiodas.api.uploads import multipart_openapi, receive_form
 from audiodas.domain import RecordingStatus, Rejected, VariantName
+from audiodas.domain.speakers import MAX_SPEAKERS
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 
@@ -36,6 +37,12 @@ _UPLOAD_BODY = multipart_openapi(
         "format": "uri",
         "description": "Also POST this recording's recording.done/failed/rejected here "
         '(README, "Webhooks")',
+    },
+    speakers={
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_SPEAKERS,
+        "description": "How many voices the recording has, if known (else estimated)",
     },
 )
 
@@ -59,7 +66,8 @@ _NEXT = {
     response_model=RecordingOut,
     responses={202: {"links": _NEXT}, **{k: v for k, v in ERRORS.items() if k != 404}},
     openapi_extra=_UPLOAD_BODY,
-    summary="Upload a recording (multipart field `file`, optional `domain`, `callback_url`)",
+    summary="Upload a recording (multipart field `file`, optional `domain`, `callback_url`, "
+    "`speakers`)",
 )
 async def upload(request: Request, service: ServiceDep, views: ViewsDep) -> JSONBody:
     metrics = request.app.state.metrics
@@ -72,6 +80,7 @@ async def upload(request: Request, service: ServiceDep, views: ViewsDep) -> JSON
             form.filename,
             form.get("domain"),
             form.get("callback_url"),
+            form.get("speakers"),
         )
     except Rejected as exc:
         metrics.uploads.labels(exc.code).inc()

@@ -7,14 +7,15 @@ from dataclasses import asdict
 from typing import Annotated, Literal
 
 from anyio import to_thread
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from audiodas.api.dependencies import InferenceDep, RuntimeDep, ServiceDep
 from audiodas.api.schemas import ERRORS, ErrorOut, JSONBody
 from audiodas.api.subtitles import FORMATS, to_srt, to_text, to_vtt
 from audiodas.api.uploads import multipart_openapi, receive_form
-from audiodas.domain import Rejected, Transcript, quoted
+from audiodas.domain import Recording, Rejected, Transcript, quoted
+from audiodas.domain.speakers import speakers_of
 from audiodas.domain.transcript import words_by_segment
 from audiodas.inference import (
     InferenceBusy,
@@ -71,22 +72,45 @@ async def transcript(
                 "id": recording.id,
                 "language": recording.language,
                 "text": recording.transcript or "",
+                "speakers": speaker_list(recording),
                 "segments": [
                     {
                         "id": i, "start": s.start, "end": s.end, "text": s.text,
-                        "words": [asdict(w) for w in said],
+                        "speaker": s.speaker, "words": [asdict(w) for w in said],
                     }
                     for i, (s, said) in enumerate(zip(segments, words, strict=True))
                 ],
             }
         )  # fmt: skip
-    body = {"txt": to_text, "srt": to_srt, "vtt": to_vtt}[format](segments)
+    if format == "txt":
+        body = to_text(segments)
+    else:
+        body = {"srt": to_srt, "vtt": to_vtt}[format](segments, recording.speaker_names)
     stem = os.path.splitext(recording.filename)[0] or recording.id
     return PlainTextResponse(
         body,
         media_type=FORMATS[format],
         headers={"Content-Disposition": f'inline; filename="{_ascii(stem)}.{format}"'},
     )
+
+
+@router.put(
+    "/api/v1/recordings/{recording_id}/speakers",
+    responses={400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    summary='Name the recording\'s speakers: {"S1": "Alice"} (an empty name takes the '
+    "label back); the names are used in its transcript and exports",
+)
+async def name_speakers(
+    recording_id: str, names: Annotated[dict[str, str], Body()], service: ServiceDep
+) -> JSONBody:
+    recording = await to_thread.run_sync(service.name_speakers, recording_id, names)
+    return JSONBody({"id": recording.id, "speakers": speaker_list(recording)})
+
+
+def speaker_list(recording: Recording) -> list[dict]:
+    """The transcript's speaker labels in order of first appearance, with their names."""
+    names = recording.speaker_names
+    return [{"id": s, "name": names.get(s)} for s in speakers_of(recording.segments)]
 
 
 _OPENAI_BODY = multipart_openapi(

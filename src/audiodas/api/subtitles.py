@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from audiodas.domain import Segment
 
@@ -22,20 +22,37 @@ def timestamp(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
-def to_srt(segments: Sequence[Segment]) -> str:
-    blocks = [
-        f"{i}\n{timestamp(s.start, ',')} --> {timestamp(s.end, ',')}\n{s.text.strip()}\n"
-        for i, s in enumerate(segments, start=1)
-    ]
+def to_srt(segments: Sequence[Segment], names: Mapping[str, str] | None = None) -> str:
+    """Each cue's text after its speaker's name ("Alice: ..."), when there is one."""
+    blocks = []
+    for i, s in enumerate(segments, start=1):
+        speaker = _speaker(s, names)
+        text = f"{speaker}: {s.text.strip()}" if speaker else s.text.strip()
+        blocks.append(f"{i}\n{timestamp(s.start, ',')} --> {timestamp(s.end, ',')}\n{text}\n")
     return "\n".join(blocks)
 
 
-def to_vtt(segments: Sequence[Segment]) -> str:
-    blocks = [
-        f"{timestamp(s.start, '.')} --> {timestamp(s.end, '.')}\n{s.text.strip()}\n"
-        for s in segments
-    ]
+def to_vtt(segments: Sequence[Segment], names: Mapping[str, str] | None = None) -> str:
+    """Each cue's text in a voice span of its speaker (<v Alice>...), when there is one."""
+    blocks = []
+    for s in segments:
+        speaker = _speaker(s, names)
+        text = _vtt_text(s.text.strip())
+        text = f"<v {_vtt_text(speaker)}>{text}" if speaker else text
+        blocks.append(f"{timestamp(s.start, '.')} --> {timestamp(s.end, '.')}\n{text}\n")
     return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+def _speaker(segment: Segment, names: Mapping[str, str] | None) -> str | None:
+    if segment.speaker is None:
+        return None
+    return (names or {}).get(segment.speaker) or segment.speaker
+
+
+def _vtt_text(text: str) -> str:
+    # A cue's text is markup: & < > would start entities and tags (a name with ">" would end
+    # the voice span early).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def to_text(segments: Sequence[Segment]) -> str:

@@ -114,6 +114,8 @@ class Recording:
     segments: list[Segment] = field(default_factory=list)
     topic: dict | None = None  # TopicVerdict.as_dict() when a domain was given
     callback_url: str | None = None  # told when finished (domain/webhooks.py)
+    speakers: int | None = None  # how many voices, if the upload said (domain/speakers.py)
+    speaker_names: dict[str, str] = field(default_factory=dict)  # S1 -> a name users gave
     stages: dict[StageName, Stage] = field(default_factory=dict)
     variants: dict[VariantName, Variant] = field(default_factory=dict)
 
@@ -131,6 +133,7 @@ class Recording:
         original_path: str,
         domain: str | None = None,
         callback_url: str | None = None,
+        speakers: int | None = None,
     ) -> Recording:
         return cls(
             id=id,
@@ -146,6 +149,7 @@ class Recording:
             retention_until=now + timedelta(days=retention_days),
             domain=domain,
             callback_url=callback_url,
+            speakers=speakers,
             stages={name: Stage(name) for name in STAGE_NAMES},
             variants={
                 VariantName.ORIGINAL: Variant(

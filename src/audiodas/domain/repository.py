@@ -73,6 +73,10 @@ class RecordingRepository(Protocol):
 
     def save_waveform(self, recording_id: str, waveform: Waveform) -> None: ...
 
+    def save_speaker_names(self, recording_id: str, names: dict[str, str], now: datetime) -> bool:
+        """Replace the names of the recording's speaker labels; False if there is no such one."""
+        ...
+
     def delete(self, recording_id: str) -> bool: ...
 
     def repair_search(self) -> int:

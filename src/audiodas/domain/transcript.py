@@ -11,6 +11,7 @@ class Segment:
     start: float
     end: float
     text: str
+    speaker: str | None = None  # S1, S2, ... (domain.speakers); None when not diarized
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Word:
     word: str
     start: float
     end: float
+    speaker: str | None = None
 
 
 WAVEFORM_POINTS = 4000  # at most, whatever the length: what a page draws

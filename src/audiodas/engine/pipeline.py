@@ -162,7 +162,11 @@ class Pipeline:
                 # Word times cost nothing measurable (2.4 s either way for 44 s of speech) and
                 # let a reader click a word to hear it.
                 transcript = await self.ai.transcribe(
-                    source, timeout=self._ai_timeout(recording), word_timestamps=True
+                    source,
+                    timeout=self._ai_timeout(recording),
+                    word_timestamps=True,
+                    diarize=self.settings.diarize,
+                    speakers=recording.speakers,
                 )
                 topic = self.topics.get(recording.domain or "")
                 recording.topic = score(topic, transcript.text).as_dict() if topic else None

@@ -29,11 +29,15 @@ class Models:
             cpu_threads=settings.whisper_threads,
             beam_size=settings.whisper_beam_size,
             window_s=settings.transcribe_window_s,
+            speaker_model=settings.speaker_model_path,
         )
+        self.diarize = settings.diarize
         self.summarizer = make_summarizer(settings.summarizer, settings.t5_model)
 
     def load(self) -> dict:
         self.transcriber.load()
+        if self.diarize:  # a missing speaker model stops the engine at start-up, not later
+            self.transcriber.speaker_encoder()
         if hasattr(self.summarizer, "load"):
             self.summarizer.load()
         return {"multilingual": self.transcriber.multilingual, "summarizer": self.summarizer.name}

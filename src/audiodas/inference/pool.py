@@ -35,7 +35,12 @@ _RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def transcribe_request(
-    path: Path, language: str | None, prompt: str | None, word_timestamps: bool
+    path: Path,
+    language: str | None,
+    prompt: str | None,
+    word_timestamps: bool,
+    diarize: bool = False,
+    speakers: int | None = None,
 ) -> dict:
     return {
         "op": "transcribe",
@@ -43,6 +48,8 @@ def transcribe_request(
         "language": language,
         "prompt": prompt,
         "word_timestamps": word_timestamps,
+        "diarize": diarize,
+        "speakers": speakers,
     }
 
 
@@ -153,9 +160,12 @@ class InferencePool:
         language: str | None = None,
         prompt: str | None = None,
         word_timestamps: bool = False,
+        diarize: bool = False,
+        speakers: int | None = None,
     ) -> Transcript:
-        """Transcribe the file at `path` (the audio goes by path, never through the socket)."""
-        request = transcribe_request(path, language, prompt, word_timestamps)
+        """Transcribe the file at `path` (the audio goes by path, never through the socket);
+        with `diarize`, each segment and word labelled with its speaker."""
+        request = transcribe_request(path, language, prompt, word_timestamps, diarize, speakers)
         return Transcript.from_dict(await self._call(request, timeout))  # type: ignore[arg-type]
 
     async def summarize(self, text: str, *, timeout: float) -> str | None:

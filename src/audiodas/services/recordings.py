@@ -27,6 +27,7 @@ from audiodas.domain import (
     quoted,
 )
 from audiodas.domain.search import SearchPage, parse_query
+from audiodas.domain.speakers import check_count, check_names, speakers_of
 from audiodas.domain.topics import Topic
 from audiodas.domain.transcript import Waveform
 from audiodas.domain.webhooks import Delivery, check_target
@@ -81,9 +82,11 @@ class RecordingService:
         filename: str,
         domain: str | None = None,
         callback_url: str | None = None,
+        speakers: str | None = None,
     ) -> Recording:
         """Turn a received file into a stored, queued recording; on any refusal, keep nothing.
-        `callback_url`: told when it is finished, besides AUDIODAS_WEBHOOK_URLS.
+        `callback_url`: told when it is finished, besides AUDIODAS_WEBHOOK_URLS; `speakers`:
+        how many voices it has, if the uploader knows (the form field, as sent).
 
         Blocking (fsync, probe, SQL): call it from a worker thread in async code.
         """
@@ -92,6 +95,7 @@ class RecordingService:
         try:
             domain = self._check_domain(domain)
             callback_url = self._check_callback(callback_url)
+            speaker_count = check_count(speakers)
             info = self.check_audio(staged)
             key = self.store.put(
                 staged.path, recording_id, f"{VariantName.ORIGINAL}.{info.extension}"
@@ -108,6 +112,7 @@ class RecordingService:
                 original_path=key,
                 domain=domain,
                 callback_url=callback_url,
+                speakers=speaker_count,
             )
             self.repository.add(
                 recording, then=lambda transaction: self.work.enqueue(recording_id, transaction)
@@ -252,6 +257,17 @@ class RecordingService:
                 f"only a failed recording can be retried; this one is {recording.status}",
             )
         return self.get(recording_id)
+
+    def name_speakers(self, recording_id: str, names: dict[str, str]) -> Recording:
+        """Give the recording's speaker labels names (an empty name takes a label back); the
+        names replace the labels wherever its transcript is shown or exported."""
+        recording = self.transcribed(recording_id, "speaker list", segments=True)
+        given = check_names(names, speakers_of(recording.segments))
+        merged = {**recording.speaker_names, **given}
+        merged = {label: name for label, name in merged.items() if name}
+        if not self.repository.save_speaker_names(recording_id, merged, utcnow()):
+            raise Rejected(Rejected.NOT_FOUND, f"no recording with id {quoted(recording_id)}")
+        return replace(recording, speaker_names=merged)
 
     def deliveries(self, recording_id: str) -> list[Delivery]:
         """The webhook deliveries of the recording's events (none before it is finished)."""

@@ -216,6 +216,19 @@ class SqlRecordingRepository:
                 session.flush()
                 search.reindex(session.connection(), recording_id)
 
+    def save_speaker_names(self, recording_id: str, names: dict[str, str], now: datetime) -> bool:
+        """The names given to the recording's speaker labels (its version moves: every
+        rendering of it changes)."""
+        with self.engine.begin() as connection:
+            return (
+                connection.execute(
+                    update(RecordingRow)
+                    .where(RecordingRow.id == recording_id)
+                    .values(speaker_names=names or None, updated_at=now)
+                ).rowcount
+                == 1
+            )
+
     def set_status(
         self,
         recording_id: str,
@@ -341,6 +354,8 @@ def _to_row(recording: Recording) -> RecordingRow:
         segments=[asdict(s) for s in recording.segments],
         topic=recording.topic,
         callback_url=recording.callback_url,
+        speakers=recording.speakers,
+        speaker_names=recording.speaker_names or None,
         retention_until=recording.retention_until,
         created_at=recording.created_at,
         updated_at=recording.updated_at,
@@ -457,6 +472,8 @@ def _assemble(connection: Connection, rows: Sequence[Row]) -> list[Recording]:
             segments=[Segment(**s) for s in getattr(row, "segments", None) or []],
             topic=row.topic,
             callback_url=row.callback_url,
+            speakers=row.speakers,
+            speaker_names=row.speaker_names or {},
             retention_until=row.retention_until,
             created_at=row.created_at,
             updated_at=row.updated_at,

@@ -71,6 +71,8 @@ class RecordingRow(Base):
     topic: Mapped[dict | None] = mapped_column(JSON)
     waveform: Mapped[dict | None] = mapped_column(JSON)  # domain.transcript.Waveform.as_dict
     callback_url: Mapped[str | None] = mapped_column(String(2048))  # this upload's own webhook
+    speakers: Mapped[int | None] = mapped_column(Integer)  # how many voices, if the upload said
+    speaker_names: Mapped[dict | None] = mapped_column(JSON)  # label -> name, given by users
     retention_until: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
