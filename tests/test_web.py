@@ -406,6 +406,34 @@ def test_the_waveform_seeks_and_the_transcript_follows_the_player(server, page, 
     shot(page, "follow-along")
 
 
+def test_speakers_are_told_apart_by_colour_and_named_for_the_recording(server, page, assets):
+    from tests.test_engine import upload, wait_finished
+
+    rec = wait_finished(server, upload(server, assets / "endgame_nagg_nell.wav")["id"])
+    page.goto(f"{server.url}/#/recordings/{rec['id']}")
+    page.locator("#transcript .speaker").first.wait_for()
+    said_by = page.locator("#transcript li").evaluate_all(
+        "lis => lis.map(li => li.dataset.speaker)"
+    )
+    assert said_by[:4] == ["S1", "S2", "S1", "S2"]  # Nagg asks, Nell answers
+    colours = page.locator("#transcript .speaker").evaluate_all(
+        "tags => tags.map(t => [t.dataset.speaker, getComputedStyle(t).color])"
+    )
+    assert len({c for _, c in colours}) == 2 and len(set(map(tuple, colours))) == 2
+
+    page.fill("#speaker-S1", "Nagg")
+    page.fill("#speaker-S2", "Nell")
+    page.click("#speakers button[type=submit]")
+    wait_until(page, "document.querySelector('#transcript .speaker').textContent === 'Nagg'")
+    assert page.locator('#transcript .speaker[data-speaker="S2"]').first.inner_text() == "Nell"
+    shot(page, "speakers")
+    page.reload()  # kept by the server, for this recording
+    page.locator("#transcript .speaker").first.wait_for()
+    assert page.locator("#speaker-S2").input_value() == "Nell"
+    srt = httpx.get(f"{server.url}/api/v1/recordings/{rec['id']}/transcript?format=srt").text
+    assert "Nagg: " in srt and "Nell: " in srt
+
+
 def test_the_library_pages_filters_deletes_and_explains_a_retention_refusal(
     server, page, clips, tmp_path
 ) -> None:

@@ -338,6 +338,7 @@ async function recordingPage(id, startAt) {
   const wave = h("canvas", { id: "waveform", class: "waveform", height: 96, tabindex: 0, role: "slider", "aria-label": "Waveform: click, drag or use the arrow keys to seek", "aria-valuemin": 0, hidden: true });
   const variant = h("select", { id: "variant", "aria-label": "Variant" });
   const transcript = h("ol", { class: "transcript", id: "transcript" });
+  const speakers = h("form", { class: "speakers", id: "speakers", hidden: true });
   const summary = h("p", { class: "summary", id: "summary" });
   // Fetched with the key (a plain link cannot send one), then saved.
   const downloads = h("p", { class: "downloads" }, "Transcript: ", ["txt", "srt", "vtt", "json"].map((f) => [
@@ -349,7 +350,7 @@ async function recordingPage(id, startAt) {
     h("h1", {}, rec.filename), statusLine, retry, h("h2", {}, "Stages"), stages,
     h("h2", {}, "Player"), h("label", { for: "variant" }, "Variant "), variant, wave, h("p", {}, audio),
     h("h2", {}, "Files"), variants,
-    h("h2", {}, "Summary"), summary, h("h2", {}, "Transcript"), downloads, transcript,
+    h("h2", {}, "Summary"), summary, h("h2", {}, "Transcript"), downloads, speakers, transcript,
   );
 
   // The player and the progress stream use the signed links (an <audio> element and an
@@ -387,8 +388,14 @@ async function recordingPage(id, startAt) {
       const seek = (at) => { audio.currentTime = at; audio.play(); };
       // A word is a click target inside its segment's button (the keyboard's target).
       const said = (s) => (s.words?.length ? s.words.map((w) => [h("span", { class: "word", "data-start": w.start, onclick: (e) => { e.stopPropagation(); seek(w.start); } }, w.word), " "]) : s.text);
-      spoken = t.segments.map((s) => h("li", { "data-start": s.start }, h("button", { type: "button", class: "segment", "data-start": s.start, onclick: () => seek(s.start) }, `[${fmtSeconds(s.start)}] `, said(s))));
+      const names = Object.fromEntries(t.speakers.map((p) => [p.id, p.name || p.id]));
+      const tag = (s) => (s.speaker ? [h("span", { class: speakerClass(t.speakers, s.speaker), "data-speaker": s.speaker }, names[s.speaker]), " "] : "");
+      spoken = t.segments.map((s) => h("li", { "data-start": s.start, "data-speaker": s.speaker ?? false }, h("button", { type: "button", class: "segment", "data-start": s.start, onclick: () => seek(s.start) }, `[${fmtSeconds(s.start)}] `, tag(s), said(s))));
       transcript.replaceChildren(...spoken);
+      showSpeakers(speakers, t.speakers, async (named) => {
+        await api(`/recordings/${id}/speakers`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(named) });
+        await loadTranscript();
+      });
       follow();
     } catch {
       transcript.replaceChildren(h("li", {}, "Not transcribed yet."));
@@ -466,3 +473,29 @@ async function route() {
   window.addEventListener("hashchange", route);
   await route();
 })();
+
+// --- Speakers --------------------------------------------------------------------------------
+
+// One colour per speaker, in order of first appearance: classes speaker-0 to speaker-7 in
+// app.css (the app's CSP allows no inline style).
+const speakerClass = (list, id) => `speaker speaker-${list.findIndex((p) => p.id === id) % 8}`;
+
+// The speakers of a transcript, each with a field to name them for this recording.
+function showSpeakers(form, list, save) {
+  form.hidden = list.length === 0;
+  const fields = list.map((p) => {
+    const input = h("input", { id: `speaker-${p.id}`, name: p.id, value: p.name ?? "", placeholder: p.id, maxlength: 64, size: 16 });
+    return h("span", { class: "speaker-field" }, h("label", { for: input.id, class: speakerClass(list, p.id) }, p.id), " ", input, " ");
+  });
+  const said = h("span", { role: "status" });
+  form.replaceChildren(h("fieldset", {}, h("legend", {}, "Speakers (name them for this recording)"), fields, h("button", { type: "submit" }, "Save names"), " ", said));
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const named = Object.fromEntries(list.map((p) => [p.id, form.elements[p.id].value.trim()]));
+    try {
+      await save(named);
+    } catch (error) {
+      said.textContent = error.message;
+    }
+  };
+}

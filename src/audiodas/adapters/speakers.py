@@ -28,11 +28,14 @@ _FFT = 400  # 25 ms
 _BANDS = 40
 _WINDOW = 160  # frames per embedding: 1.6 s, as the encoder was trained
 _STEP = 50  # frames between embeddings: 0.5 s
+_SHORTEST = 50  # frames embedded at least: 0.5 s
+_MEL_CHUNK = 6000  # frames: a minute
 _TARGET_DBFS = -30.0  # resemblyzer's volume normalisation (raised only)
 MAX_CLUSTERED = 400  # embeddings clustered at most (their distances: 400² floats)
-# Average cosine distance between two voices' embeddings above which they are two speakers
-# (measured on this encoder: one voice's windows 0.1-0.3 apart, two voices' 0.4 and more).
-SAME_VOICE = 0.35
+# Average cosine distance between two voices' embeddings above which they are two speakers.
+# Measured on this encoder (bench/speakers.py's clips): one voice's windows 0.17-0.25 apart on
+# average, its short answers against its long lines 0.35; two voices 0.44-0.51.
+SAME_VOICE = 0.4
 # Without a count, a voice needs this many windows (about 2 s of speech): a lone window is
 # more often two voices at a turn change than a third speaker.
 MIN_VOICE_WINDOWS = 3
@@ -60,14 +63,19 @@ class SpeakerEncoder:
         self.window = np.hanning(_FFT + 1)[:-1].astype(np.float32)  # periodic Hann
 
     def mel(self, samples: np.ndarray) -> np.ndarray:
-        """Mel power frames (frames x 40), as resemblyzer computes them."""
-        padded = np.pad(samples, _FFT // 2, mode="reflect")
+        """Mel power frames (frames x 40), as resemblyzer computes them; the spectrum is made
+        a minute at a time (a 5-minute block at once would take 200 MiB)."""
+        padded = np.pad(samples.astype(np.float32), _FFT // 2, mode="reflect")
         count = 1 + (len(padded) - _FFT) // _HOP
         frames = np.lib.stride_tricks.as_strided(
             padded, (count, _FFT), (padded.strides[0] * _HOP, padded.strides[0])
         )
-        power = np.abs(np.fft.rfft(frames * self.window, axis=1)) ** 2
-        return (power.astype(np.float32) @ self.filters.T).astype(np.float32)
+        mel = np.empty((count, _BANDS), np.float32)
+        for at in range(0, count, _MEL_CHUNK):
+            spectrum = np.fft.rfft(frames[at : at + _MEL_CHUNK] * self.window, axis=1)
+            power = np.square(np.abs(spectrum)).astype(np.float32)
+            mel[at : at + _MEL_CHUNK] = power @ self.filters.T
+        return mel
 
     def embed(self, mels: np.ndarray) -> np.ndarray:
         """Unit-length voice embeddings (batch x 256) of mel windows (batch x frames x 40)."""
@@ -106,24 +114,25 @@ class Diarizer:
             return
         samples = _louder(samples, spans)
         mel = self.encoder.mel(samples)
-        starts, times = [], []
+        if len(mel) < _WINDOW:  # a recording shorter than one window: silence after it
+            mel = np.pad(mel, ((0, _WINDOW - len(mel)), (0, 0)))
+        windows, times = [], []
         for begin, end in spans:
-            first, last = int(begin * 100), int(end * 100)
-            # Windows inside the segment; a short one gets one window around its middle.
-            if last - first < _WINDOW:
-                middle = (first + last) // 2
-                candidates = [max(0, min(middle - _WINDOW // 2, len(mel) - _WINDOW))]
-            else:
-                candidates = list(range(first, last - _WINDOW + 1, _STEP))
-            for frame in candidates:
-                if frame + _WINDOW <= len(mel):
-                    starts.append(frame)
+            first, last = int(begin * 100), min(int(end * 100), len(mel))
+            if last - first >= _WINDOW:  # windows inside the segment
+                for frame in range(first, last - _WINDOW + 1, _STEP):
+                    windows.append(mel[frame : frame + _WINDOW])
                     times.append((start_s + frame / 100, start_s + (frame + _WINDOW) / 100))
-        if not starts:
-            return
-        windows = np.stack([mel[f : f + _WINDOW] for f in starts])
-        for chunk in range(0, len(windows), 64):  # bounded working memory per call
-            self._embeddings.extend(self.encoder.embed(windows[chunk : chunk + 64]))
+            else:
+                # A short segment ("Yes.") is embedded whole, on its own: a full window would
+                # hold its neighbours too, and many such mixtures make a voice of their own.
+                if last - first < _SHORTEST:
+                    first = max(0, min((first + last - _SHORTEST) // 2, len(mel) - _SHORTEST))
+                    last = first + _SHORTEST
+                self._embeddings.extend(self.encoder.embed(mel[None, first:last]))
+                self._times.append((start_s + first / 100, start_s + last / 100))
+        for chunk in range(0, len(windows), 32):  # bounded working memory per call
+            self._embeddings.extend(self.encoder.embed(np.stack(windows[chunk : chunk + 32])))
         self._times.extend(times)
 
     def turns(self, speakers: int | None = None) -> list[Turn]:
@@ -131,15 +140,15 @@ class Diarizer:
         if not self._embeddings:
             return []
         embeddings = np.stack(self._embeddings)
-        voices = cluster(embeddings, speakers)
+        voices = np.argmax(embeddings @ cluster(embeddings, speakers).T, axis=1)
         return [Turn(s, e, int(v)) for (s, e), v in zip(self._times, voices, strict=True)]
 
 
 def cluster(embeddings: np.ndarray, speakers: int | None = None) -> np.ndarray:
-    """A voice number per embedding: average-linkage clustering of an evenly spread subset of
-    at most MAX_CLUSTERED, to `speakers` clusters or until the closest two are SAME_VOICE
-    apart (then without voices of fewer than MIN_VOICE_WINDOWS); every embedding then joins
-    the nearest cluster's centre."""
+    """The voices' centres (unit vectors, voices x 256): average-linkage clustering of an
+    evenly spread subset of at most MAX_CLUSTERED embeddings, to `speakers` clusters or until
+    the closest two are SAME_VOICE apart (then without voices of fewer than
+    MIN_VOICE_WINDOWS). An embedding's voice is the centre nearest to it."""
     count = len(embeddings)
     chosen = np.linspace(0, count - 1, min(count, MAX_CLUSTERED)).round().astype(int)
     sample = embeddings[chosen]
@@ -165,17 +174,15 @@ def cluster(embeddings: np.ndarray, speakers: int | None = None) -> np.ndarray:
     if speakers is None:
         groups = [m for m in groups if len(m) >= MIN_VOICE_WINDOWS] or groups
     centres = np.stack([sample[m].mean(axis=0) for m in groups])
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    return np.argmax(embeddings @ centres.T, axis=1)
+    return centres / np.linalg.norm(centres, axis=1, keepdims=True)
 
 
 def _louder(samples: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
     """Raised (never lowered) to -30 dBFS over its speech: the encoder reads mel power, not
     its logarithm, so a quiet recording would sound like another voice."""
-    speech = np.concatenate(
-        [samples[int(b * SAMPLE_RATE) : int(e * SAMPLE_RATE)] for b, e in spans]
-    )
-    rms = float(np.sqrt(np.mean(np.square(speech, dtype=np.float64)))) if len(speech) else 0.0
+    parts = [samples[int(b * SAMPLE_RATE) : int(e * SAMPLE_RATE)] for b, e in spans]
+    count = sum(len(p) for p in parts)
+    rms = np.sqrt(sum(float(np.dot(p, p)) for p in parts) / count) if count else 0.0
     if rms <= 0:
         return samples.astype(np.float32)
     gain = 10 ** ((_TARGET_DBFS - 20 * np.log10(rms)) / 20)

@@ -77,7 +77,7 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "HEAD", "POST", "DELETE"],
+            allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Range", "If-None-Match", "If-Range"],
             # What a player or uploader on another origin reads from the answers.
             expose_headers=[
