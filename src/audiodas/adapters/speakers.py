@@ -2,10 +2,11 @@
 bands, 256-d voice embeddings) run with numpy, its weights extracted at set-up
 (`audiodas models speakers`) and loaded by path.
 
-A voice embedding is taken of 1.6 s of audio every 0.5 s inside the speech the transcription
-found; the embeddings are clustered (average linkage on cosine distance, to the count given or
-until the closest voices are further apart than a threshold), and each transcript segment and
-word takes the voice of the windows it overlaps (domain.speakers). A recording is diarized
+A voice embedding is taken of 1.6 s of audio every 0.5 s inside each segment of speech the
+transcription found (of a shorter segment, one of it whole); the embeddings are clustered
+(average linkage on cosine distance, to the count given or until the closest voices are
+further apart than a threshold), and each transcript segment and word takes the voice of the
+windows it overlaps (domain.speakers). A recording is diarized
 window by window as it is transcribed, so memory stays bounded: what is kept is 1 KiB per
 embedding, and at most MAX_CLUSTERED of them are clustered (the rest join the nearest voice).
 
