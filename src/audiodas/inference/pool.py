@@ -34,6 +34,11 @@ _START_TIMEOUT_S = 120.0
 _RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
+def pinned_environment(threads: int) -> dict[str, str]:
+    """The environment an inference process starts with: its native thread pools pinned."""
+    return {**os.environ, **dict.fromkeys(_PINNED_THREADS, str(threads))}
+
+
 def transcribe_request(
     path: Path,
     language: str | None,
@@ -67,8 +72,7 @@ class InferenceProcess:
     @classmethod
     async def start(cls, settings: Settings) -> InferenceProcess:
         ours, theirs = socket.socketpair()
-        threads = str(settings.whisper_threads)
-        env = {**os.environ, **dict.fromkeys(_PINNED_THREADS, threads)}
+        env = pinned_environment(settings.whisper_threads)
         try:
             process = subprocess.Popen(
                 [
