@@ -66,7 +66,7 @@ class SpeakerEncoder:
     def mel(self, samples: np.ndarray) -> np.ndarray:
         """Mel power frames (frames x 40), as resemblyzer computes them; the spectrum is made
         a minute at a time (a 5-minute block at once would take 200 MiB)."""
-        padded = np.pad(samples.astype(np.float32), _FFT // 2, mode="reflect")
+        padded = np.pad(np.asarray(samples, np.float32), _FFT // 2, mode="reflect")
         count = 1 + (len(padded) - _FFT) // _HOP
         frames = np.lib.stride_tricks.as_strided(
             padded, (count, _FFT), (padded.strides[0] * _HOP, padded.strides[0])
@@ -184,10 +184,8 @@ def _louder(samples: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray
     parts = [samples[int(b * SAMPLE_RATE) : int(e * SAMPLE_RATE)] for b, e in spans]
     count = sum(len(p) for p in parts)
     rms = np.sqrt(sum(float(np.dot(p, p)) for p in parts) / count) if count else 0.0
-    if rms <= 0:
-        return samples.astype(np.float32)
-    gain = 10 ** ((_TARGET_DBFS - 20 * np.log10(rms)) / 20)
-    return (samples * max(gain, 1.0)).astype(np.float32)
+    gain = 10 ** ((_TARGET_DBFS - 20 * np.log10(rms)) / 20) if rms > 0 else 1.0
+    return samples if gain <= 1.0 else (samples * gain).astype(np.float32)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

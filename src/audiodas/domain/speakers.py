@@ -3,12 +3,11 @@ order of first appearance, and the names a user gives them."""
 
 from __future__ import annotations
 
-import bisect
 from collections import Counter
 from dataclasses import dataclass, replace
 
 from audiodas.domain.errors import Rejected
-from audiodas.domain.transcript import Segment, Word
+from audiodas.domain.transcript import Segment, Word, segment_of
 
 MAX_SPEAKERS = 20  # an upload's `speakers` field
 MAX_NAME = 64
@@ -43,7 +42,7 @@ def label(
     for word in words:
         voice = _voice(word.start, word.end, turns)
         if voice not in names:  # no voice, or one no segment took: the segment's speaker
-            speaker = _segment_at(labelled, starts, word.start)
+            speaker = labelled[max(0, segment_of(starts, word))].speaker if labelled else None
         else:
             speaker = names[voice]
         named_words.append(replace(word, speaker=speaker))
@@ -93,8 +92,3 @@ def _voice(start: float, end: float, turns: list[Turn]) -> int | None:
         if shared > 0:
             overlap[turn.voice] += shared
     return overlap.most_common(1)[0][0] if overlap else None
-
-
-def _segment_at(segments: list[Segment], starts: list[float], at: float) -> str | None:
-    i = max(0, bisect.bisect_right(starts, at + 0.01) - 1)
-    return segments[i].speaker if segments else None

@@ -97,7 +97,13 @@ def words_by_segment(segments: list[Segment], words: list[Word]) -> list[list[Wo
     starts = [s.start for s in segments]
     grouped: list[list[Word]] = [[] for _ in segments]
     for word in words:
-        i = bisect.bisect_right(starts, word.start + 0.01) - 1
+        i = segment_of(starts, word)
         if i >= 0:
             grouped[i].append(word)
     return grouped
+
+
+def segment_of(starts: list[float], word: Word) -> int:
+    """The index of the segment (by its start, as in `starts`) a word is said in: the last one
+    starting by the word's start (-1 before the first)."""
+    return bisect.bisect_right(starts, word.start + 0.01) - 1
