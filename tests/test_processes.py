@@ -4,6 +4,7 @@ a hundred concurrent uploads each processed exactly once."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -60,6 +61,10 @@ def test_http_workers_serve_beside_the_engine_process(start_server, assets) -> N
     for c in connections:
         c.close()
     assert serving == {p.pid for p in found["http"]}
+    # Each HTTP process keeps what starting made out of the collector's full walks (those
+    # stalled every request in the process for ~130 ms, about once a minute under load).
+    kept = re.findall(r"kept (\d+) startup objects out of garbage collection", server.read_log())
+    assert len(kept) == 2 and all(int(n) > 50_000 for n in kept)
 
     # The API answers from its processes while the engine works in its own.
     rec = upload(server, assets / "two_cities.wav")

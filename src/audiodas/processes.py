@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
+import logging
 import os
 import signal
 import sys
+
+log = logging.getLogger("audiodas.processes")
 
 _PR_SET_PDEATHSIG = 1
 # Set by `audiodas serve` for the processes it starts.
@@ -30,3 +34,13 @@ def die_with_supervisor() -> None:
     supervisor = int(os.environ.get(SUPERVISOR_PID, "0"))
     if supervisor and supervisor == os.getppid():
         die_with_parent(supervisor)
+
+
+def keep_startup_objects() -> None:
+    """Take what starting made (modules, routes, the runtime: ~150,000 objects in an HTTP process)
+    out of the cyclic collector's sight; it lives as long as the process. Otherwise each full
+    collection walks all of it, ~130 ms during which the process answers nothing: under load,
+    about once a minute. Objects made later are collected as usual."""
+    gc.collect()
+    gc.freeze()
+    log.info("kept %d startup objects out of garbage collection", gc.get_freeze_count())

@@ -18,7 +18,7 @@ from audiodas.api.views import RecordingViews
 from audiodas.config import Settings
 from audiodas.inference import InferenceClient
 from audiodas.metrics import Metrics
-from audiodas.processes import die_with_supervisor
+from audiodas.processes import die_with_supervisor, keep_startup_objects
 from audiodas.runtime import Runtime, open_runtime
 
 
@@ -47,6 +47,8 @@ def create_app(
         app.state.inference = inference or InferenceClient(settings.run_path)
         app.state.progress = ProgressHub(current.events)
         app.state.views = RecordingViews(current.service, current.access)
+        if runtime is None:  # a process of its own, which serves until it exits
+            keep_startup_objects()
         try:
             yield
         finally:
