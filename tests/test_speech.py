@@ -15,7 +15,7 @@ from audiodas.adapters.summarizers import ExtractiveSummarizer
 from audiodas.adapters.topics_file import load_topics
 from audiodas.adapters.whisper import bundled_model_path
 from audiodas.domain.topics import score
-from audiodas.inference.pool import pinned_environment
+from audiodas.inference.pool import inference_environment
 from tests.support import Server, espeak, ffmpeg, normalized_words, word_error_rate
 from tests.test_engine import stages, upload, wait_finished
 
@@ -88,7 +88,7 @@ def test_pipeline_transcript_equals_faster_whisper_run_directly(server, processe
     original = server.data_dir / "recordings" / rec["id"] / "original.wav"
     run = subprocess.run(
         [sys.executable, "-c", _DIRECT, str(original), str(bundled_model_path())],
-        env=pinned_environment(1), capture_output=True, text=True, check=True,
+        env=inference_environment(1), capture_output=True, text=True, check=True,
     )  # fmt: skip
     direct = json.loads(run.stdout)
     assert rec["transcript"] == " ".join(t for t in direct if t)
