@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from audiodas.adapters.pcm import SAMPLE_RATE  # the samples it is fed: adapters.pcm's windows
 from audiodas.domain.speakers import Turn
 from audiodas.domain.transcript import Segment
 
-SAMPLE_RATE = 16_000
 _HOP = 160  # 10 ms
 _FFT = 400  # 25 ms
 _BANDS = 40
