@@ -265,8 +265,11 @@ class RecordingService:
         given = check_names(names, speakers_of(recording.segments))
         merged = {**recording.speaker_names, **given}
         merged = {label: name for label, name in merged.items() if name}
-        if not self.repository.save_speaker_names(recording_id, merged, utcnow()):
-            raise Rejected(Rejected.NOT_FOUND, f"no recording with id {quoted(recording_id)}")
+        # Deleted since it was read: the same 404 as any missing recording.
+        _existing(
+            recording_id,
+            lambda: self.repository.save_speaker_names(recording_id, merged, utcnow()) or None,
+        )
         return replace(recording, speaker_names=merged)
 
     def deliveries(self, recording_id: str) -> list[Delivery]:
