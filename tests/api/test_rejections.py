@@ -53,7 +53,14 @@ def test_too_large_is_413_before_the_body_is_read(client, stored, tmp_path) -> N
     assert_error(post_file(client, big), 413, "file_too_large")
 
 
-def test_too_large_is_413_when_streamed_without_length(client, stored) -> None:
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        64,  # 64 x 64 KiB = 4 MiB: refused while the body streams in
+        33,  # 2 MiB + 64 KiB: over the limit only in the last bytes, written after the body
+    ],
+)
+def test_too_large_is_413_when_streamed_without_length(client, stored, chunks: int) -> None:
     def body():
         boundary = b"b0undary"
         yield (
@@ -61,7 +68,7 @@ def test_too_large_is_413_when_streamed_without_length(client, stored) -> None:
             + boundary
             + b'\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
         )
-        for _ in range(64):  # 64 x 64 KiB = 4 MiB, no Content-Length: chunked
+        for _ in range(chunks):  # no Content-Length: chunked
             yield b"\1" * 65536
         yield b"\r\n--" + boundary + b"--\r\n"
 

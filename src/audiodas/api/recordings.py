@@ -25,7 +25,7 @@ from audiodas.api.schemas import (
     recording_body,
 )
 from audiodas.api.uploads import multipart_openapi, receive_form
-from audiodas.domain import RecordingStatus, Rejected, VariantName
+from audiodas.domain import Recording, RecordingStatus, Rejected, VariantName
 from audiodas.domain.speakers import MAX_SPEAKERS
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
@@ -73,15 +73,17 @@ async def upload(request: Request, service: ServiceDep, views: ViewsDep) -> JSON
     metrics = request.app.state.metrics
     try:
         form = await receive_form(request, service.store, service.settings)
-        assert form.file is not None
-        recording = await to_thread.run_sync(
-            service.ingest,
-            form.file,
-            form.filename,
-            form.get("domain"),
-            form.get("callback_url"),
-            form.get("speakers"),
-        )
+
+        def ingest() -> Recording:
+            return service.ingest(
+                form.written(),
+                form.filename,
+                form.get("domain"),
+                form.get("callback_url"),
+                form.get("speakers"),
+            )
+
+        recording = await to_thread.run_sync(ingest)
     except Rejected as exc:
         metrics.uploads.labels(exc.code).inc()
         raise

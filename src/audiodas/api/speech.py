@@ -141,7 +141,7 @@ async def openai_transcriptions(
     form = await receive_form(request, runtime.store, settings)
     assert form.file is not None
     try:
-        info = await to_thread.run_sync(runtime.service.check_audio, form.file)
+        info = await to_thread.run_sync(lambda: runtime.service.check_audio(form.written()))
         response_format = form.get("response_format", "json")
         if response_format not in ("json", "text", "srt", "vtt", "verbose_json"):
             raise Rejected(

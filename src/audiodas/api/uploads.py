@@ -1,6 +1,11 @@
 """Receiving a multipart upload as a stream: the file part goes to disk in chunks as it
 arrives (never whole in memory) and reading stops as soon as it passes the size limit.
 
+The file's last bytes (under 1 MiB: all of a short clip) are written by the worker thread the
+caller hands the file to next (`ReceivedForm.written`), not by a thread hop of their own: each
+hop waits for a turn of an event loop that may be busy (measured under 1000 users: 3 ms at the
+median, 13-22 ms at p90).
+
 A hostile or broken body is refused with 400 (malformed, too many parts, headers too big, two
 files), a body that stalls with 408; either way the temp file is removed at once.
 """
@@ -43,6 +48,19 @@ class ReceivedForm:
     fields: dict[str, list[str]] = field(default_factory=dict)  # every value, in order
     file: StagedBlob | None = None
     filename: str = ""
+    rest: bytearray = field(default_factory=bytearray)  # the file's bytes not written yet
+
+    def written(self) -> StagedBlob:
+        """The file, with its last bytes written: call it in the worker thread that goes on to
+        close and probe it. Blocking; on failure (over the limit, disk full) discards the file."""
+        assert self.file is not None
+        try:
+            self.file.write(self.rest)
+        except BaseException:
+            self.file.discard()
+            raise
+        self.rest = bytearray()
+        return self.file
 
     def get(self, name: str, default: str | None = None) -> str | None:
         values = self.fields.get(name)
@@ -50,7 +68,8 @@ class ReceivedForm:
 
 
 async def receive_form(request: Request, store: BlobStore, settings: Settings) -> ReceivedForm:
-    """Parse the body; the caller owns (and must discard or keep) `form.file`."""
+    """Parse the body; the caller owns (and must discard or keep) `form.file`, whose last
+    bytes `form.written()` writes."""
     max_bytes = settings.max_upload_bytes
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
@@ -76,7 +95,6 @@ async def receive_form(request: Request, store: BlobStore, settings: Settings) -
         parser.finalize()
         if parser.state != MultipartState.END:
             raise _malformed("the body ended before the closing boundary")
-        await receiver.flush()
     except BaseException as exc:
         if receiver.file is not None:
             receiver.file.discard()
@@ -85,7 +103,7 @@ async def receive_form(request: Request, store: BlobStore, settings: Settings) -
         raise
     if receiver.file is None:
         raise Rejected(Rejected.MISSING_FILE, f"no '{FILE_FIELD}' field with a file in the form")
-    return ReceivedForm(receiver.fields, receiver.file, receiver.filename)
+    return ReceivedForm(receiver.fields, receiver.file, receiver.filename, receiver.pending)
 
 
 async def _body(request: Request, idle_timeout_s: float) -> AsyncIterator[bytes]:
@@ -138,8 +156,7 @@ class _Receiver:
         }
 
     async def flush(self) -> None:
-        if self.file is None or not self.pending:
-            return
+        assert self.file is not None
         data, self.pending = bytes(self.pending), bytearray()
         await to_thread.run_sync(self.file.write, data)
 
