@@ -45,11 +45,6 @@ class Runtime:
     access: AccessControl
     webhooks: SqlWebhookOutbox
 
-    @property
-    def database_is_remote(self) -> bool:
-        """A database server (PostgreSQL), not a file this process opens itself (SQLite)."""
-        return self.engine.dialect.name != "sqlite"
-
     async def start(self) -> None:
         """Start listening to the event bus (needs the running event loop)."""
         await self.events.start()

@@ -14,7 +14,6 @@ from audiodas import __version__
 from audiodas.api import access, errors, events, health, recordings, speech, web
 from audiodas.api.guard import BrowserGuard
 from audiodas.api.progress import ProgressHub
-from audiodas.api.reads import Reads
 from audiodas.api.views import RecordingViews
 from audiodas.config import Settings
 from audiodas.inference import InferenceClient
@@ -48,7 +47,6 @@ def create_app(
         app.state.inference = inference or InferenceClient(settings.run_path)
         app.state.progress = ProgressHub(current.events)
         app.state.views = RecordingViews(current.service, current.access)
-        app.state.reads = Reads(in_threads=current.database_is_remote)
         if runtime is None:  # a process of its own, which serves until it exits
             keep_startup_objects()
         try:

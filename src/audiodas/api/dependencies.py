@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from audiodas.api.progress import ProgressHub
-from audiodas.api.reads import Reads
 from audiodas.api.views import RecordingViews
 from audiodas.inference import InferenceClient
 from audiodas.runtime import Runtime
@@ -35,13 +34,8 @@ async def get_views(request: Request) -> RecordingViews:
     return request.app.state.views
 
 
-async def get_reads(request: Request) -> Reads:
-    return request.app.state.reads
-
-
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ServiceDep = Annotated[RecordingService, Depends(get_service)]
 InferenceDep = Annotated[InferenceClient, Depends(get_inference)]
 ProgressDep = Annotated[ProgressHub, Depends(get_progress)]
 ViewsDep = Annotated[RecordingViews, Depends(get_views)]
-ReadsDep = Annotated[Reads, Depends(get_reads)]

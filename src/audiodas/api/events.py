@@ -16,9 +16,8 @@ from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse, format_sse_event
 from starlette.responses import Response
 
-from audiodas.api.dependencies import ProgressDep, ReadsDep, ViewsDep
+from audiodas.api.dependencies import ProgressDep, ViewsDep
 from audiodas.api.progress import Following
-from audiodas.api.reads import Reads
 from audiodas.api.schemas import ERRORS
 from audiodas.api.views import RecordingViews
 from audiodas.domain import RecordingStatus, Rejected
@@ -36,12 +35,10 @@ _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     responses={200: {"content": {"text/event-stream": {}}}, 404: ERRORS[404]},
     summary="Stage progress as Server-Sent Events (`snapshot`, `stage`, `status`, then `done`)",
 )
-async def events(
-    recording_id: str, views: ViewsDep, reads: ReadsDep, progress: ProgressDep
-) -> Response:
+async def events(recording_id: str, views: ViewsDep, progress: ProgressDep) -> Response:
     following = progress.follow(recording_id)  # before the snapshot: no change falls between
     try:
-        snapshot = await reads(views.one, recording_id)  # 404 before the stream starts
+        snapshot = views.one(recording_id)  # 404 before the stream starts
     except Rejected:
         following.close()
         raise
@@ -49,11 +46,11 @@ async def events(
         following.close()
         body = _event("snapshot", snapshot) + _event("done", snapshot)
         return Response(body, media_type="text/event-stream", headers=_HEADERS)
-    return EventSourceResponse(_follow(snapshot, following, views, reads), headers=_HEADERS)
+    return EventSourceResponse(_follow(snapshot, following, views), headers=_HEADERS)
 
 
 async def _follow(
-    snapshot: dict, following: Following, views: RecordingViews, reads: Reads
+    snapshot: dict, following: Following, views: RecordingViews
 ) -> AsyncIterator[bytes]:
     recording_id = snapshot["id"]
     try:
@@ -66,7 +63,7 @@ async def _follow(
             except TimeoutError:
                 yield b": keep-alive\n\n"
                 try:
-                    current = await reads(views.one, recording_id)
+                    current = views.one(recording_id)
                 except Rejected:
                     yield _event("deleted", {"id": recording_id})
                     return
@@ -81,7 +78,7 @@ async def _follow(
                 elif change["status"] != status:
                     status = RecordingStatus(change["status"])
                     yield _event("status", {"id": recording_id, "status": status})
-        yield _event("done", await reads(views.one, recording_id))
+        yield _event("done", views.one(recording_id))
     finally:
         following.close()
 

@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from audiodas.adapters import engine_reports
-from audiodas.api.dependencies import ReadsDep, RuntimeDep
+from audiodas.api.dependencies import RuntimeDep
 from audiodas.api.schemas import JSONBody
 
 router = APIRouter(tags=["operations"])
@@ -18,10 +18,10 @@ router = APIRouter(tags=["operations"])
     summary="200 when the database answers and an engine reports (`degraded` if an inference "
     "is stuck past its timeout); 503 otherwise",
 )
-async def healthz(runtime: RuntimeDep, reads: ReadsDep) -> JSONBody:
+async def healthz(runtime: RuntimeDep) -> JSONBody:
     body: dict = {"status": "ok"}
     try:
-        await reads(runtime.repository.ping)
+        runtime.repository.ping()
         body["database"] = "ok"
     except SQLAlchemyError as exc:
         body["status"], body["database"] = "unavailable", f"unreachable: {exc.__class__.__name__}"

@@ -8,7 +8,6 @@ object graphs (profiled: that was a third of the API's CPU under load).
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 from datetime import datetime
 
@@ -96,19 +95,15 @@ class RecordingViews:
 
 
 class _Renderings:
-    """Locked: on PostgreSQL the reads that fill it run in worker threads (api/reads.py)."""
-
     def __init__(self) -> None:
         self._entries: OrderedDict[str, tuple[datetime, dict]] = OrderedDict()
-        self._lock = threading.Lock()
 
     def get(self, recording_id: str, version: datetime) -> dict | None:
-        with self._lock:
-            entry = self._entries.get(recording_id)
-            if entry is None or entry[0] != version:
-                return None
-            self._entries.move_to_end(recording_id)
-            return entry[1]
+        entry = self._entries.get(recording_id)
+        if entry is None or entry[0] != version:
+            return None
+        self._entries.move_to_end(recording_id)
+        return entry[1]
 
     def latest(self, recording_id: str) -> dict | None:
         """Whatever is held (a recording that changed between the two queries of a page)."""
@@ -116,8 +111,7 @@ class _Renderings:
         return entry[1] if entry else None
 
     def put(self, recording_id: str, version: datetime, body: dict) -> None:
-        with self._lock:
-            self._entries[recording_id] = (version, body)
-            self._entries.move_to_end(recording_id)
-            if len(self._entries) > _SIZE:
-                self._entries.popitem(last=False)
+        self._entries[recording_id] = (version, body)
+        self._entries.move_to_end(recording_id)
+        if len(self._entries) > _SIZE:
+            self._entries.popitem(last=False)
