@@ -157,7 +157,7 @@ class _Receiver:
 
     async def flush(self) -> None:
         assert self.file is not None
-        data, self.pending = bytes(self.pending), bytearray()
+        data, self.pending = self.pending, bytearray()  # handed over whole: no copy on the loop
         await to_thread.run_sync(self.file.write, data)
 
     def _part_begin(self) -> None:
