@@ -14,6 +14,7 @@ from audiodas.adapters.database import (
     SqlWorkQueue,
     open_database,
 )
+from audiodas.adapters.database.awaited import awaited_reads
 from audiodas.adapters.database.engine import libpq_url
 from audiodas.adapters.database.keys import SqlApiKeyRepository
 from audiodas.adapters.database.pg_bus import PostgresBus
@@ -51,6 +52,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.events.close()
+        await self.service.reads.close()
         self.store.close()
         self.engine.dispose()
 
@@ -77,8 +79,9 @@ def open_runtime(
     topics = load_topics(settings.topics_file)
     webhooks = SqlWebhookOutbox(engine)
     service = RecordingService(
-        settings, repository, store, probe, topics, work, waveform_of, webhooks
-    )
+        settings, repository, store, probe, topics, work, waveform_of, webhooks,
+        awaited_reads(repository),
+    )  # fmt: skip
     metrics = Metrics()
     metrics.gauge_from(
         "audiodas_webhooks_pending",

@@ -18,6 +18,10 @@ def unreachable(*args: object, **kwargs: object) -> None:
     raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("unable to open database"))
 
 
+async def unreachable_awaited(*args: object, **kwargs: object) -> None:
+    unreachable()
+
+
 def disk_full(*args: object, **kwargs: object) -> None:
     raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -37,8 +41,8 @@ def runtime(client):
 
 
 def test_a_database_out_of_reach_is_503_with_retry_after(client, runtime, stored, monkeypatch):
-    for name in ("get", "versions"):
-        monkeypatch.setattr(runtime.repository, name, unreachable)
+    for name in ("version", "versions"):  # what the API awaits first for these two
+        monkeypatch.setattr(runtime.service.reads, name, unreachable_awaited)
     for path in (API, f"{API}/{stored['id']}"):
         answer = client.get(path)
         assert_error(answer, 503, "database_unavailable")

@@ -17,6 +17,7 @@ from audiodas.adapters.database import (
     create_engine_for,
     migrate,
 )
+from audiodas.adapters.database.awaited import awaited_reads
 from audiodas.adapters.database.engine import MIGRATIONS
 from audiodas.adapters.database.work_queue import Claim
 from audiodas.adapters.local_bus import LocalBus
@@ -99,6 +100,36 @@ def test_pages_newest_first_and_filter(repository: SqlRecordingRepository) -> No
     assert sorted(r.id for r in repository.get_many(seen)) == sorted(seen)
     with pytest.raises(Rejected):
         repository.versions(limit=1, cursor="%%%")
+
+
+def test_awaited_reads_answer_as_the_repository_does(repository: SqlRecordingRepository) -> None:
+    """What the API awaits (on PostgreSQL, on connections of its own) must equal the
+    repository's answers: its cached renderings are keyed by these versions, and a cursor
+    from one must page on in the other."""
+    base = datetime(2026, 5, 1, tzinfo=UTC)
+    for n, stamp in enumerate([base, base + timedelta(seconds=1), base + timedelta(seconds=1)]):
+        repository.add(make(n, stamp))
+    reads = awaited_reads(repository)
+
+    async def compare() -> None:
+        cursor = None
+        while True:
+            page = await reads.versions(limit=1, cursor=cursor)
+            assert page == repository.versions(limit=1, cursor=cursor)
+            (recording_id, version), *_ = page.items
+            assert await reads.version(recording_id) == version
+            assert version == repository.get(recording_id).updated_at
+            if (cursor := page.next_cursor) is None:
+                break
+        by_status = await reads.versions(limit=10, status=RecordingStatus.DONE)
+        assert by_status.items == []
+        assert await reads.version("f" * 32) is None
+        await reads.ping()
+        with pytest.raises(Rejected):
+            await reads.versions(limit=1, cursor="%%%")
+        await reads.close()
+
+    asyncio.run(compare())
 
 
 def test_delete_removes_the_recording_and_its_children(repository: SqlRecordingRepository) -> None:

@@ -38,7 +38,7 @@ _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 async def events(recording_id: str, views: ViewsDep, progress: ProgressDep) -> Response:
     following = progress.follow(recording_id)  # before the snapshot: no change falls between
     try:
-        snapshot = views.one(recording_id)  # 404 before the stream starts
+        snapshot = await views.one(recording_id)  # 404 before the stream starts
     except Rejected:
         following.close()
         raise
@@ -63,7 +63,7 @@ async def _follow(
             except TimeoutError:
                 yield b": keep-alive\n\n"
                 try:
-                    current = views.one(recording_id)
+                    current = await views.one(recording_id)
                 except Rejected:
                     yield _event("deleted", {"id": recording_id})
                     return
@@ -78,7 +78,7 @@ async def _follow(
                 elif change["status"] != status:
                     status = RecordingStatus(change["status"])
                     yield _event("status", {"id": recording_id, "status": status})
-        yield _event("done", views.one(recording_id))
+        yield _event("done", await views.one(recording_id))
     finally:
         following.close()
 

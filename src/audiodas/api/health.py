@@ -21,7 +21,7 @@ router = APIRouter(tags=["operations"])
 async def healthz(runtime: RuntimeDep) -> JSONBody:
     body: dict = {"status": "ok"}
     try:
-        runtime.repository.ping()
+        await runtime.service.reads.ping()
         body["database"] = "ok"
     except SQLAlchemyError as exc:
         body["status"], body["database"] = "unavailable", f"unreachable: {exc.__class__.__name__}"

@@ -1,8 +1,9 @@
 """API v1: recordings.
 
-The reads (list, get, stream) are small indexed queries run on the event loop: a hop to a
-worker thread cost more than the query (profiled: thread hand-offs were the largest share of
-the API's CPU under load). Uploads and deletes, which fsync and probe, run in threads.
+The reads (list, get) are small indexed queries, awaited on the event loop (a hop to a worker
+thread cost more than the query: profiled, thread hand-offs were the largest share of the API's
+CPU under load); `adapters/database/awaited.py` says how on each database. A stream's file is
+looked up once and remembered. Uploads and deletes, which fsync and probe, run in threads.
 """
 
 from __future__ import annotations
@@ -115,12 +116,12 @@ async def list_recordings(
 ) -> JSONBody:
     if q is not None:
         return JSONBody(views.search(q, limit=limit, cursor=cursor, status=status))
-    return JSONBody(views.page(limit=limit, cursor=cursor, status=status))
+    return JSONBody(await views.page(limit=limit, cursor=cursor, status=status))
 
 
 @router.get("/{recording_id}", response_model=RecordingOut, responses={404: {"model": ErrorOut}})
 async def get_recording(recording_id: str, views: ViewsDep) -> JSONBody:
-    return JSONBody(views.one(recording_id))
+    return JSONBody(await views.one(recording_id))
 
 
 @router.head("/{recording_id}/stream", include_in_schema=False)  # what a player asks first

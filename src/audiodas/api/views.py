@@ -29,8 +29,8 @@ class RecordingViews:
         # step of at most a minute), so a list of 50 is not 200 HMACs on every read.
         self._links: dict[tuple[str, tuple[str, ...]], tuple[int, dict[str, str], str]] = {}
 
-    def page(self, *, limit: int, cursor: str | None, status: RecordingStatus | None) -> dict:
-        page = self.service.versions(limit=limit, cursor=cursor, status=status)
+    async def page(self, *, limit: int, cursor: str | None, status: RecordingStatus | None) -> dict:
+        page = await self.service.versions(limit=limit, cursor=cursor, status=status)
         items = self._listed(page.items)
         return {
             "items": [self.linked(item) for item in items if item is not None],
@@ -62,8 +62,8 @@ class RecordingViews:
                 )
         return [self._items.get(i, v) or self._items.latest(i) for i, v in versions]
 
-    def one(self, recording_id: str) -> dict:
-        version = self.service.version(recording_id)  # 404 for an unknown id
+    async def one(self, recording_id: str) -> dict:
+        version = await self.service.version(recording_id)  # 404 for an unknown id
         body = self._full.get(recording_id, version)
         if body is None:
             recording = self.service.get(recording_id)

@@ -1,6 +1,6 @@
 """Ports the application owns beside the repository: where files are kept, how work reaches an
-engine, how progress reaches the API, and the webhooks waiting to be sent. Adapters implement them; `runtime.py` picks the
-implementations.
+engine, how progress reaches the API, the API's awaited reads, and the webhooks waiting to be
+sent. Adapters implement them; `runtime.py` picks the implementations.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from audiodas.domain import RecordingStatus, VersionPage
 from audiodas.domain.webhooks import Delivery
 
 
@@ -107,6 +108,22 @@ class EventBus(Protocol):
         ...
 
     async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class AwaitedReads(Protocol):
+    """The API's most frequent reads, awaited so that an HTTP process's event loop serves other
+    requests while a database server answers one. Same results as the repository's methods of
+    the same names."""
+
+    async def version(self, recording_id: str) -> datetime | None: ...
+
+    async def versions(
+        self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
+    ) -> VersionPage: ...
+
+    async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
 

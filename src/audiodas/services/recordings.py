@@ -31,7 +31,7 @@ from audiodas.domain.speakers import check_count, check_names, speakers_of
 from audiodas.domain.topics import Topic
 from audiodas.domain.transcript import Waveform
 from audiodas.domain.webhooks import Delivery, check_target
-from audiodas.services.ports import BlobStore, StagedBlob, WebhookOutbox, WorkQueue
+from audiodas.services.ports import AwaitedReads, BlobStore, StagedBlob, WebhookOutbox, WorkQueue
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_PAGE = 500
@@ -65,9 +65,11 @@ class RecordingService:
         work: WorkQueue,
         measure_waveform: Callable[[Path], Waveform],
         webhooks: WebhookOutbox,
+        reads: AwaitedReads,
     ) -> None:
         self.settings = settings
         self.repository = repository
+        self.reads = reads
         self.store = store
         self.probe = probe
         self.topics = topics
@@ -185,14 +187,15 @@ class RecordingService:
             self.repository.save_waveform(recording_id, waveform)
         return waveform
 
-    def version(self, recording_id: str) -> datetime:
+    async def version(self, recording_id: str) -> datetime:
         """When the recording last changed (any change moves it)."""
-        return _existing(recording_id, lambda: self.repository.version(recording_id))
+        version = await self.reads.version(recording_id) if _ID.match(recording_id) else None
+        return _existing(recording_id, lambda: version)
 
-    def versions(
+    async def versions(
         self, *, limit: int = 50, cursor: str | None = None, status: RecordingStatus | None = None
     ) -> VersionPage:
-        return self.repository.versions(
+        return await self.reads.versions(
             limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status
         )
 

@@ -25,7 +25,11 @@ def create_engine_for(url: str) -> Engine:
     # Not pool_pre_ping: a SELECT 1 before every use was the API's largest cost on PostgreSQL
     # (profiled at 1000 users: more than the queries). A connection in steady use is not
     # pinged; one that failed anyway invalidates the pool, and the request gets a 503.
-    engine = create_engine(url, pool_size=10, max_overflow=20)
+    return ping_if_idle(create_engine(url, pool_size=10, max_overflow=20))
+
+
+def ping_if_idle(engine: Engine) -> Engine:
+    """Ping a pooled connection before use only if it sat unused past `_PING_AFTER_S`."""
     event.listen(engine.pool, "checkin", _note_idle)
     event.listen(engine.pool, "checkout", lambda *args: _ping_if_idle(engine, *args))
     return engine

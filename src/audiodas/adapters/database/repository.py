@@ -85,15 +85,9 @@ class SqlRecordingRepository:
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
     ) -> VersionPage:
         """A page of recordings, newest first, as (id, updated_at): one index-ordered query."""
-        params: dict = {"limit": limit + 1}
-        if status is not None:
-            params["status"] = status.value
-        if cursor:
-            params["created_at"], params["last_id"] = _decode_cursor(cursor)
+        query, params = versions_query(limit=limit, cursor=cursor, status=status)
         with self._reads.connect() as connection:
-            rows = connection.execute(_page(status is not None, bool(cursor)), params).all()
-        next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-        return VersionPage([(row.id, row.updated_at) for row in rows[:limit]], next_cursor)
+            return version_page(connection.execute(query, params).all(), limit)
 
     def search(
         self,
@@ -113,7 +107,7 @@ class SqlRecordingRepository:
 
     def version(self, recording_id: str) -> datetime | None:
         with self._reads.connect() as connection:
-            return connection.execute(_VERSION, {"id": recording_id}).scalar()
+            return connection.execute(VERSION, {"id": recording_id}).scalar()
 
     def get_many(self, recording_ids: list[str]) -> list[Recording]:
         """Recordings as listed (no transcript, no segments), in no particular order."""
@@ -286,7 +280,7 @@ class SqlRecordingRepository:
 
     def ping(self) -> None:
         with self._reads.connect() as connection:
-            connection.execute(text("SELECT 1"))
+            connection.execute(PING)
 
 
 def _transaction(session: Session) -> object:
@@ -418,10 +412,28 @@ _FIND_VARIANT = (
 )
 
 
-_VERSION = select(_R.updated_at).where(_R.id == bindparam("id"))
+VERSION = select(_R.updated_at).where(_R.id == bindparam("id"))
+PING = text("SELECT 1")
 _WAVEFORM = select(_R.waveform).where(_R.id == bindparam("id"))
 _WORDS = select(_R.words).where(_R.id == bindparam("id"))
 _MANY = select(*_LISTED).where(_R.id.in_(bindparam("ids", expanding=True)))
+
+
+def versions_query(
+    *, limit: int, cursor: str | None, status: RecordingStatus | None
+) -> tuple[Select, dict]:
+    """The statement and parameters of a page of versions (`version_page` reads its rows)."""
+    params: dict = {"limit": limit + 1}
+    if status is not None:
+        params["status"] = status.value
+    if cursor:
+        params["created_at"], params["last_id"] = _decode_cursor(cursor)
+    return _page(status is not None, bool(cursor)), params
+
+
+def version_page(rows: Sequence[Row], limit: int) -> VersionPage:
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return VersionPage([(row.id, row.updated_at) for row in rows[:limit]], next_cursor)
 
 
 @cache
