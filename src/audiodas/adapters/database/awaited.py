@@ -28,7 +28,7 @@ from audiodas.domain import RecordingStatus, VersionPage
 from audiodas.services.ports import AwaitedReads
 
 # Per HTTP process, all kept open: overflow connections closed after each burst cost a
-# PostgreSQL backend's start-up each time (measured: idle p95 of these reads 7 -> 43 ms). At
+# PostgreSQL backend's start-up each time (measured: idle p95 of all requests 7 -> 43 ms). At
 # 1000 users a process has about four reads in flight under load; more wait their turn.
 _CONNECTIONS = 8
 
