@@ -190,7 +190,7 @@ class RecordingService:
     async def version(self, recording_id: str) -> datetime:
         """When the recording last changed (any change moves it)."""
         version = await self.reads.version(recording_id) if _ID.match(recording_id) else None
-        return _existing(recording_id, lambda: version)
+        return _found(recording_id, version)
 
     async def versions(
         self, *, limit: int = 50, cursor: str | None = None, status: RecordingStatus | None = None
@@ -313,7 +313,10 @@ class RecordingService:
 
 def _existing(recording_id: str, lookup: Callable[[], T | None]) -> T:
     """What `lookup` finds for a well-formed id; 404 for a malformed id or nothing found."""
-    found = lookup() if _ID.match(recording_id) else None
+    return _found(recording_id, lookup() if _ID.match(recording_id) else None)
+
+
+def _found(recording_id: str, found: T | None) -> T:
     if found is None:
         raise Rejected(Rejected.NOT_FOUND, f"no recording with id {quoted(recording_id)}")
     return found
