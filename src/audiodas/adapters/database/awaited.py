@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from audiodas.adapters.database.engine import ping_if_idle
 from audiodas.adapters.database.repository import (
     PING,
@@ -65,6 +63,10 @@ class AsyncReads:
     same database, each statement on its own (autocommit), as the repository reads."""
 
     def __init__(self, repository: SqlRecordingRepository) -> None:
+        # Imported here: SQLAlchemy's asyncio layer adds ~50 ms to every process's start-up,
+        # which SQLite's (the default) never needs.
+        from sqlalchemy.ext.asyncio import create_async_engine
+
         # Connections are made on first use, on the event loop that awaits them.
         self._engine = create_async_engine(
             repository.engine.url,
