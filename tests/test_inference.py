@@ -83,8 +83,19 @@ def three_minutes(tmp_path_factory, assets: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def past_the_limit(tmp_path_factory, three_minutes: Path) -> Path:
+    """Well past a 5 s limit on any machine: `three_minutes` twice over (once alone it finished
+    within 5 s on a fast host)."""
+    from tests.support import ffmpeg
+
+    path = tmp_path_factory.mktemp("six") / "six_minutes.wav"
+    ffmpeg("-stream_loop", "1", "-i", str(three_minutes), "-c", "copy", str(path))
+    return path
+
+
 def test_openai_endpoint_answers_busy_and_timeout_with_json(
-    start_server, assets, three_minutes
+    start_server, assets, past_the_limit
 ) -> None:
     # API-only server: its engine process serves inference only, one slot, 5 s per call (a
     # 10 s clip takes about 1 s; under a loaded CI, 3 s was once too little for it).
@@ -104,13 +115,13 @@ def test_openai_endpoint_answers_busy_and_timeout_with_json(
     assert ok.status_code == 200 and "fail better" in ok.json()["text"].lower()
 
     started = time.monotonic()
-    late = transcribe(three_minutes)  # ~10 s of work: past the 5 s limit
+    late = transcribe(past_the_limit)
     assert late.status_code == 504, late.text
     assert late.json()["error"] == "inference_timeout"
     assert time.monotonic() - started < 10  # answered at the timeout, not when the model finished
 
     holder: dict = {}
-    slow = threading.Thread(target=lambda: holder.setdefault("r", transcribe(three_minutes)))
+    slow = threading.Thread(target=lambda: holder.setdefault("r", transcribe(past_the_limit)))
     slow.start()
     time.sleep(0.5)  # the slow one now holds the only slot, for 5 s
     busy = transcribe(assets / "beckett.wav")
