@@ -3,12 +3,19 @@ the event loop goes on serving while it is awaited (`adapters/database/awaited.p
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import psycopg
+from sqlalchemy import create_engine
+
+from audiodas.adapters.database.awaited import awaited_reads
+from audiodas.adapters.database.engine import create_engine_for, migrate
+from audiodas.adapters.database.repository import SqlRecordingRepository
+from audiodas.config import Settings
 
 
 def test_a_read_waiting_on_postgresql_holds_up_no_other_request(
@@ -35,3 +42,37 @@ def test_a_read_waiting_on_postgresql_holds_up_no_other_request(
         assert not waiting.done()
         holder.rollback()
         assert waiting.result().status_code == 200  # and the read is answered once it can be
+
+
+def test_reads_cancelled_while_postgresql_holds_them_leave_every_connection_usable(
+    postgres,
+) -> None:
+    """A request cancelled mid-read (its client gone, a timeout) gives its connection back fit
+    for the next read, not lost to the pool nor left with a query in flight."""
+    url = postgres.create_database(f"r_{uuid.uuid4().hex[:12]}")
+    engine = create_engine_for(Settings(database_url=url).sqlalchemy_url)
+    migrate(engine)
+    reads = awaited_reads(SqlRecordingRepository(engine))
+    holder = create_engine(engine.url).connect()
+
+    async def cancel_then_read() -> list:
+        holder.exec_driver_sql("LOCK TABLE recordings IN ACCESS EXCLUSIVE MODE")
+        held = [asyncio.create_task(reads.version("a" * 32)) for _ in range(20)]  # > the pool
+        await asyncio.sleep(1)
+        assert not any(task.done() for task in held)
+        for task in held:
+            task.cancel()
+        await asyncio.gather(*held, return_exceptions=True)
+        holder.rollback()
+        # As many reads at once as the pool has connections, and more: each one answers.
+        answers = await asyncio.wait_for(
+            asyncio.gather(*(reads.version("a" * 32) for _ in range(20)), reads.ping()), 10
+        )
+        await reads.close()
+        return answers
+
+    try:
+        assert asyncio.run(cancel_then_read()) == [None] * 21
+    finally:
+        holder.close()
+        engine.dispose()
