@@ -26,7 +26,7 @@ def disk_full(*args: object, **kwargs: object) -> None:
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
-def surprise(*args: object, **kwargs: object) -> None:
+async def surprise(*args: object, **kwargs: object) -> None:
     raise RuntimeError("secret internals at /srv/audiodas/data")
 
 
@@ -70,7 +70,7 @@ def test_a_full_disk_is_507_and_nothing_is_half_stored(client, runtime, stored, 
 def test_anything_else_is_500_with_a_request_id_and_no_internals(
     client, runtime, stored, monkeypatch, caplog
 ):
-    monkeypatch.setattr(runtime.repository, "get", surprise)
+    monkeypatch.setattr(runtime.service.reads, "get", surprise)  # what a read of it awaits
     answer = client.get(f"{API}/{stored['id']}")
     assert_error(answer, 500, "internal_error")
     request_id = answer.json()["request_id"]

@@ -104,8 +104,8 @@ def test_pages_newest_first_and_filter(repository: SqlRecordingRepository) -> No
 
 def test_awaited_reads_answer_as_the_repository_does(repository: SqlRecordingRepository) -> None:
     """What the API awaits (on PostgreSQL, on connections of its own) must equal the
-    repository's answers: its cached renderings are keyed by these versions, and a cursor
-    from one must page on in the other."""
+    repository's answers: its cached renderings are keyed by these versions and built from
+    these recordings, and a cursor from one must page on in the other."""
     base = datetime(2026, 5, 1, tzinfo=UTC)
     for n, stamp in enumerate([base, base + timedelta(seconds=1), base + timedelta(seconds=1)]):
         repository.add(make(n, stamp))
@@ -119,11 +119,20 @@ def test_awaited_reads_answer_as_the_repository_does(repository: SqlRecordingRep
             (recording_id, version), *_ = page.items
             assert await reads.version(recording_id) == version
             assert version == repository.get(recording_id).updated_at
+            for segments in (False, True):
+                assert await reads.get(recording_id, segments=segments) == repository.get(
+                    recording_id, segments=segments
+                )
             if (cursor := page.next_cursor) is None:
                 break
         by_status = await reads.versions(limit=10, status=RecordingStatus.DONE)
         assert by_status.items == []
         assert await reads.version("f" * 32) is None
+        assert await reads.get("f" * 32, segments=False) is None
+        ids = ["f" * 32, *(f"{n:032x}" for n in range(3))]
+        assert sorted(await reads.get_many(ids), key=lambda r: r.id) == sorted(
+            repository.get_many(ids), key=lambda r: r.id
+        )
         await reads.ping()
         with pytest.raises(Rejected):
             await reads.versions(limit=1, cursor="%%%")

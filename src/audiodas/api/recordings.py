@@ -115,7 +115,7 @@ async def list_recordings(
     q: Annotated[str | None, Query(description="what to search for (up to 500 characters)")] = None,
 ) -> JSONBody:
     if q is not None:
-        return JSONBody(views.search(q, limit=limit, cursor=cursor, status=status))
+        return JSONBody(await views.search(q, limit=limit, cursor=cursor, status=status))
     return JSONBody(await views.page(limit=limit, cursor=cursor, status=status))
 
 

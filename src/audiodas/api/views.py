@@ -31,18 +31,18 @@ class RecordingViews:
 
     async def page(self, *, limit: int, cursor: str | None, status: RecordingStatus | None) -> dict:
         page = await self.service.versions(limit=limit, cursor=cursor, status=status)
-        items = self._listed(page.items)
+        items = await self._listed(page.items)
         return {
             "items": [self.linked(item) for item in items if item is not None],
             "next_cursor": page.next_cursor,
         }
 
-    def search(
+    async def search(
         self, query: str, *, limit: int, cursor: str | None, status: RecordingStatus | None
     ) -> dict:
         """As `page`, best match first, each item with its `match`."""
         page = self.service.search(query, limit=limit, cursor=cursor, status=status)
-        items = self._listed([(hit.recording_id, hit.updated_at) for hit in page.items])
+        items = await self._listed([(hit.recording_id, hit.updated_at) for hit in page.items])
         return {
             "items": [
                 {**self.linked(item), "match": match_body(hit.match)}
@@ -52,11 +52,11 @@ class RecordingViews:
             "next_cursor": page.next_cursor,
         }
 
-    def _listed(self, versions: list[tuple[str, datetime]]) -> list[dict | None]:
+    async def _listed(self, versions: list[tuple[str, datetime]]) -> list[dict | None]:
         """Renderings as listed, for (id, updated_at) pairs; None for one deleted meanwhile."""
         missing = [i for i, version in versions if self._items.get(i, version) is None]
         if missing:
-            for recording in self.service.repository.get_many(missing):
+            for recording in await self.service.reads.get_many(missing):
                 self._items.put(
                     recording.id, recording.updated_at, recording_body(recording, transcript=False)
                 )
@@ -66,7 +66,7 @@ class RecordingViews:
         version = await self.service.version(recording_id)  # 404 for an unknown id
         body = self._full.get(recording_id, version)
         if body is None:
-            recording = self.service.get(recording_id)
+            recording = await self.service.read(recording_id)
             body = recording_body(recording)
             self._full.put(recording_id, recording.updated_at, body)
         return self.linked(body)

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from audiodas.domain import RecordingStatus, VersionPage
+from audiodas.domain import Recording, RecordingStatus, VersionPage
 from audiodas.domain.webhooks import Delivery
 
 
@@ -118,6 +118,10 @@ class AwaitedReads(Protocol):
     the same names."""
 
     async def version(self, recording_id: str) -> datetime | None: ...
+
+    async def get(self, recording_id: str, *, segments: bool) -> Recording | None: ...
+
+    async def get_many(self, recording_ids: list[str]) -> list[Recording]: ...
 
     async def versions(
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None

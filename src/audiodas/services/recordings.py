@@ -192,6 +192,13 @@ class RecordingService:
         version = await self.reads.version(recording_id) if _ID.match(recording_id) else None
         return _found(recording_id, version)
 
+    async def read(self, recording_id: str) -> Recording:
+        """As `get` (no segments), awaited: the API's reads of a changed recording."""
+        found = (
+            await self.reads.get(recording_id, segments=False) if _ID.match(recording_id) else None
+        )
+        return _found(recording_id, found)
+
     async def versions(
         self, *, limit: int = 50, cursor: str | None = None, status: RecordingStatus | None = None
     ) -> VersionPage:

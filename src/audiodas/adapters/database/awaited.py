@@ -1,5 +1,5 @@
 """The API's awaited reads (services.ports.AwaitedReads): a recording's version, a page of
-versions, the health ping.
+versions, the recordings a cached rendering lacks, the health ping.
 
 On SQLite a read is a call into this process's own library, cheaper than any hand-off
 (profiled: thread hand-offs were the API's largest CPU share), so it runs as it is. On
@@ -22,10 +22,12 @@ from audiodas.adapters.database.repository import (
     PING,
     VERSION,
     SqlRecordingRepository,
+    read_many,
+    read_one,
     version_page,
     versions_query,
 )
-from audiodas.domain import RecordingStatus, VersionPage
+from audiodas.domain import Recording, RecordingStatus, VersionPage
 from audiodas.services.ports import AwaitedReads
 
 if TYPE_CHECKING:
@@ -51,6 +53,12 @@ class InProcessReads:
 
     async def version(self, recording_id: str) -> datetime | None:
         return self.repository.version(recording_id)
+
+    async def get(self, recording_id: str, *, segments: bool) -> Recording | None:
+        return self.repository.get(recording_id, segments=segments)
+
+    async def get_many(self, recording_ids: list[str]) -> list[Recording]:
+        return self.repository.get_many(recording_ids)
 
     async def versions(
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
@@ -86,6 +94,14 @@ class AsyncReads:
     async def version(self, recording_id: str) -> datetime | None:
         async with self._connection() as connection:
             return (await connection.execute(VERSION, {"id": recording_id})).scalar()
+
+    async def get(self, recording_id: str, *, segments: bool) -> Recording | None:
+        async with self._connection() as connection:
+            return await connection.run_sync(read_one, recording_id, segments=segments)
+
+    async def get_many(self, recording_ids: list[str]) -> list[Recording]:
+        async with self._connection() as connection:
+            return await connection.run_sync(read_many, recording_ids)
 
     async def versions(
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None

@@ -78,8 +78,7 @@ class SqlRecordingRepository:
 
     def get(self, recording_id: str, *, segments: bool = True) -> Recording | None:
         with self._reads.connect() as connection:
-            row = connection.execute(_GET[segments], {"id": recording_id}).first()
-            return _assemble(connection, [row])[0] if row else None
+            return read_one(connection, recording_id, segments=segments)
 
     def versions(
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
@@ -112,7 +111,7 @@ class SqlRecordingRepository:
     def get_many(self, recording_ids: list[str]) -> list[Recording]:
         """Recordings as listed (no transcript, no segments), in no particular order."""
         with self._reads.connect() as connection:
-            return _assemble(connection, connection.execute(_MANY, {"ids": recording_ids}).all())
+            return read_many(connection, recording_ids)
 
     def words(self, recording_id: str) -> list[Word]:
         """The transcript's word times (none for a recording transcribed without them)."""
@@ -449,6 +448,15 @@ def _page(by_status: bool, after_cursor: bool) -> Select:
             )
         )
     return query.limit(bindparam("limit"))
+
+
+def read_one(connection: Connection, recording_id: str, *, segments: bool) -> Recording | None:
+    row = connection.execute(_GET[segments], {"id": recording_id}).first()
+    return _assemble(connection, [row])[0] if row else None
+
+
+def read_many(connection: Connection, recording_ids: list[str]) -> list[Recording]:
+    return _assemble(connection, connection.execute(_MANY, {"ids": recording_ids}).all())
 
 
 def _assemble(connection: Connection, rows: Sequence[Row]) -> list[Recording]:
