@@ -194,11 +194,7 @@ def preload(server: Server, clips: dict[str, Path], count: int) -> dict:
     """Processed recordings to read and stream; returns {"recordings": {id: {variant: size}}}."""
     ids = []
     for i in range(count):
-        clip = clips["long"] if i % 3 == 0 else clips["upload"]
-        with clip.open("rb") as f:
-            r = httpx.post(f"{server.url}{API}", files={"file": f}, timeout=60)
-        r.raise_for_status()
-        ids.append(r.json()["id"])
+        ids.append(upload(server, clips["long"] if i % 3 == 0 else clips["upload"]))
     recordings = {}
     deadline = time.monotonic() + 900
     for rid in ids:
@@ -216,10 +212,16 @@ def fill_first_page(server: Server, clips: dict[str, Path], stored: int) -> None
     12 items and a busy one 50, and the list's busy/idle ratio measured the page, not the
     engine (py-spy: of an HTTP process's samples, the list's grew most in a busy phase)."""
     for i in range(LIST_PAGE - stored):
-        clip = clips["short"][i % len(clips["short"])]
-        with clip.open("rb") as f:
-            httpx.post(f"{server.url}{API}", files={"file": f}, timeout=60).raise_for_status()
+        upload(server, clips["short"][i % len(clips["short"])])
     drained(server)
+
+
+def upload(server: Server, clip: Path) -> str:
+    """The new recording's id."""
+    with clip.open("rb") as f:
+        answer = httpx.post(f"{server.url}{API}", files={"file": f}, timeout=60)
+    answer.raise_for_status()
+    return answer.json()["id"]
 
 
 def mirror_for_nginx(server: Server, fixtures: dict, site: Path) -> Path:
@@ -515,8 +517,7 @@ def backlog(server: Server, clip: Path, audio_seconds: float) -> None:
     """Queue uploads until at least this much audio waits: the engine stays busy throughout."""
     while queued_audio_seconds(server) < audio_seconds:
         for _ in range(10):
-            with clip.open("rb") as f:
-                httpx.post(f"{server.url}{API}", files={"file": f}, timeout=60).raise_for_status()
+            upload(server, clip)
 
 
 def queued_audio_seconds(server: Server) -> float:

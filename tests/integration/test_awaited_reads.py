@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import psycopg
-from sqlalchemy import create_engine
 
 from audiodas.adapters.database.awaited import awaited_reads
 from audiodas.adapters.database.engine import create_engine_for, migrate
@@ -53,7 +52,7 @@ def test_reads_cancelled_while_postgresql_holds_them_leave_every_connection_usab
     engine = create_engine_for(Settings(database_url=url).sqlalchemy_url)
     migrate(engine)
     reads = awaited_reads(SqlRecordingRepository(engine))
-    holder = create_engine(engine.url).connect()
+    holder = engine.connect()  # the repository's own pool, apart from the awaited reads'
 
     async def cancel_then_read() -> list:
         holder.exec_driver_sql("LOCK TABLE recordings IN ACCESS EXCLUSIVE MODE")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,15 +189,13 @@ class RecordingService:
 
     async def version(self, recording_id: str) -> datetime:
         """When the recording last changed (any change moves it)."""
-        version = await self.reads.version(recording_id) if _ID.match(recording_id) else None
-        return _found(recording_id, version)
+        return await _awaited_existing(recording_id, lambda: self.reads.version(recording_id))
 
     async def read(self, recording_id: str) -> Recording:
         """As `get` (no segments), awaited: the API's reads of a changed recording."""
-        found = (
-            await self.reads.get(recording_id, segments=False) if _ID.match(recording_id) else None
+        return await _awaited_existing(
+            recording_id, lambda: self.reads.get(recording_id, segments=False)
         )
-        return _found(recording_id, found)
 
     async def versions(
         self, *, limit: int = 50, cursor: str | None = None, status: RecordingStatus | None = None
@@ -321,6 +319,11 @@ class RecordingService:
 def _existing(recording_id: str, lookup: Callable[[], T | None]) -> T:
     """What `lookup` finds for a well-formed id; 404 for a malformed id or nothing found."""
     return _found(recording_id, lookup() if _ID.match(recording_id) else None)
+
+
+async def _awaited_existing(recording_id: str, lookup: Callable[[], Awaitable[T | None]]) -> T:
+    """As `_existing`, for a lookup to await (not started for a malformed id)."""
+    return _found(recording_id, await lookup() if _ID.match(recording_id) else None)
 
 
 def _found(recording_id: str, found: T | None) -> T:
