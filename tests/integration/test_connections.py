@@ -50,5 +50,5 @@ def test_a_connection_cut_while_idle_is_replaced_unseen(engine, postgres, monkey
     # The server ends it while it sits in the pool (a restart, a proxy's idle timeout).
     with psycopg.connect(postgres.url(), autocommit=True) as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
-    monkeypatch.setattr(engine_module, "_PING_AFTER_S", 0.0)  # it has sat long enough
+    monkeypatch.setattr(engine_module, "PING_AFTER_S", 0.0)  # it has sat long enough
     assert backend_pid(engine) != pid  # a new connection, no error

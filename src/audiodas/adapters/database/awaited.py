@@ -8,6 +8,9 @@ the engine keeping both cores busy, an HTTP process's event loop spent ~45 % of 
 in these round trips (py-spy, 1000 listeners and a short upload a second), and every request
 on it waited. Here they are awaited on psycopg's async connections, so the loop serves other
 requests meanwhile. (Worker threads were tried: the GIL hand-offs made idle reads twice as slow.)
+The hottest three (a version, a page, the ping) go through psycopg alone (`connections.py`);
+the rarer cache misses assemble recordings with the repository's own code on SQLAlchemy's
+asyncio layer.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from audiodas.adapters.database.engine import ping_if_idle
+from audiodas.adapters.database.connections import AsyncConnections
+from audiodas.adapters.database.engine import libpq_url, ping_if_idle
 from audiodas.adapters.database.repository import (
     PING,
     VERSION,
@@ -27,6 +31,7 @@ from audiodas.adapters.database.repository import (
     version_page,
     versions_query,
 )
+from audiodas.adapters.database.tables import as_utc
 from audiodas.domain import Recording, RecordingStatus, VersionPage
 from audiodas.services.ports import AwaitedReads
 
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
 # PostgreSQL backend's start-up each time (measured: idle p95 of all requests 7 -> 43 ms). At
 # 1000 users a process has about four reads in flight under load; more wait their turn.
 _CONNECTIONS = 8
+_MISS_CONNECTIONS = 2  # a few changed recordings a second, one connection each
 
 
 def awaited_reads(repository: SqlRecordingRepository) -> AwaitedReads:
@@ -73,7 +79,7 @@ class InProcessReads:
 
 
 class AsyncReads:
-    """PostgreSQL's: the repository's statements on a small pool of async connections of the
+    """PostgreSQL's: the repository's statements on small pools of async connections of the
     same database, each statement on its own (autocommit), as the repository reads."""
 
     def __init__(self, repository: SqlRecordingRepository) -> None:
@@ -84,16 +90,17 @@ class AsyncReads:
         # Connections are made on first use, on the event loop that awaits them.
         self._engine = create_async_engine(
             repository.engine.url,
-            pool_size=_CONNECTIONS,
+            pool_size=_MISS_CONNECTIONS,
             max_overflow=0,
             isolation_level="AUTOCOMMIT",
             pool_reset_on_return=None,  # autocommit: no transaction to end on return
         )
         ping_if_idle(self._engine.sync_engine)
+        self._hot = AsyncConnections(libpq_url(repository.engine), _CONNECTIONS)
 
     async def version(self, recording_id: str) -> datetime | None:
-        async with self._connection() as connection:
-            return (await connection.execute(VERSION, {"id": recording_id})).scalar()
+        rows = await self._hot.fetch(VERSION, {"id": recording_id})
+        return as_utc(rows[0][0]) if rows else None
 
     async def get(self, recording_id: str, *, segments: bool) -> Recording | None:
         async with self._connection() as connection:
@@ -107,13 +114,11 @@ class AsyncReads:
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
     ) -> VersionPage:
         query, params = versions_query(limit=limit, cursor=cursor, status=status)
-        async with self._connection() as connection:
-            rows = (await connection.execute(query, params)).all()
-        return version_page(rows, limit)
+        rows = await self._hot.fetch(query, params)
+        return version_page([_Version(i, as_utc(c), as_utc(u)) for i, c, u in rows], limit)
 
     async def ping(self) -> None:
-        async with self._connection() as connection:
-            await connection.execute(PING)
+        await self._hot.fetch(PING, {})
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
@@ -129,4 +134,13 @@ class AsyncReads:
             await connection.close()
 
     async def close(self) -> None:
+        await self._hot.close()
         await self._engine.dispose()
+
+
+class _Version(NamedTuple):
+    """A row of a page of versions, as `version_page` reads it."""
+
+    id: str
+    created_at: datetime
+    updated_at: datetime

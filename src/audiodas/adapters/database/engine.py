@@ -14,7 +14,7 @@ from audiodas.config import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x617564696F646173  # "audiodas"
-_PING_AFTER_S = 10.0  # a pooled connection unused this long may have gone with its server
+PING_AFTER_S = 10.0  # a pooled connection unused this long may have gone with its server
 
 
 def create_engine_for(url: str) -> Engine:
@@ -29,7 +29,7 @@ def create_engine_for(url: str) -> Engine:
 
 
 def ping_if_idle(engine: Engine) -> Engine:
-    """Ping a pooled connection before use only if it sat unused past `_PING_AFTER_S`."""
+    """Ping a pooled connection before use only if it sat unused past `PING_AFTER_S`."""
     event.listen(engine.pool, "checkin", _note_idle)
     event.listen(engine.pool, "checkout", lambda *args: _ping_if_idle(engine, *args))
     return engine
@@ -62,7 +62,7 @@ def _note_idle(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-de
 
 def _ping_if_idle(engine: Engine, dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
     idle_since = record.info.get("idle_since")
-    if idle_since is None or time.monotonic() - idle_since < _PING_AFTER_S:
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_S:
         return
     try:
         engine.dialect.do_ping(dbapi_connection)

@@ -1,0 +1,75 @@
+"""The API's own async connections to PostgreSQL (`adapters/database/connections.py`): kept
+open and bounded, a connection the server cut replaced, an outage answered as one."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from audiodas.adapters.database import engine as engine_module
+from audiodas.adapters.database.connections import AsyncConnections
+from audiodas.adapters.failures import database_unavailable
+
+PID = text("SELECT pg_backend_pid()")
+
+
+@pytest.fixture
+def conninfo(postgres) -> str:
+    return postgres.create_database(f"a_{uuid.uuid4().hex[:12]}")
+
+
+def terminate(postgres, pid: int) -> None:
+    with psycopg.connect(postgres.url(), autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+
+
+def test_reads_share_at_most_their_connections_and_keep_them(conninfo) -> None:
+    async def run() -> tuple[set[int], set[int]]:
+        connections = AsyncConnections(conninfo, size=3)
+        slow = text("SELECT pg_backend_pid() FROM pg_sleep(0.1)")
+        burst = await asyncio.gather(*(connections.fetch(slow, {}) for _ in range(12)))
+        after = [await connections.fetch(PID, {}) for _ in range(5)]
+        await connections.close()
+        return {rows[0][0] for rows in burst}, {rows[0][0] for rows in after}
+
+    during, after = asyncio.run(run())
+    assert len(during) == 3  # twelve reads at once, three backends
+    assert after <= during  # kept open, not opened again
+
+
+def test_a_connection_cut_while_idle_is_replaced_unseen(conninfo, postgres, monkeypatch) -> None:
+    async def run() -> tuple[int, int]:
+        connections = AsyncConnections(conninfo, size=1)
+        first = (await connections.fetch(PID, {}))[0][0]
+        terminate(postgres, first)  # a restart, a proxy's idle timeout
+        monkeypatch.setattr(engine_module, "PING_AFTER_S", 0.0)  # it has sat long enough
+        second = (await connections.fetch(PID, {}))[0][0]
+        await connections.close()
+        return first, second
+
+    first, second = asyncio.run(run())
+    assert second != first
+
+
+def test_a_connection_cut_in_steady_use_fails_one_read_as_an_outage(conninfo, postgres) -> None:
+    async def run() -> tuple[BaseException, int, int]:
+        connections = AsyncConnections(conninfo, size=1)
+        first = (await connections.fetch(PID, {}))[0][0]
+        terminate(postgres, first)
+        try:
+            await connections.fetch(PID, {})  # not pinged: in steady use
+        except Exception as error:  # noqa: BLE001 - inspected below
+            failure = error
+        else:
+            raise AssertionError("a read on a cut connection answered")
+        second = (await connections.fetch(PID, {}))[0][0]
+        await connections.close()
+        return failure, first, second
+
+    failure, first, second = asyncio.run(run())
+    assert database_unavailable(failure)  # the API answers 503, worth trying again
+    assert second != first  # and the next read has a connection of its own
