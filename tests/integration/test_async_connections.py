@@ -73,3 +73,28 @@ def test_a_connection_cut_in_steady_use_fails_one_read_as_an_outage(conninfo, po
     failure, first, second = asyncio.run(run())
     assert database_unavailable(failure)  # the API answers 503, worth trying again
     assert second != first  # and the next read has a connection of its own
+
+
+def test_after_a_server_restart_one_read_fails_and_the_next_is_answered(conninfo, postgres) -> None:
+    async def run() -> tuple[BaseException, set[int], int]:
+        connections = AsyncConnections(conninfo, size=3)
+        slow = text("SELECT pg_backend_pid() FROM pg_sleep(0.1)")
+        opened = {
+            rows[0][0]
+            for rows in await asyncio.gather(*(connections.fetch(slow, {}) for _ in range(3)))
+        }
+        for pid in opened:  # every connection cut at once, as a restart does
+            terminate(postgres, pid)
+        try:
+            await connections.fetch(PID, {})
+        except Exception as error:  # noqa: BLE001 - inspected below
+            failure = error
+        else:
+            raise AssertionError("a read on a cut connection answered")
+        answered = (await connections.fetch(PID, {}))[0][0]
+        await connections.close()
+        return failure, opened, answered
+
+    failure, opened, answered = asyncio.run(run())
+    assert database_unavailable(failure)
+    assert len(opened) == 3 and answered not in opened

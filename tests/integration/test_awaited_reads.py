@@ -10,10 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import psycopg
+import pytest
 
 from audiodas.adapters.database.awaited import awaited_reads
 from audiodas.adapters.database.engine import create_engine_for, migrate
 from audiodas.adapters.database.repository import SqlRecordingRepository
+from audiodas.adapters.failures import database_unavailable
 from audiodas.config import Settings
 
 
@@ -75,3 +77,44 @@ def test_reads_cancelled_while_postgresql_holds_them_leave_every_connection_usab
     finally:
         holder.close()
         engine.dispose()
+
+
+@pytest.mark.parametrize("first", ["version", "get"])
+def test_after_a_server_restart_one_read_fails_and_every_next_one_is_answered(
+    postgres, first
+) -> None:
+    """The hottest reads and the cache misses have pools of their own on the same server: the
+    first to find it restarted retires the other's connections too."""
+    url = postgres.create_database(f"r_{uuid.uuid4().hex[:12]}")
+    engine = create_engine_for(Settings(database_url=url).sqlalchemy_url)
+    migrate(engine)
+    reads = awaited_reads(SqlRecordingRepository(engine))
+    unknown = "a" * 32
+    kinds = {
+        "version": lambda: reads.version(unknown),
+        "get": lambda: reads.get(unknown, segments=False),
+    }
+
+    async def restart_then_read() -> tuple[BaseException, list]:
+        await asyncio.gather(*(read() for read in kinds.values()))  # both pools in use
+        with psycopg.connect(postgres.url(), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (url.rsplit("/", 1)[1],),
+            )
+        try:
+            await kinds[first]()
+        except Exception as error:  # noqa: BLE001 - inspected below
+            failure = error
+        else:
+            raise AssertionError("a read on a cut connection answered")
+        answers = [await read() for read in kinds.values()]
+        await reads.close()
+        return failure, answers
+
+    try:
+        failure, answers = asyncio.run(restart_then_read())
+    finally:
+        engine.dispose()
+    assert database_unavailable(failure)  # 503
+    assert answers == [None, None]  # the next reads, of either kind, answered

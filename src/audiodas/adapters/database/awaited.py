@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
+from sqlalchemy import event
+
 from audiodas.adapters.database.connections import AsyncConnections
 from audiodas.adapters.database.engine import libpq_url, ping_if_idle
 from audiodas.adapters.database.repository import (
@@ -36,6 +38,7 @@ from audiodas.domain import Recording, RecordingStatus, VersionPage
 from audiodas.services.ports import AwaitedReads
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import ExceptionContext
     from sqlalchemy.ext.asyncio import AsyncConnection
 
 # Per HTTP process, all kept open: overflow connections closed after each burst cost a
@@ -96,7 +99,12 @@ class AsyncReads:
             pool_reset_on_return=None,  # autocommit: no transaction to end on return
         )
         ping_if_idle(self._engine.sync_engine)
-        self._hot = AsyncConnections(libpq_url(repository.engine), _CONNECTIONS)
+        # Both pools reach the same server: one that finds it gone retires the other's
+        # connections too, so a restart fails one read, not one per connection.
+        self._hot = AsyncConnections(
+            libpq_url(repository.engine), _CONNECTIONS, on_lost=self._engine.dispose
+        )
+        event.listen(self._engine.sync_engine, "handle_error", self._on_error)
 
     async def version(self, recording_id: str) -> datetime | None:
         rows = await self._hot.fetch(VERSION, {"id": recording_id})
@@ -132,6 +140,10 @@ class AsyncReads:
             yield connection
         finally:
             await connection.close()
+
+    def _on_error(self, context: ExceptionContext) -> None:
+        if context.is_disconnect:
+            self._hot.lost()
 
     async def close(self) -> None:
         await self._hot.close()

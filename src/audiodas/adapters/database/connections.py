@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import cache
 from typing import Any
 
@@ -29,11 +29,20 @@ _WAIT_S = 30.0  # for a free connection, as SQLAlchemy's pool waits (then 503)
 class AsyncConnections:
     """At most `size` connections, opened on first use and kept (each start of a PostgreSQL
     backend costs it more than many reads), each statement on its own (autocommit). One that
-    sat unused past the engine's ping age is pinged first, as the engine's pool does."""
+    sat unused past the engine's ping age is pinged first, as the engine's pool does.
 
-    def __init__(self, conninfo: str, size: int) -> None:
+    One found cut by its server (a restart, a failover) fails its read; the others opened
+    before it went the same way and are not used again (`lost`), as SQLAlchemy's pool does,
+    and `on_lost` tells the process's other pool: one read fails, not one per connection."""
+
+    def __init__(
+        self, conninfo: str, size: int, on_lost: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self.conninfo = conninfo
-        self._free: list[tuple[psycopg.AsyncConnection, float]] = []  # with when given back
+        self.on_lost = on_lost
+        # Free connections, each with when it was given back and the generation it opened in.
+        self._free: list[tuple[psycopg.AsyncConnection, float, int]] = []
+        self._generation = 0
         self._slots = asyncio.Semaphore(size)
 
     async def fetch(self, statement: ClauseElement, params: Mapping[str, Any]) -> list[tuple]:
@@ -45,38 +54,51 @@ class AsyncConnections:
         except TimeoutError:
             raise exc.TimeoutError(f"no free connection in {_WAIT_S:.0f} s") from None
         try:
-            connection = await self._take()
+            connection, generation = await self._take()
             try:
                 rows = await (await connection.execute(sql, params)).fetchall()
             except BaseException:
+                broken = connection.broken
                 # A failed or cancelled statement may leave the connection mid-answer: never
                 # hand it on.
                 await connection.close()
+                if broken and generation == self._generation:
+                    self.lost()
+                    if self.on_lost is not None:
+                        await self.on_lost()
                 raise
-            self._free.append((connection, time.monotonic()))
+            self._free.append((connection, time.monotonic(), generation))
             return rows
         except psycopg.Error as error:
             raise exc.DBAPIError.instance(sql, params, error, psycopg.Error) from error
         finally:
             self._slots.release()
 
+    def lost(self) -> None:
+        """The server went away: no connection opened until now is used again."""
+        self._generation += 1
+
     async def close(self) -> None:
         while self._free:
             await self._free.pop()[0].close()
 
-    async def _take(self) -> psycopg.AsyncConnection:
+    async def _take(self) -> tuple[psycopg.AsyncConnection, int]:
         while self._free:
-            connection, since = self._free.pop()
+            connection, since, generation = self._free.pop()
             if connection.closed:
                 continue
+            if generation != self._generation:
+                await connection.close()
+                continue
             if time.monotonic() - since < engines.PING_AFTER_S:
-                return connection
+                return connection, generation
             try:
                 await connection.execute("SELECT 1")
-                return connection
+                return connection, generation
             except psycopg.Error:
                 await connection.close()  # gone with its server: open another
-        return await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+        generation = self._generation
+        return await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True), generation
 
 
 @cache
