@@ -27,6 +27,15 @@ def terminate(postgres, pid: int) -> None:
         assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
 
 
+async def failure_of(connections: AsyncConnections) -> Exception:
+    """What a read on a cut connection raises."""
+    try:
+        await connections.fetch(PID, {})
+    except Exception as error:  # noqa: BLE001 - the caller inspects it
+        return error
+    raise AssertionError("a read on a cut connection answered")
+
+
 def test_reads_share_at_most_their_connections_and_keep_them(conninfo) -> None:
     async def run() -> tuple[set[int], set[int]]:
         connections = AsyncConnections(conninfo, size=3)
@@ -60,12 +69,7 @@ def test_a_connection_cut_in_steady_use_fails_one_read_as_an_outage(conninfo, po
         connections = AsyncConnections(conninfo, size=1)
         first = (await connections.fetch(PID, {}))[0][0]
         terminate(postgres, first)
-        try:
-            await connections.fetch(PID, {})  # not pinged: in steady use
-        except Exception as error:  # noqa: BLE001 - inspected below
-            failure = error
-        else:
-            raise AssertionError("a read on a cut connection answered")
+        failure = await failure_of(connections)  # not pinged: in steady use
         second = (await connections.fetch(PID, {}))[0][0]
         await connections.close()
         return failure, first, second
@@ -85,12 +89,7 @@ def test_after_a_server_restart_one_read_fails_and_the_next_is_answered(conninfo
         }
         for pid in opened:  # every connection cut at once, as a restart does
             terminate(postgres, pid)
-        try:
-            await connections.fetch(PID, {})
-        except Exception as error:  # noqa: BLE001 - inspected below
-            failure = error
-        else:
-            raise AssertionError("a read on a cut connection answered")
+        failure = await failure_of(connections)
         answered = (await connections.fetch(PID, {}))[0][0]
         await connections.close()
         return failure, opened, answered
