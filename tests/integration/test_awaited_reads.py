@@ -83,8 +83,8 @@ def test_reads_cancelled_while_postgresql_holds_them_leave_every_connection_usab
 def test_after_a_server_restart_one_read_fails_and_every_next_one_is_answered(
     postgres, first
 ) -> None:
-    """The hottest reads and the cache misses have pools of their own on the same server: the
-    first to find it restarted retires the other's connections too."""
+    """Whichever read finds the server restarted fails alone (503): the connections opened
+    before it are retired, so every next read, of either kind, is answered."""
     url = postgres.create_database(f"r_{uuid.uuid4().hex[:12]}")
     engine = create_engine_for(Settings(database_url=url).sqlalchemy_url)
     migrate(engine)
@@ -96,7 +96,7 @@ def test_after_a_server_restart_one_read_fails_and_every_next_one_is_answered(
     }
 
     async def restart_then_read() -> tuple[BaseException, list]:
-        await asyncio.gather(*(read() for read in kinds.values()))  # both pools in use
+        await asyncio.gather(*(read() for read in kinds.values()))  # connections open
         with psycopg.connect(postgres.url(), autocommit=True) as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import inspect, text
@@ -22,7 +22,19 @@ from audiodas.adapters.database.engine import MIGRATIONS
 from audiodas.adapters.database.work_queue import Claim
 from audiodas.adapters.local_bus import LocalBus
 from audiodas.config import Settings
-from audiodas.domain import AudioInfo, Recording, RecordingStatus, Rejected, StageName, StageStatus
+from audiodas.domain import (
+    AudioInfo,
+    Recording,
+    RecordingStatus,
+    Rejected,
+    Segment,
+    Stage,
+    StageName,
+    StageStatus,
+    Transcript,
+    Variant,
+    VariantName,
+)
 
 INFO = AudioInfo("wav", "audio/wav", "wav", "pcm_s16le", 12.5, 16000, 1)
 
@@ -109,6 +121,29 @@ def test_awaited_reads_answer_as_the_repository_does(repository: SqlRecordingRep
     base = datetime(2026, 5, 1, tzinfo=UTC)
     for n, stamp in enumerate([base, base + timedelta(seconds=1), base + timedelta(seconds=1)]):
         repository.add(make(n, stamp))
+    # One worked on: stages started, done and failed (times to the microsecond, in another
+    # zone), a variant made, a transcript with segments, speakers named.
+    worked, later = f"{1:032x}", base + timedelta(seconds=2, microseconds=123456)
+    elsewhere = later.astimezone(timezone(timedelta(hours=-5)))
+    repository.save_stage(
+        worked,
+        Stage(StageName.ARCHIVE, StageStatus.DONE, later, later + timedelta(seconds=3), None, 1),
+        variant=Variant(
+            VariantName.ARCHIVE, f"recordings/{worked}/archive.m4a", "audio/mp4", 9, "cd" * 32
+        ),
+        now=later,
+    )
+    repository.save_stage(
+        worked,
+        Stage(StageName.TRANSCRIBE, StageStatus.DONE, elsewhere, elsewhere, None, 2),
+        transcript=Transcript("hello world", "en", [Segment(0.0, 1.5, "hello world", "S1")]),
+        topic={"domain": "economics", "score": 0.5},
+        now=later,
+    )
+    repository.save_stage(
+        worked, Stage(StageName.ECHO, StageStatus.FAILED, later, None, "ffmpeg: boom", 3), now=later
+    )
+    repository.save_speaker_names(worked, {"S1": "Ada"}, later)
     reads = awaited_reads(repository)
 
     async def compare() -> None:

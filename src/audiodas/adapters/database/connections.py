@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
 import psycopg
+from psycopg.rows import namedtuple_row
 from sqlalchemy import exc
 from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
 from sqlalchemy.sql import ClauseElement
@@ -32,21 +33,19 @@ class AsyncConnections:
     sat unused past the engine's ping age is pinged first, as the engine's pool does.
 
     One found cut by its server (a restart, a failover) fails its read; the others opened
-    before it went the same way and are not used again (`lost`), as SQLAlchemy's pool does,
-    and `on_lost` tells the process's other pool: one read fails, not one per connection."""
+    before it went the same way and are not used again, as SQLAlchemy's pool does: one read
+    fails, not one per connection."""
 
-    def __init__(
-        self, conninfo: str, size: int, on_lost: Callable[[], Awaitable[None]] | None = None
-    ) -> None:
+    def __init__(self, conninfo: str, size: int) -> None:
         self.conninfo = conninfo
-        self.on_lost = on_lost
         # Free connections, each with when it was given back and the generation it opened in.
         self._free: list[tuple[psycopg.AsyncConnection, float, int]] = []
         self._generation = 0
         self._slots = asyncio.Semaphore(size)
 
-    async def fetch(self, statement: ClauseElement, params: Mapping[str, Any]) -> list[tuple]:
-        """The statement's rows, as psycopg types them (no SQLAlchemy result processing)."""
+    async def fetch(self, statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
+        """The statement's rows as named tuples, with psycopg's types (no SQLAlchemy result
+        processing: times in the session's zone, JSON parsed)."""
         sql = _compiled(statement)
         try:
             async with asyncio.timeout(_WAIT_S):
@@ -63,9 +62,7 @@ class AsyncConnections:
                 # hand it on.
                 await connection.close()
                 if broken and generation == self._generation:
-                    self.lost()
-                    if self.on_lost is not None:
-                        await self.on_lost()
+                    self._generation += 1  # every connection opened until now
                 raise
             self._free.append((connection, time.monotonic(), generation))
             return rows
@@ -73,10 +70,6 @@ class AsyncConnections:
             raise exc.DBAPIError.instance(sql, params, error, psycopg.Error) from error
         finally:
             self._slots.release()
-
-    def lost(self) -> None:
-        """The server went away: no connection opened until now is used again."""
-        self._generation += 1
 
     async def close(self) -> None:
         while self._free:
@@ -98,7 +91,10 @@ class AsyncConnections:
             except psycopg.Error:
                 await connection.close()  # gone with its server: open another
         generation = self._generation
-        return await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True), generation
+        connection = await psycopg.AsyncConnection.connect(
+            self.conninfo, autocommit=True, row_factory=namedtuple_row
+        )
+        return connection, generation
 
 
 @cache

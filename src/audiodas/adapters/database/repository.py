@@ -9,14 +9,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from functools import cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Row,
     Select,
+    String,
     and_,
+    any_,
     bindparam,
     delete,
     func,
@@ -25,6 +28,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +39,7 @@ from audiodas.adapters.database.tables import (
     StageRow,
     VariantRow,
     WebhookDeliveryRow,
+    as_utc,
 )
 from audiodas.domain import (
     STAGE_NAMES,
@@ -78,7 +83,8 @@ class SqlRecordingRepository:
 
     def get(self, recording_id: str, *, segments: bool = True) -> Recording | None:
         with self._reads.connect() as connection:
-            return read_one(connection, recording_id, segments=segments)
+            row = connection.execute(_GET[segments], {"id": recording_id}).first()
+            return _assemble(connection, [row])[0] if row else None
 
     def versions(
         self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
@@ -111,7 +117,8 @@ class SqlRecordingRepository:
     def get_many(self, recording_ids: list[str]) -> list[Recording]:
         """Recordings as listed (no transcript, no segments), in no particular order."""
         with self._reads.connect() as connection:
-            return read_many(connection, recording_ids)
+            rows = connection.execute(_MANY, {"ids": recording_ids}).all()
+            return _assemble(connection, rows)
 
     def words(self, recording_id: str) -> list[Word]:
         """The transcript's word times (none for a recording transcribed without them)."""
@@ -141,7 +148,11 @@ class SqlRecordingRepository:
             ).first()
         if row is None:
             return None
-        variant = _variant(row) if row.path is not None else None
+        variant = (
+            _variant(row.name, row.path, row.content_type, row.size_bytes, row.sha256)
+            if row.path is not None
+            else None
+        )
         return StoredVariant(row.filename, RecordingStatus(row.status), variant)
 
     def delete(self, recording_id: str) -> bool:
@@ -399,6 +410,30 @@ _STAGES = (
     .order_by(_S.recording_id, _S.position)
 )
 _VARIANTS = select(*_V).where(_V.recording_id.in_(bindparam("ids", expanding=True)))
+# PostgreSQL's reads of whole recordings (`assembled` reads their rows): each row with its
+# stages and variants as JSON arrays, one statement for any number of ids. Three round trips
+# were the list's largest wait while the engine kept both cores busy (a server process has to be
+# scheduled for each); one also reads the three tables in one snapshot.
+_STAGE_FIELDS = (_S.name, _S.status, _S.started_at, _S.finished_at, _S.error, _S.attempts)
+_VARIANT_FIELDS = (_V.name, _V.path, _V.content_type, _V.size_bytes, _V.sha256)
+
+
+def _whole(columns: Sequence[ColumnElement]) -> Select:
+    stages = select(
+        func.json_agg(aggregate_order_by(func.json_build_array(*_STAGE_FIELDS), _S.position))
+    ).where(_S.recording_id == _R.id)
+    variants = select(func.json_agg(func.json_build_array(*_VARIANT_FIELDS))).where(
+        _V.recording_id == _R.id
+    )
+    return select(
+        *columns,
+        stages.scalar_subquery().label("stages"),
+        variants.scalar_subquery().label("variants"),
+    ).where(_R.id == any_(bindparam("ids", type_=ARRAY(String))))
+
+
+WHOLE = {segments: _whole(_GET[segments].selected_columns) for segments in (False, True)}
+WHOLE_LISTED = _whole(_LISTED)
 _FIND_VARIANT = (
     select(_R.filename, _R.status, *(c for c in _V if c.name != "recording_id"))
     .select_from(
@@ -450,15 +485,6 @@ def _page(by_status: bool, after_cursor: bool) -> Select:
     return query.limit(bindparam("limit"))
 
 
-def read_one(connection: Connection, recording_id: str, *, segments: bool) -> Recording | None:
-    row = connection.execute(_GET[segments], {"id": recording_id}).first()
-    return _assemble(connection, [row])[0] if row else None
-
-
-def read_many(connection: Connection, recording_ids: list[str]) -> list[Recording]:
-    return _assemble(connection, connection.execute(_MANY, {"ids": recording_ids}).all())
-
-
 def _assemble(connection: Connection, rows: Sequence[Row]) -> list[Recording]:
     """Recordings from their rows, with their stages and variants (one query each)."""
     if not rows:
@@ -466,43 +492,76 @@ def _assemble(connection: Connection, rows: Sequence[Row]) -> list[Recording]:
     ids = [row.id for row in rows]
     stages: dict[str, dict[StageName, Stage]] = {i: {} for i in ids}
     for s in connection.execute(_STAGES, {"ids": ids}):
-        name = StageName(s.name)
-        stages[s.recording_id][name] = Stage(
-            name, StageStatus(s.status), s.started_at, s.finished_at, s.error, s.attempts
-        )
+        stage = _stage(s.name, s.status, s.started_at, s.finished_at, s.error, s.attempts)
+        stages[s.recording_id][stage.name] = stage
     variants: dict[str, dict[VariantName, Variant]] = {i: {} for i in ids}
     for v in connection.execute(_VARIANTS, {"ids": ids}):
-        variant = _variant(v)
+        variant = _variant(v.name, v.path, v.content_type, v.size_bytes, v.sha256)
         variants[v.recording_id][variant.name] = variant
-    return [
-        Recording(
-            id=row.id,
-            filename=row.filename,
-            content_type=row.content_type,
-            size_bytes=row.size_bytes,
-            sha256=row.sha256,
-            duration_s=row.duration_s,
-            sample_rate=row.sample_rate,
-            channels=row.channels,
-            status=RecordingStatus(row.status),
-            domain=row.domain,
-            transcript=getattr(row, "transcript", None),
-            language=row.language,
-            summary=row.summary,
-            segments=[Segment(**s) for s in getattr(row, "segments", None) or []],
-            topic=row.topic,
-            callback_url=row.callback_url,
-            speakers=row.speakers,
-            speaker_names=row.speaker_names or {},
-            retention_until=row.retention_until,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            stages=stages[row.id],
-            variants=variants[row.id],
+    return [_recording(row, stages[row.id], variants[row.id]) for row in rows]
+
+
+def assembled(rows: Sequence[Any]) -> list[Recording]:
+    """Recordings from rows of a `WHOLE` statement, as psycopg types them: stages and variants
+    as JSON arrays, in `_STAGE_FIELDS` and `_VARIANT_FIELDS` order (times as ISO strings)."""
+    recordings = []
+    for row in rows:
+        stages = (
+            _stage(n, s, _json_time(started), _json_time(finished), e, a)
+            for n, s, started, finished, e, a in row.stages or []
         )
-        for row in rows
-    ]
+        variants = (_variant(*v) for v in row.variants or [])
+        recordings.append(
+            _recording(row, {s.name: s for s in stages}, {v.name: v for v in variants})
+        )
+    return recordings
 
 
-def _variant(row: Row) -> Variant:
-    return Variant(VariantName(row.name), row.path, row.content_type, row.size_bytes, row.sha256)
+def _recording(
+    row: Any, stages: dict[StageName, Stage], variants: dict[VariantName, Variant]
+) -> Recording:
+    return Recording(
+        id=row.id,
+        filename=row.filename,
+        content_type=row.content_type,
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        duration_s=row.duration_s,
+        sample_rate=row.sample_rate,
+        channels=row.channels,
+        status=RecordingStatus(row.status),
+        domain=row.domain,
+        transcript=getattr(row, "transcript", None),
+        language=row.language,
+        summary=row.summary,
+        segments=[Segment(**s) for s in getattr(row, "segments", None) or []],
+        topic=row.topic,
+        callback_url=row.callback_url,
+        speakers=row.speakers,
+        speaker_names=row.speaker_names or {},
+        # In UTC again: psycopg's rows (`assembled`) carry the session's time zone.
+        retention_until=as_utc(row.retention_until),
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+        stages=stages,
+        variants=variants,
+    )
+
+
+def _stage(
+    name: str,
+    status: str,
+    started_at: datetime | None,
+    finished_at: datetime | None,
+    error: str | None,
+    attempts: int,
+) -> Stage:
+    return Stage(StageName(name), StageStatus(status), started_at, finished_at, error, attempts)
+
+
+def _json_time(value: str | None) -> datetime | None:
+    return None if value is None else as_utc(datetime.fromisoformat(value))
+
+
+def _variant(name: str, path: str, content_type: str, size_bytes: int, sha256: str) -> Variant:
+    return Variant(VariantName(name), path, content_type, size_bytes, sha256)
