@@ -411,9 +411,11 @@ _STAGES = (
 )
 _VARIANTS = select(*_V).where(_V.recording_id.in_(bindparam("ids", expanding=True)))
 # PostgreSQL's reads of whole recordings (`assembled` reads their rows): each row with its
-# stages and variants as JSON arrays, one statement for any number of ids. Three round trips
-# were the list's largest wait while the engine kept both cores busy (a server process has to be
-# scheduled for each); one also reads the three tables in one snapshot.
+# stages and variants as JSON arrays, one statement for any number of ids: one round trip (a
+# server process to be scheduled once, not three times, while the engine keeps the cores busy)
+# and one snapshot of the three tables. With psycopg alone, a quarter to a third of the HTTP
+# process's CPU of three statements on SQLAlchemy's asyncio layer (20 recordings 1.57 -> 0.55
+# ms, one 0.58 -> 0.15 ms).
 _STAGE_FIELDS = (_S.name, _S.status, _S.started_at, _S.finished_at, _S.error, _S.attempts)
 _VARIANT_FIELDS = (_V.name, _V.path, _V.content_type, _V.size_bytes, _V.sha256)
 
