@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
+from audiodas.adapters.database import connections as connections_module
 from audiodas.adapters.database import engine as engine_module
 from audiodas.adapters.database.connections import AsyncConnections
 from audiodas.adapters.failures import database_unavailable
@@ -97,3 +98,31 @@ def test_after_a_server_restart_one_read_fails_and_the_next_is_answered(conninfo
     failure, opened, answered = asyncio.run(run())
     assert database_unavailable(failure)
     assert len(opened) == 3 and answered not in opened
+
+
+def test_a_read_that_finds_no_free_connection_in_time_is_an_outage(conninfo, monkeypatch) -> None:
+    """Every connection held (reads stuck behind a lock): a new read gives up after the wait,
+    as a 503, and once they are done the next read gets a connection at once."""
+    monkeypatch.setattr(connections_module, "_WAIT_S", 0.3)
+
+    async def run() -> tuple[Exception, float, list]:
+        connections = AsyncConnections(conninfo, size=2)
+        slow = text("SELECT pg_sleep(1.5)")
+        held = [asyncio.create_task(connections.fetch(slow, {})) for _ in range(2)]
+        await asyncio.sleep(0.2)  # both connections taken
+        started = asyncio.get_running_loop().time()
+        try:
+            await connections.fetch(PID, {})
+        except Exception as error:  # noqa: BLE001 - inspected below
+            failure, waited = error, asyncio.get_running_loop().time() - started
+        else:
+            raise AssertionError("a read answered with every connection held")
+        await asyncio.gather(*held)
+        after = await asyncio.wait_for(connections.fetch(PID, {}), 1)
+        await connections.close()
+        return failure, waited, after
+
+    failure, waited, after = asyncio.run(run())
+    assert database_unavailable(failure)  # 503
+    assert 0.3 <= waited < 1.2  # gave up after the wait, not when a connection came back
+    assert after  # the pool is whole again
