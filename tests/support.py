@@ -258,6 +258,13 @@ class PostgresCluster:
                 conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def terminate(self, pid: int) -> None:
+        """End a backend, as a restart or a proxy's idle timeout does to its connection."""
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as admin:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+
     def stop(self) -> None:
         try:
             self._run(

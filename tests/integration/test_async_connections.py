@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -21,11 +20,6 @@ PID = text("SELECT pg_backend_pid()")
 @pytest.fixture
 def conninfo(postgres) -> str:
     return postgres.create_database(f"a_{uuid.uuid4().hex[:12]}")
-
-
-def terminate(postgres, pid: int) -> None:
-    with psycopg.connect(postgres.url(), autocommit=True) as admin:
-        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
 
 
 async def failure_of(connections: AsyncConnections) -> Exception:
@@ -55,7 +49,7 @@ def test_a_connection_cut_while_idle_is_replaced_unseen(conninfo, postgres, monk
     async def run() -> tuple[int, int]:
         connections = AsyncConnections(conninfo, size=1)
         first = (await connections.fetch(PID, {}))[0][0]
-        terminate(postgres, first)  # a restart, a proxy's idle timeout
+        postgres.terminate(first)  # a restart, a proxy's idle timeout
         monkeypatch.setattr(engine_module, "PING_AFTER_S", 0.0)  # it has sat long enough
         second = (await connections.fetch(PID, {}))[0][0]
         await connections.close()
@@ -69,7 +63,7 @@ def test_a_connection_cut_in_steady_use_fails_one_read_as_an_outage(conninfo, po
     async def run() -> tuple[BaseException, int, int]:
         connections = AsyncConnections(conninfo, size=1)
         first = (await connections.fetch(PID, {}))[0][0]
-        terminate(postgres, first)
+        postgres.terminate(first)
         failure = await failure_of(connections)  # not pinged: in steady use
         second = (await connections.fetch(PID, {}))[0][0]
         await connections.close()
@@ -89,7 +83,7 @@ def test_after_a_server_restart_one_read_fails_and_the_next_is_answered(conninfo
             for rows in await asyncio.gather(*(connections.fetch(slow, {}) for _ in range(3)))
         }
         for pid in opened:  # every connection cut at once, as a restart does
-            terminate(postgres, pid)
+            postgres.terminate(pid)
         failure = await failure_of(connections)
         answered = (await connections.fetch(PID, {}))[0][0]
         await connections.close()

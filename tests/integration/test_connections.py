@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, text
@@ -48,7 +47,6 @@ def test_a_connection_cut_while_idle_is_replaced_unseen(engine, postgres, monkey
     pid = backend_pid(engine)
     assert backend_pid(engine) == pid  # in steady use: the same connection, not pinged
     # The server ends it while it sits in the pool (a restart, a proxy's idle timeout).
-    with psycopg.connect(postgres.url(), autocommit=True) as admin:
-        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+    postgres.terminate(pid)
     monkeypatch.setattr(engine_module, "PING_AFTER_S", 0.0)  # it has sat long enough
     assert backend_pid(engine) != pid  # a new connection, no error
