@@ -218,6 +218,9 @@ def test_a_warm_inference_process_reuses_its_memory(tmp_path, assets) -> None:
     asyncio.run(run())
 
 
+_ARENA = 64 << 20  # glibc's largest arena of a thread other than the first (64-bit)
+
+
 def thread_arenas(pid: int) -> list[str]:
     """glibc's arenas of threads other than the first, as /proc/PID/maps shows them: each a
     reservation of 64 MiB at a 64 MiB boundary, its used part readable and writable, the rest not
@@ -231,9 +234,6 @@ def thread_arenas(pid: int) -> list[str]:
         if anonymous and mode == "rw-p" and start % _ARENA == 0 and end - start == _ARENA:
             found.append(f"{start:x}")
     return found
-
-
-_ARENA = 64 << 20
 
 
 def minor_faults(pid: int) -> int:

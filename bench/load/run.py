@@ -484,8 +484,8 @@ def report_busy(summary: dict) -> int:
 
 
 def idle_reference(before: dict, after: dict) -> dict[str, tuple[float, float, float]]:
-    """Per request type: idle p95 before and after the busy phases, and their mean (the
-    reference a busy p95 is held against)."""
+    """Per request type: idle p95 before and after the stream scenario, and their mean (the
+    reference both scenarios' busy p95 is held against)."""
     return {
         kind: (f["p95_ms"], after[kind]["p95_ms"], (f["p95_ms"] + after[kind]["p95_ms"]) / 2)
         for kind, f in before.items()
