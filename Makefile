@@ -21,6 +21,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
 # The web app bundle (Node.js at set-up only) and the browser model (built once, cached in data/).
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --ignore-scripts
@@ -40,12 +44,15 @@ $(SPEAKER_MODEL): $(VENV)/.installed
 run: $(VENV)/.installed $(SPEAKER_MODEL) web
 	$(BIN)/audiodas serve
 
-# After every edit: lint, then the unit, integration and in-process API tiers (no server, no
-# model; PostgreSQL is started when its binaries are there). Under 2 minutes warm.
+# After every edit: lint, the declared dependencies (deptry: every module the package imports is
+# declared, none only in an extra for tests), then the unit, integration and in-process API
+# tiers (no server, no model; PostgreSQL is started when its binaries are there). Under 2
+# minutes warm.
 FAST_TIERS := tests/unit tests/integration tests/api
 check: $(VENV)/.installed-test $(SPEAKER_MODEL)
 	$(BIN)/ruff check src tests scripts bench
 	$(BIN)/ruff format --check src tests scripts bench
+	$(BIN)/deptry src
 	$(BIN)/pytest -q $(FAST_TIERS) $(PYTEST_ARGS)
 
 # The whole suite (every tier, then the end-to-end tests marked `database` again with every
@@ -56,15 +63,16 @@ test: $(VENV)/.installed-test $(SPEAKER_MODEL) web
 	bash scripts/test-system-deps.sh
 	$(BIN)/ruff check src tests scripts bench
 	$(BIN)/ruff format --check src tests scripts bench
+	$(BIN)/deptry src
 	$(BIN)/pytest -n $(TEST_JOBS) --dist worksteal $(PYTEST_ARGS)
 	$(BIN)/pytest -n $(TEST_JOBS) --dist worksteal --database=postgresql $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/ingest_and_range.py
 	$(BIN)/python bench/workers.py
 
 # 1000 users against `audiodas serve` and nginx in the same run (installs nginx and wrk).
-load: $(VENV)/.installed-test web
+load: $(VENV)/.installed-bench web
 	$(BIN)/python bench/load/run.py $(LOAD_ARGS)
 
 # The container deployment (compose.yaml) for real with podman: build, up, upload, process,

@@ -83,6 +83,9 @@ class Server:
 
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    # How it is started: this venv's package, unless a test installs one of its own.
+    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "audiodas"])
+    cwd: Path | None = None
     process: subprocess.Popen | None = None
     port: int = 0
     running: ClassVar[list[Server]] = []  # their logs are attached to a failing test's report
@@ -116,8 +119,9 @@ class Server:
         self.node_env = env
         self.log = open(self.data_dir.parent / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "audiodas", "serve", "--port", str(self.port)],
+            [*self.command, "serve", "--port", str(self.port)],
             env=env,
+            cwd=self.cwd,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -175,7 +179,10 @@ class Server:
 
     def stacks(self) -> str:
         """Every thread's stack in every server process (py-spy), to diagnose a hang."""
-        command = [str(Path(sys.executable).parent / "py-spy"), "dump", "--subprocesses"]
+        py_spy = Path(sys.executable).parent / "py-spy"
+        if not py_spy.exists():
+            return "(no stacks: py-spy comes with the bench extra, pip install -e '.[bench]')"
+        command = [str(py_spy), "dump", "--subprocesses"]
         result = subprocess.run(
             [*command, "--pid", str(self.process.pid)], capture_output=True, text=True
         )

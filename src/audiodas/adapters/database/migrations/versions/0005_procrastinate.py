@@ -5,8 +5,13 @@ Revises: 0004
 Create Date: 2026-11-24
 """
 
+from pathlib import Path
+
 from alembic import op
-from procrastinate.schema import SchemaManager
+
+# The schema of the procrastinate release this revision was written for, frozen: installing
+# whatever release is present would give a new database a schema no later revision expects.
+SCHEMA = Path(__file__).parent.parent / "sql" / "procrastinate-3.10.0.sql"
 
 revision = "0005"
 down_revision = "0004"
@@ -18,7 +23,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return  # SQLite keeps the single-machine queue (the recording row is the job)
     # Through the driver without parameters: the schema's text holds '%' signs.
-    op.get_bind().connection.driver_connection.execute(SchemaManager.get_schema())
+    op.get_bind().connection.driver_connection.execute(SCHEMA.read_text())
 
 
 def downgrade() -> None:
