@@ -42,7 +42,7 @@ ARG PIP_CERT
 ARG PIP_FIND_LINKS
 ARG PIP_INDEX_URL
 RUN python3 -m venv /opt/audiodas
-COPY pyproject.toml README.md /src/
+COPY pyproject.toml README.md LICENSE /src/
 COPY src/ /src/src/
 COPY --from=web-app /src/src/audiodas/web/static/dist/ /src/src/audiodas/web/static/dist/
 RUN /opt/audiodas/bin/pip install --no-cache-dir /src \

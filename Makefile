@@ -76,7 +76,8 @@ load: $(VENV)/.installed-bench web
 	$(BIN)/python bench/load/run.py $(LOAD_ARGS)
 
 # The container deployment (compose.yaml) for real with podman: build, up, upload, process,
-# down. Too slow for `make test` (the first build downloads torch for the browser model).
+# no restarts, down. Run by .ci/run after `make test`; the first build installs torch in the
+# browser-model stage (minutes), later ones are cached.
 compose-check: $(VENV)/.installed-test $(SPEAKER_MODEL)
 	$(BIN)/python scripts/compose_check.py
 
