@@ -199,3 +199,62 @@ def stored(server, audio_files):
     assert snapshot(server.url, server.data_dir) == before
     kept = httpx.get(f"{server.url}{r.headers['location']}/stream").content
     assert kept == audio_files["short_mp3"].read_bytes()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (which downloads no browser)."""
+    if not os.path.exists(CHROMIUM):
+        missing_in_ci("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.network = []  # type: ignore[attr-defined]
+    page.on(
+        "response",
+        lambda r: page.network.append((r.status, r.url, r.request.headers.get("range"))),
+    )
+    # The app runs under its Content Security Policy: nothing it does may be refused by it,
+    # in the page or in the edge check's Web Worker.
+    refused: list[str] = []
+
+    def watch(message) -> None:  # type: ignore[no-untyped-def]
+        if "Content Security Policy" in message.text:
+            refused.append(message.text)
+
+    page.on("console", watch)
+    page.on("worker", lambda worker: worker.on("console", watch))
+    yield page
+    context.close()
+    assert not refused, refused
+
+
+def missing_in_ci(what: str) -> None:
+    """A part `make test` provides is missing: a failure in CI, a skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what}; `make test` provides it")
+    pytest.skip(f"{what}; `make test` provides it")

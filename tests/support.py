@@ -495,3 +495,44 @@ def score_speakers(
             best, sum(shared.get((p, lab), 0.0) for p, lab in zip(people, chosen, strict=True))
         )
     return SpeakerScore(len(changes), found, 1 - best / total)
+
+
+def long_talks(folder: Path) -> dict[str, Path]:
+    """Talks of 35 s to an hour by name, synthetic (espeak-ng) and human (the moonshine-voice
+    wheel): economics and cooking talks of 97 s, the economics one cut to 35 s and 60 s and
+    looped to 4 minutes and an hour (MP3), 127 s of human speech on no topic, and 44 s of it
+    followed by 25 s of the economics talk (its topic comes in the second half-minute)."""
+    data = Path(__file__).parent / "data" / "speech"
+    made: dict[str, Path] = {}
+    for topic in ("economics", "cooking"):
+        (folder / f"{topic}-4x.txt").write_text(((data / f"{topic}.txt").read_text() + "\n") * 4)
+        made[f"{topic}_97s.wav"] = espeak(folder / f"{topic}-4x.txt", folder / f"{topic}_97s.wav")
+    talk = made["economics_97s.wav"]
+    for seconds in (35, 60):
+        made[f"economics_{seconds}s.wav"] = folder / f"economics_{seconds}s.wav"
+        ffmpeg("-i", str(talk), "-t", str(seconds), str(made[f"economics_{seconds}s.wav"]))
+    for name, seconds in (("economics_4min.mp3", 240), ("economics_1h.mp3", 3600)):
+        made[name] = folder / name
+        ffmpeg("-stream_loop", "-1", "-i", str(talk), "-t", str(seconds), "-ac", "1",
+               "-c:a", "libmp3lame", "-b:a", "64k", str(made[name]))  # fmt: skip
+    assets = speech_assets()
+    human = [assets / n for n in ("two_cities.wav", "endgame_nagg_nell.wav", "beckett.wav")]
+    made["human_127s.wav"] = _concat(folder / "human_127s.wav", [*human, human[0]])
+    made["late_topic_69s.wav"] = _concat(
+        folder / "late_topic_69s.wav", [human[0], made["economics_35s.wav"]], last_s=25
+    )
+    return made
+
+
+def _concat(target: Path, parts: list[Path], last_s: float | None = None) -> Path:
+    """The parts one after the other at 16 kHz mono; the last cut to `last_s` seconds."""
+    inputs = [arg for part in parts for arg in ("-i", str(part))]
+    last = len(parts) - 1
+    chains = "".join(
+        f"[{i}]aresample=16000,aformat=channel_layouts=mono[a{i}];" for i in range(last + 1)
+    )
+    if last_s is not None:
+        chains += f"[a{last}]atrim=0:{last_s}[a{last}t];"
+    joined = "".join(f"[a{i}]" for i in range(last)) + (f"[a{last}t]" if last_s else f"[a{last}]")
+    ffmpeg(*inputs, "-filter_complex", f"{chains}{joined}concat=n={last + 1}:v=0:a=1", str(target))
+    return target

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import missing_in_ci
 from tests.support import ROOT, Server, espeak, ffmpeg, unlinked, word_error_rate
 
 DATA = Path(__file__).parent / "data"
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
 WEB_MODELS = ROOT / "data" / "models" / "web"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def wait_until(page, expression: str, timeout: float = 20) -> None:
@@ -28,72 +26,18 @@ def wait_until(page, expression: str, timeout: float = 20) -> None:
         time.sleep(0.05)
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what}; `make test` provides it")
-    pytest.skip(f"{what}; `make test` provides it")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     if not (WEB_MODELS / "whisper-tiny.en" / "manifest.json").exists():
-        _missing("the browser model is not built (audiodas models build-web)")
+        missing_in_ci("the browser model is not built (audiodas models build-web)")
     if not (ROOT / "src" / "audiodas" / "web" / "static" / "dist" / "edge-worker.js").exists():
-        _missing("the web app is not built (npm run build in web/)")
+        missing_in_ci("the web app is not built (npm run build in web/)")
     srv = Server(
         tmp_path_factory.mktemp("web") / "data",
         env={"AUDIODAS_EMBEDDED_WORKER": "true", "AUDIODAS_WEB_MODEL_DIR": str(WEB_MODELS)},
     ).start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        _missing("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    page.network = []  # type: ignore[attr-defined]
-    page.on(
-        "response",
-        lambda r: page.network.append((r.status, r.url, r.request.headers.get("range"))),
-    )
-    # The app runs under its Content Security Policy: nothing it does may be refused by it,
-    # in the page or in the edge check's Web Worker.
-    refused: list[str] = []
-
-    def watch(message) -> None:  # type: ignore[no-untyped-def]
-        if "Content Security Policy" in message.text:
-            refused.append(message.text)
-
-    page.on("console", watch)
-    page.on("worker", lambda worker: worker.on("console", watch))
-    yield page
-    context.close()
-    assert not refused, refused
 
 
 @pytest.fixture(scope="module")
@@ -533,12 +477,20 @@ def test_with_keys_required_the_app_asks_for_one_and_plays_by_signed_links(
 
 
 def test_the_model_is_downloaded_once_and_the_gate_still_holds(browser, clips, assets, tmp_path):
-    """A first visit downloads the browser model (about 45 MB), showing its progress; the next
-    visit takes all of it from Cache Storage, under the build the server publishes, and the
-    check still lets the on-topic clip through and stops the off-topic one and a chime."""
+    """A first visit downloads the browser model (about 45 MB) and its runtime (ONNX Runtime's
+    WebAssembly, the speech detector: about 30 MB), showing the progress of all of it against
+    the total the upload page states; the next visit downloads none of it (the model from Cache
+    Storage, under the build the server publishes; the runtime from the HTTP cache, revalidated),
+    and the check still lets the on-topic clip through and stops the off-topic one and a chime."""
     import json
 
     manifest = json.loads((WEB_MODELS / "whisper-tiny.en" / "manifest.json").read_text())
+    dist = ROOT / "src" / "audiodas" / "web" / "static" / "dist"
+    runtime_build = json.loads((dist / "runtime.json").read_text())
+    runtime = runtime_build["files"]
+    assert {f: (dist / f).stat().st_size for f in runtime} == {
+        f: about["bytes"] for f, about in runtime.items()
+    }  # the build's list is of the files served
     srv = Server(
         tmp_path / "data",
         env={"AUDIODAS_WEB_MODEL_DIR": str(WEB_MODELS), "AUDIODAS_EMBEDDED_WORKER": "false"},
@@ -546,11 +498,17 @@ def test_the_model_is_downloaded_once_and_the_gate_still_holds(browser, clips, a
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     fetched: list[tuple[str, int]] = []  # model files that came over the network, with bytes
     # (transformers.js also asks HEAD of some: no bytes)
+    bodies: dict[str, int] = {}  # the runtime's files: bytes of each body that came
 
     def count(response) -> None:  # type: ignore[no-untyped-def]
         if "/models/" in response.url and response.request.method == "GET" and response.ok:
             name = response.url.split("/models/whisper-tiny.en/", 1)[1]
             fetched.append((name, int(response.headers.get("content-length", 0))))
+        name = response.url.split("/static/dist/", 1)[-1]
+        if name in runtime and response.status == 200 and not response.from_service_worker:
+            # (a response revalidated from the cache, `304` on the wire, has a negative size)
+            body = max(0, response.request.sizes()["responseBodySize"])
+            bodies[name] = bodies.get(name, 0) + body
 
     context.on("response", count)
     steps_seen = """() => { window.steps = new Set(); new MutationObserver(() =>
@@ -560,6 +518,10 @@ def test_the_model_is_downloaded_once_and_the_gate_still_holds(browser, clips, a
         page = context.new_page()
         page.goto(f"{srv.url}/#/upload")
         page.evaluate(steps_seen)
+        first_visit = manifest["bytes"] + sum(about["bytes"] for about in runtime.values())
+        wait_until(page, "document.querySelector('#model-note').textContent.includes('MB')")
+        note = page.locator("#model-note").inner_text()
+        assert f"downloads {first_visit / 1e6:.1f} MB once" in note, note
         page.select_option("#topic", "economics")
         page.set_input_files("#files", str(clips["economics"]))
         assert wait_state(page, "economics.wav") == "uploaded", card(
@@ -570,13 +532,16 @@ def test_the_model_is_downloaded_once_and_the_gate_still_holds(browser, clips, a
         assert {name for name, _ in fetched} >= {
             "onnx/encoder_model_int8.onnx", "onnx/decoder_model_merged_int8.onnx"}  # fmt: skip
         shown = page.evaluate("[...window.steps]")
-        assert any(s.startswith("Downloading the speech model") and " MB" in s for s in shown), (
-            shown
-        )
+        # Everything but the worker, already running: the card's total is what then came.
+        came = model_bytes + sum(size for name, size in bodies.items() if name != "edge-worker.js")
+        assert came == first_visit - runtime["edge-worker.js"]["bytes"], (bodies, first_visit)
+        assert any(s.endswith(f" of {came / 1e6:.1f} MB") for s in shown), shown
         kept = page.evaluate("caches.keys()")
-        assert kept == [f"audiodas-model-{manifest['build']}"]
+        assert sorted(kept) == [
+            f"audiodas-model-{manifest['build']}", f"audiodas-runtime-{runtime_build['build']}"]  # fmt: skip
 
         fetched.clear()
+        bodies.clear()
         page.reload()  # a second visit: the same browser profile
         page.evaluate(steps_seen)
         page.select_option("#topic", "economics")
@@ -587,7 +552,8 @@ def test_the_model_is_downloaded_once_and_the_gate_still_holds(browser, clips, a
         assert wait_state(page, "cooking.wav") == "rejected"
         assert wait_state(page, "success.wav") == "rejected"
         assert "off topic for Economics" in card(page, "cooking.wav").inner_text()
-        assert [name for name, _ in fetched] == ["manifest.json"]  # nothing of the model
+        assert {name for name, _ in fetched} == {"manifest.json"}  # nothing of the model
+        assert not any(bodies.values()), bodies  # nor of the runtime
         shown = page.evaluate("[...window.steps]")
         assert not any(s.startswith("Downloading") for s in shown), shown
         assert card(page, "economics.wav").get_attribute("data-edge-text")  # the model ran

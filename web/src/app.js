@@ -1,4 +1,5 @@
 // AudioDAS web app: upload (with the edge check), library, recording. Talks only to API v1.
+import { decodeOpening } from "./opening.js";
 import { fmtSeconds, h } from "./ui.js";
 import { drawWaveform } from "./waveform.js";
 
@@ -87,19 +88,15 @@ function getWorker() {
   return worker;
 }
 
-async function decodeTo16kMono(file) {
-  // Web Audio decodes off the main thread; an OfflineAudioContext resamples to 16 kHz mono.
-  const data = await file.arrayBuffer();
-  // An OfflineAudioContext decodes too, without holding an audio device open per file.
-  const decoded = await new OfflineAudioContext(1, 1, 16000).decodeAudioData(data);
-  const length = Math.ceil(decoded.duration * 16000);
-  const offline = new OfflineAudioContext(1, Math.max(length, 1), 16000);
-  const source = offline.createBufferSource();
-  source.buffer = decoded;
-  source.connect(offline.destination);
-  source.start();
-  const rendered = await offline.startRendering();
-  return rendered.getChannelData(0);
+// What the check downloads in a browser that has none of it: the speech model (its manifest)
+// and the runtime beside it (the build's list); null when the model is not installed.
+async function firstVisitBytes() {
+  const [model, runtime] = await Promise.all(
+    ["/models/whisper-tiny.en/manifest.json", "/static/dist/runtime.json"].map((url) => fetch(url).then((r) => (r.ok ? r.json() : null))),
+  );
+  if (!model) return null;
+  const sum = (files) => Object.values(files ?? {}).reduce((total, about) => total + about.bytes, 0);
+  return sum(model.files) + sum(runtime?.files);
 }
 
 function edgeCheck(id, pcm, topic, onProgress) {
@@ -134,48 +131,86 @@ function uploadWithProgress(file, domain, onProgress) {
   });
 }
 
-const STEPS = { decode: "Decoding", vad: "Checking for speech", model: "Loading the speech model", download: "Downloading the speech model (once)", transcribe: "Transcribing the opening", upload: "Uploading" };
+const STEPS = { decode: "Reading the opening", vad: "Checking for speech", model: "Loading the speech model", download: "Downloading the speech check (once)", transcribe: "Transcribing the opening", upload: "Uploading" };
 const MB = (bytes) => (bytes / 1e6).toFixed(1);
 
-async function checkAndUpload(file, topicName, list) {
-  const id = crypto.randomUUID();
+// The card of one file: the check of its opening, then its upload. A file refused in the browser
+// can still be sent ("Upload anyway": the server's own topic check applies) or checked again
+// against another topic.
+function checkAndUpload(file, topicName, list) {
   const status = h("span", { class: "step" }, "Waiting");
   const bar = h("progress", { max: 1, value: 0, "aria-label": `Progress of ${file.name}` });
   const detail = h("p", { class: "detail" });
-  const card = h("li", { class: "file-card", "data-state": "working", "data-file": file.name }, h("strong", {}, file.name), " ", status, bar, detail);
+  const actions = h("p", { class: "actions" });
+  const card = h("li", { class: "file-card", "data-state": "working", "data-file": file.name }, h("strong", {}, file.name), " ", status, bar, detail, actions);
   list.append(card);
   const set = (step, fraction, progress = {}) => {
     status.textContent = STEPS[step] ?? step;
     if (step === "download") status.textContent += `: ${MB(progress.bytes)} of ${MB(progress.total)} MB`;
     bar.value = fraction ?? 0;
   };
-  const topic = topics.find((t) => t.name === topicName) ?? null;
-  try {
-    set("decode", 0);
-    const pcm = await decodeTo16kMono(file);
-    const result = await edgeCheck(id, pcm, topic, (p) => set(p.step, p.fraction, p));
-    card.dataset.edgeText = result.text ?? "";
-    card.dataset.timings = JSON.stringify(result.timings ?? {});
-    if (!result.ok) {
-      card.dataset.state = "rejected";
-      status.textContent = "Rejected";
+
+  async function upload(domain) {
+    actions.replaceChildren();
+    card.dataset.state = "working";
+    try {
+      set("upload", 0);
+      const recording = await uploadWithProgress(file, domain, (f) => set("upload", f));
+      card.dataset.state = "uploaded";
+      card.dataset.recordingId = recording.id;
+      status.textContent = "Uploaded";
       bar.value = 1;
-      detail.textContent = result.reason + (result.text ? ` — heard: “${result.text}”` : "");
+      detail.append(" ", h("a", { href: `#/recordings/${recording.id}` }, "Open the recording"));
+    } catch (error) {
+      card.dataset.state = "error";
+      status.textContent = "Error";
+      detail.textContent = error.message;
+    }
+  }
+
+  // The check said no, or could not check: the user decides.
+  function stopped(state, label, text, domain) {
+    card.dataset.state = state;
+    status.textContent = label;
+    bar.value = 1;
+    detail.textContent = text;
+    const anyway = h("button", { type: "button", class: "upload-anyway" }, "Upload anyway");
+    anyway.addEventListener("click", () => upload(domain));
+    const other = h("select", { class: "change-topic", "aria-label": `Another topic for ${file.name}` },
+      h("option", { value: "" }, "Change topic…"), h("option", { value: "-" }, "No topic check"),
+      topics.filter((t) => t.name !== domain).map((t) => h("option", { value: t.name }, t.label)));
+    other.addEventListener("change", () => other.value && check(other.value === "-" ? "" : other.value));
+    actions.replaceChildren(anyway, " ", other);
+  }
+
+  async function check(domain) {
+    actions.replaceChildren();
+    card.dataset.state = "working";
+    card.dataset.topic = domain;
+    detail.textContent = "";
+    const topic = topics.find((t) => t.name === domain) ?? null;
+    const id = crypto.randomUUID();
+    try {
+      set("decode", 0);
+      const started = performance.now();
+      const { pcm } = await decodeOpening(file);
+      const opening = { decode_ms: performance.now() - started, opening_s: pcm.length / 16000 };
+      const result = await edgeCheck(id, pcm, topic, (p) => set(p.step, p.fraction, p));
+      card.dataset.edgeText = result.text ?? "";
+      card.dataset.timings = JSON.stringify({ ...opening, ...result.timings, verdict_ms: performance.now() - started });
+      if (!result.ok) {
+        stopped("rejected", "Rejected", result.reason + (result.text ? ` — heard: “${result.text}”` : ""), domain);
+        return;
+      }
+      detail.textContent = result.modelMissing ? result.reason : result.text ? `Heard: “${result.text}”` : "";
+    } catch (error) {
+      stopped("error", "Not checked", `${error.message}`, domain);
       return;
     }
-    detail.textContent = result.modelMissing ? result.reason : result.text ? `Heard: “${result.text}”` : "";
-    set("upload", 0);
-    const recording = await uploadWithProgress(file, topicName, (f) => set("upload", f));
-    card.dataset.state = "uploaded";
-    card.dataset.recordingId = recording.id;
-    status.textContent = "Uploaded";
-    bar.value = 1;
-    detail.append(" ", h("a", { href: `#/recordings/${recording.id}` }, "Open the recording"));
-  } catch (error) {
-    card.dataset.state = "error";
-    status.textContent = "Error";
-    detail.textContent = error.message;
+    await upload(domain);
   }
+
+  check(topicName);
 }
 
 async function uploadPage() {
@@ -190,9 +225,9 @@ async function uploadPage() {
   drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); handle(e.dataTransfer.files); });
   drop.addEventListener("keydown", (e) => (e.key === "Enter" || e.key === " ") && input.click());
   const modelNote = h("p", { class: "note", id: "model-note" });
-  fetch("/models/whisper-tiny.en/manifest.json", { method: "HEAD" }).then((r) => {
-    modelNote.textContent = r.ok
-      ? "Each file is checked in your browser (speech, then topic) before it is uploaded."
+  firstVisitBytes().then((bytes) => {
+    modelNote.textContent = bytes
+      ? `Each file's first minute is checked in your browser (speech, then topic) before it is uploaded. The first check downloads ${MB(bytes)} MB once (the speech model and its runtime); later visits download none of it.`
       : "The browser speech model is not installed: files are checked for speech only (run `audiodas models build-web`).";
   });
   main().replaceChildren(
