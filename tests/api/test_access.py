@@ -141,3 +141,39 @@ def test_signed_links_open_one_resource_for_a_while(client, keys, audio_files) -
     control._clock = lambda: time.time() + control.settings.link_ttl_s + 120  # later on
     assert_error(client.get(link), 403, "link_expired")
     assert "link_expired" in client.get(rec["events_url"]).text
+
+
+def test_a_link_never_mints_one_that_outlives_it_and_dies_with_its_key(
+    make_client, audio_files
+) -> None:
+    """A signed events link answers with the recording's links: they expire when it does (not
+    later), carry its key, and every one of them stops working once that key is revoked."""
+    import json
+    from urllib.parse import parse_qs, urlsplit
+
+    client = make_client(auth="required", access_cache_s=0, link_ttl_s=600)
+    control = client.app.state.runtime.access
+    key = control.create(Scope.READ, "reader")[1]
+    with audio_files["short_mp3"].open("rb") as f:
+        uploaded = client.post(
+            API,
+            files={"file": f},
+            headers={"Authorization": f"Bearer {control.create(Scope.UPLOAD, 'up')[1]}"},
+        ).json()
+    finished(client, uploaded)  # its events are then one answer
+    rec = client.get(f"{API}/{uploaded['id']}", headers={"Authorization": f"Bearer {key}"}).json()
+    first = rec["events_url"]
+    expires = int(parse_qs(urlsplit(first).query)["expires"][0])
+    control._clock = lambda: time.time() + 300  # later: a link made now would expire later
+    snapshot = client.get(first).text.split("data: ", 1)[1].split("\n", 1)[0]
+    minted = json.loads(snapshot)
+    links = [minted["events_url"], *(v["signed_url"] for v in minted["variants"].values())]
+    for link in links:  # each no later than the one followed, made for the same key
+        query = parse_qs(urlsplit(link).query)
+        assert int(query["expires"][0]) <= expires and query["kid"] == [key.split("_")[1]], link
+        assert client.get(link, headers={"Range": "bytes=0-9"}).status_code in (200, 206)
+    control.revoke("reader")
+    for link in (first, *links):
+        answer = client.get(link)
+        assert_error(answer, 403, "link_invalid")
+        assert "revoked" in answer.json()["detail"]

@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from audiodas.api.errors import documented
 from audiodas.domain import Rejected, Scope
-from audiodas.services.access import AccessControl, KeyCheck, LinkCheck
+from audiodas.services.access import OPEN, AccessControl, Grant, KeyCheck, LinkCheck
 
 PUBLIC = None  # the web app's shell and health (the static files and the docs are not API routes)
 
@@ -58,20 +58,25 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 async def authorize(request: Request, credentials: Credentials) -> None:
+    """Decides access, before any body is read; leaves in `request.state.grant` what the links
+    made for this request may carry (services/access.py's Grant)."""
     rule = f"{request.method} {request.scope['route'].path}"
     need = RULES[rule]
     access: AccessControl = request.app.state.runtime.access
+    request.state.grant = OPEN
     if need is PUBLIC or not access.required():
         return
     if rule == "GET /metrics" and access.settings.metrics_public:
         return
     if rule in LINKED and "sig" in request.query_params:
-        check = access.check_link(request.url.path, request.query_params.multi_items())
+        check, grant = access.check_link(request.url.path, request.query_params.multi_items())
         if check is LinkCheck.VALID:
+            request.state.grant = grant
             return
+        why = "the key it was made for is revoked" if check is LinkCheck.REVOKED else check.value
         raise Rejected(
             Rejected.LINK_EXPIRED if check is LinkCheck.EXPIRED else Rejected.LINK_INVALID,
-            f"this signed link is {check.value}: read the recording again for a fresh one",
+            f"this signed link is {why}: read the recording again for a fresh one",
         )
     if credentials is None:
         raise Rejected(
@@ -88,6 +93,7 @@ async def authorize(request: Request, credentials: Credentials) -> None:
             Rejected.FORBIDDEN,
             f"key '{key.name}' has scope '{key.scope}'; this needs '{need}' or above",
         )
+    request.state.grant = Grant(key.id)
 
 
 def routes(app: FastAPI) -> list[str]:

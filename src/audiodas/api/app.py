@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audiodas import __version__
 from audiodas.api import access, errors, events, health, recordings, speech, web
+from audiodas.api.body_limits import BodyLimit
 from audiodas.api.guard import BrowserGuard
 from audiodas.api.progress import ProgressHub
 from audiodas.api.views import RecordingViews
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(health.router)
     access.install(app)
     app.add_middleware(errors.ErrorBoundary)
+    app.add_middleware(BodyLimit)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -31,7 +31,8 @@ async def get_progress(request: Request) -> ProgressHub:
 
 
 async def get_views(request: Request) -> RecordingViews:
-    return request.app.state.views
+    """The views whose links carry what this request's credentials allow (api/access.py)."""
+    return request.app.state.views.granted(request.state.grant)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -43,9 +43,11 @@ STATUS_BY_CODE: dict[str, int] = {
     Rejected.VARIANT_NOT_READY: 409,
     Rejected.NOT_RETRYABLE: 409,
     Rejected.TOO_LARGE: 413,
+    Rejected.BODY_TOO_LARGE: 413,
     Rejected.RANGE_NOT_SATISFIABLE: 416,
     Rejected.NOT_AUDIO: 415,
     Rejected.TOO_LONG: 422,
+    Rejected.INVALID_REQUEST: 422,
     Rejected.UNPROCESSABLE_AUDIO: 422,
     Rejected.INFERENCE_FAILED: 500,
     Rejected.INFERENCE_BUSY: 503,
@@ -62,7 +64,12 @@ _RETRY_AFTER_S = {
     Rejected.STORAGE_FULL: 60,
 }
 # The body was not read to its end: the connection cannot carry another request.
-_CLOSE = {Rejected.BODY_TIMEOUT, Rejected.TOO_LARGE, Rejected.MALFORMED_BODY}
+_CLOSE = {
+    Rejected.BODY_TIMEOUT,
+    Rejected.TOO_LARGE,
+    Rejected.BODY_TOO_LARGE,
+    Rejected.MALFORMED_BODY,
+}
 
 
 def error_response(
@@ -109,7 +116,7 @@ def install(app: FastAPI) -> None:
                 str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")
             )
             parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-        return error_response(422, "invalid_request", "; ".join(parts))
+        return error_response(422, Rejected.INVALID_REQUEST, "; ".join(parts))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

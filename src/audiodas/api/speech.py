@@ -7,9 +7,10 @@ from dataclasses import asdict
 from typing import Annotated, Literal
 
 from anyio import to_thread
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from audiodas.api.body_limits import json_body
 from audiodas.api.dependencies import InferenceDep, RuntimeDep, ServiceDep
 from audiodas.api.schemas import ERRORS, ErrorOut, JSONBody
 from audiodas.api.subtitles import FORMATS, to_srt, to_text, to_vtt
@@ -94,15 +95,23 @@ async def transcript(
     )
 
 
+_NAMES = {"type": "object", "additionalProperties": {"type": "string"}}
+
+
 @router.put(
     "/api/v1/recordings/{recording_id}/speakers",
     responses={400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
     summary='Name the recording\'s speakers: {"S1": "Alice"} (an empty name takes the '
     "label back); the names are used in its transcript and exports",
+    # Read by the route after access is decided (api/body_limits.py), so declared here.
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _NAMES}}}
+    },
 )
-async def name_speakers(
-    recording_id: str, names: Annotated[dict[str, str], Body()], service: ServiceDep
-) -> JSONBody:
+async def name_speakers(recording_id: str, request: Request, service: ServiceDep) -> JSONBody:
+    names = await json_body(request)
+    if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
+        raise Rejected(Rejected.INVALID_REQUEST, 'the body is an object of names: {"S1": "Alice"}')
     recording = await to_thread.run_sync(service.name_speakers, recording_id, names)
     return JSONBody({"id": recording.id, "speakers": speaker_list(recording)})
 

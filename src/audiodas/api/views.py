@@ -8,26 +8,38 @@ object graphs (profiled: that was a third of the API's CPU under load).
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from datetime import datetime
 
 from audiodas.api.schemas import match_body, recording_body
 from audiodas.domain import RecordingStatus
 from audiodas.services import RecordingService
-from audiodas.services.access import AccessControl
+from audiodas.services.access import OPEN, AccessControl, Grant
 
 _SIZE = 10_000  # renderings kept per process, least recently used first out
 
 
 class RecordingViews:
-    def __init__(self, service: RecordingService, access: AccessControl) -> None:
+    def __init__(
+        self, service: RecordingService, access: AccessControl, grant: Grant = OPEN
+    ) -> None:
         self.service = service
         self.access = access
+        self.grant = grant  # what the links in these renderings may carry
         self._items: _Renderings = _Renderings()  # as listed: no transcript
         self._full: _Renderings = _Renderings()  # as read one by one
         # Signed links by (recording, its variants): the same until their expiry moves on (a
         # step of at most a minute), so a list of 50 is not 200 HMACs on every read.
-        self._links: dict[tuple[str, tuple[str, ...]], tuple[int, dict[str, str], str]] = {}
+        self._links: dict[tuple, tuple[int, dict[str, str], str]] = {}
+
+    def granted(self, grant: Grant) -> RecordingViews:
+        """These views (the same caches) for a request whose links carry `grant`."""
+        if grant == self.grant:
+            return self
+        views = copy.copy(self)
+        views.grant = grant
+        return views
 
     async def page(self, *, limit: int, cursor: str | None, status: RecordingStatus | None) -> dict:
         page = await self.service.versions(limit=limit, cursor=cursor, status=status)
@@ -75,15 +87,18 @@ class RecordingViews:
         """The body with signed links (they expire, so they are added to a cached rendering,
         never kept in it): each variant's stream and the events stream, usable without a key
         by an <audio> element and an EventSource."""
-        expires = self.access.link_expiry()
-        key = (body["id"], tuple(body["variants"]))
+        grant = self.grant
+        expires = self.access.link_expiry(grant)
+        variants = tuple(body["variants"])
+        key = (body["id"], variants, grant.key_id)
         cached = self._links.get(key)
         if cached is None or cached[0] != expires:
             base = f"/api/v1/recordings/{body['id']}"
+            sign = self.access.sign
             streams = {
-                name: self.access.sign(f"{base}/stream", expires, variant=name) for name in key[1]
+                name: sign(f"{base}/stream", expires, grant, variant=name) for name in variants
             }
-            cached = (expires, streams, self.access.sign(f"{base}/events", expires))
+            cached = (expires, streams, sign(f"{base}/events", expires, grant))
             if len(self._links) >= _SIZE:
                 self._links.clear()
             self._links[key] = cached

@@ -30,10 +30,12 @@ class Rejected(Exception):
     VARIANT_NOT_READY = "variant_not_ready"
     BAD_CURSOR = "invalid_cursor"
     INVALID_FIELD = "invalid_field"
+    INVALID_REQUEST = "invalid_request"  # a parameter or body of the wrong shape
     BAD_RANGE = "malformed_range"
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
     MALFORMED_BODY = "malformed_body"
     BODY_TIMEOUT = "body_timeout"
+    BODY_TOO_LARGE = "body_too_large"
     NOT_RETRYABLE = "not_retryable"
     # Access: no key, a wrong or expired or revoked key, a scope too small, a stale link.
     UNAUTHENTICATED = "unauthenticated"

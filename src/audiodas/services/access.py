@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlencode
@@ -20,6 +21,7 @@ from audiodas.services import signing
 _CACHED_KEYS = 10_000  # checks remembered, right or wrong; past that the cache starts over
 _TOUCH_EVERY_S = 60.0  # a key's last use is written at most this often
 _LINK_PARAMS = ("expires", "sig")
+KEY_PARAM = "kid"  # the id of the key a link was made for (signed with the rest of it)
 
 
 class KeyCheck(StrEnum):
@@ -32,6 +34,20 @@ class LinkCheck(StrEnum):
     VALID = "valid"
     EXPIRED = "expired"
     INVALID = "invalid"
+    REVOKED = "revoked"  # made for a key since revoked or expired
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What links made for a request may carry: the key its caller used (a link made for it
+    stops working when that key does) and the latest expiry they may have (the link the
+    caller came by, if it came by one: a link never mints one that outlives it)."""
+
+    key_id: str | None = None
+    until: int | None = None
+
+
+OPEN = Grant()  # keys not required, or none used
 
 
 class AccessControl:
@@ -48,6 +64,7 @@ class AccessControl:
         self._clock = clock
         self._checked: dict[str, tuple[float, ApiKey | None]] = {}
         self._touched: dict[str, float] = {}
+        self._valid_ids: dict[str, tuple[float, bool]] = {}
         self._required: tuple[float, bool] = (-math.inf, False)
 
     def _now(self) -> datetime:
@@ -113,37 +130,61 @@ class AccessControl:
 
     def _forget(self) -> None:
         self._checked.clear()
+        self._valid_ids.clear()
         self._required = (-math.inf, False)
 
     # --- Signed links ------------------------------------------------------------------------
 
-    def link_expiry(self) -> int:
+    def link_expiry(self, grant: Grant = OPEN) -> int:
         """When a link made now expires: `link_ttl_s` from now, rounded up to a step (a tenth of
-        it, at most a minute), so links made close together are the same (cacheable)."""
+        it, at most a minute), so links made close together are the same (cacheable); never
+        later than the grant allows."""
         ttl = self.settings.link_ttl_s
         step = min(60, max(1, int(ttl // 10)))
-        return math.ceil((self._clock() + ttl) / step) * step
+        expires = math.ceil((self._clock() + ttl) / step) * step
+        return expires if grant.until is None else min(expires, grant.until)
 
-    def sign(self, path: str, expires: int | None = None, **params: str) -> str:
-        """`path` with `params`, usable without a key until `expires` (default: link_expiry)."""
-        expires = self.link_expiry() if expires is None else expires
+    def sign(self, path: str, expires: int, grant: Grant = OPEN, **params: str) -> str:
+        """`path` with `params`, usable without a key until `expires` and, if the grant names a
+        key, while that key is valid."""
+        if grant.key_id is not None:
+            params[KEY_PARAM] = grant.key_id
         query = sorted(params.items())
         signature = signing.link_signature(_canonical(path, query), expires, self._secret)
         return f"{path}?{urlencode([*query, ('expires', expires), ('sig', signature)])}"
 
-    def check_link(self, path: str, params: Iterable[tuple[str, str]]) -> LinkCheck:
-        """Whether `path` with its query is a link this deployment signed, still valid."""
+    def check_link(self, path: str, params: Iterable[tuple[str, str]]) -> tuple[LinkCheck, Grant]:
+        """Whether `path` with its query is a link this deployment signed, still valid; and what
+        links made for a request that came by it may carry."""
         params = list(params)
         found = dict(params)
         try:
             expires = int(found.get("expires", ""))
         except ValueError:
-            return LinkCheck.INVALID
+            return LinkCheck.INVALID, OPEN
         query = sorted((k, v) for k, v in params if k not in _LINK_PARAMS)
         expected = signing.link_signature(_canonical(path, query), expires, self._secret)
         if not signing.same(expected, found.get("sig", "")):
-            return LinkCheck.INVALID
-        return LinkCheck.VALID if self._clock() <= expires else LinkCheck.EXPIRED
+            return LinkCheck.INVALID, OPEN
+        if self._clock() > expires:
+            return LinkCheck.EXPIRED, OPEN
+        key_id = found.get(KEY_PARAM)
+        if key_id is not None and not self._key_valid(key_id):
+            return LinkCheck.REVOKED, OPEN
+        return LinkCheck.VALID, Grant(key_id, expires)
+
+    def _key_valid(self, key_id: str) -> bool:
+        """The key of this id is neither revoked nor expired (cached as key checks are)."""
+        now = self._clock()
+        cached = self._valid_ids.get(key_id)
+        if cached is None or now - cached[0] >= self.settings.access_cache_s:
+            found = self.repository.find(key_id)
+            key = found[0] if found else None
+            valid = key is not None and key.revoked_at is None and not key.expired(self._now())
+            if len(self._valid_ids) >= _CACHED_KEYS:
+                self._valid_ids.clear()
+            cached = self._valid_ids[key_id] = (now, valid)
+        return cached[1]
 
 
 def _canonical(path: str, query: list[tuple[str, str]]) -> str:

@@ -1,0 +1,76 @@
+"""What a second hostile client found (issue 41), each answered at its cause: bodies read before
+access was decided, files outliving DELETE, two servers on one port, credentials in the log,
+subtitle injection, two Host headers, a proxy used, tracebacks for dropped connections, and
+unlimited key guesses."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+from tests.support import Server
+from tests.test_hostile_clients import rss_mib
+
+API = "/api/v1/recordings"
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory):
+    """A server that requires keys, with one of each scope."""
+    srv = Server(
+        tmp_path_factory.mktemp("keyed") / "data",
+        env={"AUDIODAS_AUTH": "required", "AUDIODAS_RETENTION_DAYS": "0"},
+    ).start()
+    srv.keys = {s: srv.create_key(s, s) for s in ("read", "upload", "admin")}
+    yield srv
+    srv.stop()
+
+
+def answer_to(server, head: bytes, body: bytes = b"") -> bytes:
+    """Send a request head and the start of its body, then read what the server answers
+    without sending the rest."""
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.settimeout(10)
+    sock.sendall(head + body)
+    answer = b""
+    try:
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    except OSError:
+        pass
+    sock.close()
+    return answer
+
+
+def test_a_body_is_bounded_and_access_decided_before_it_is_read(keyed) -> None:
+    before = rss_mib(keyed)
+    path = f"{API}/{'0' * 32}/speakers"
+    # 400 MiB announced: refused on its head, nothing of it read.
+    announced = answer_to(
+        keyed,
+        f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {400 << 20}\r\n\r\n".encode(),
+    )
+    assert announced.startswith(b"HTTP/1.1 413 "), announced[:200]
+    assert b'"error":"body_too_large"' in announced
+    # Unannounced (chunked), without a key: 401 after its first chunk, the rest never sent.
+    chunked = answer_to(
+        keyed,
+        f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n".encode(),
+        b"10000\r\n" + b"x" * 0x10000 + b"\r\n",
+    )
+    assert chunked.startswith(b"HTTP/1.1 401 "), chunked[:200]
+    # With a key, a chunked body past the bound: 413 at the bound.
+    headers = {"Authorization": f"Bearer {keyed.keys['upload']}"}
+    flood = (b'{"S1": "' + b"x" * 65536 + b'"}' for _ in range(64))  # 4 MiB, chunked
+    answer = httpx.put(f"{keyed.url}{path}", content=flood, headers=headers)
+    assert answer.status_code == 413 and answer.json()["error"] == "body_too_large"
+    assert rss_mib(keyed) - before < 16, (before, rss_mib(keyed))
+    # A body within the bound still reaches the route (an unknown recording: 404).
+    assert httpx.put(f"{keyed.url}{path}", json={"S1": "A"}, headers=headers).status_code == 404
