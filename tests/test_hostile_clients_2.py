@@ -5,12 +5,15 @@ unlimited key guesses."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import socket
+import time
 
 import httpx
 import pytest
 
 from tests.support import Server
+from tests.test_engine import wait_finished
 from tests.test_hostile_clients import rss_mib
 
 API = "/api/v1/recordings"
@@ -74,3 +77,45 @@ def test_a_body_is_bounded_and_access_decided_before_it_is_read(keyed) -> None:
     assert rss_mib(keyed) - before < 16, (before, rss_mib(keyed))
     # A body within the bound still reaches the route (an unknown recording: 404).
     assert httpx.put(f"{keyed.url}{path}", json={"S1": "A"}, headers=headers).status_code == 404
+
+
+def engine_idle(server, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        engine = httpx.get(f"{server.url}/healthz").json().get("engine") or {}
+        if engine.get("in_flight") == 0:
+            return
+        assert time.monotonic() < deadline, engine
+        time.sleep(0.2)
+
+
+def test_a_recording_deleted_while_processed_leaves_nothing_on_disk(
+    start_server, assets, corrupt_in_the_middle
+) -> None:
+    server = start_server(
+        audiodas_embedded_worker="true", audiodas_retention_days="0",
+        audiodas_retry_backoff_s="0.05",
+    )  # fmt: skip
+    deleted = []
+    for delay in (0.2, 0.8, 1.5, 2.5):  # mid-encoding, mid-transcription, as they come
+        with (assets / "two_cities.wav").open("rb") as f:
+            rec = httpx.post(f"{server.url}{API}", files={"file": f}).json()
+        time.sleep(delay)
+        assert httpx.delete(f"{server.url}{API}/{rec['id']}").status_code == 204
+        deleted.append(rec["id"])
+    # A failed recording retried and deleted at once: whichever wins, nothing is left.
+    with corrupt_in_the_middle.open("rb") as f:
+        failed = httpx.post(f"{server.url}{API}", files={"file": f}).json()
+    wait_finished(server, failed["id"])
+    with httpx.Client(base_url=server.url) as client:
+        retry = client.build_request("POST", f"{API}/{failed['id']}/retry")
+        delete = client.build_request("DELETE", f"{API}/{failed['id']}")
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(client.send, (retry, delete)))
+    assert answers[1].status_code == 204, answers[1].text
+    deleted.append(failed["id"])
+    assert httpx.post(f"{server.url}{API}/{failed['id']}/retry").status_code == 404
+    engine_idle(server)
+    time.sleep(2)  # a product written late would be there by now
+    left = {p.name for p in (server.data_dir / "recordings").iterdir()}
+    assert not left & set(deleted), left

@@ -94,7 +94,9 @@ class RecordingRepository(Protocol):
         topic: dict | None = None,
         summary: str | None = None,
         now: datetime,
-    ) -> None: ...
+    ) -> bool:
+        """False if the recording is gone (deleted meanwhile): nothing was saved."""
+        ...
 
     def set_status(
         self,

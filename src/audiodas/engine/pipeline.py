@@ -66,6 +66,10 @@ class StageFailed(Exception):
     """A stage cannot run at all (e.g. its input failed); not worth a retry."""
 
 
+class RecordingGone(Exception):
+    """The recording was deleted while it was processed: its work stops, its products go."""
+
+
 class Pipeline:
     def __init__(
         self,
@@ -94,12 +98,22 @@ class Pipeline:
         if recording is None or recording.status.finished:
             return recording
         await self._set_status(recording_id, RecordingStatus.PROCESSING)
-        # A branch raises only when the machine fails (database, disk): then the others stop
-        # too and the whole recording goes back to the queue.
-        async with asyncio.TaskGroup() as branches:
-            branches.create_task(self._encode(recording, StageName.ARCHIVE))
-            branches.create_task(self._encode(recording, StageName.ECHO))
-            branches.create_task(self._speech(recording))
+        # A branch raises when the machine fails (database, disk): then the others stop too
+        # and the whole recording goes back to the queue; or when the recording is deleted
+        # meanwhile: then the others stop and what they wrote is removed (a DELETE may have
+        # removed the folder before a branch put its product there).
+        gone = False
+        try:
+            async with asyncio.TaskGroup() as branches:
+                branches.create_task(self._encode(recording, StageName.ARCHIVE))
+                branches.create_task(self._encode(recording, StageName.ECHO))
+                branches.create_task(self._speech(recording))
+        except* RecordingGone:
+            gone = True
+        if gone:
+            await asyncio.to_thread(self.store.delete_recording, recording_id)
+            log.info("recording %s deleted while processed: its work stopped", recording_id)
+            return None
         recording = await asyncio.to_thread(self.repository.get, recording_id)
         if recording is not None:
             recording.status = recording.settled_status(
@@ -207,17 +221,21 @@ class Pipeline:
                     stage.status, stage.error = StageStatus.RUNNING, None
                     stage.started_at, stage.finished_at = utcnow(), None
                     stage.attempts += 1
-                    await self._save(recording, stage)
+                    if not await self._save(recording, stage):
+                        raise RecordingGone(recording.id)
                     began = time.perf_counter()
                     output = await work()
                 stage.status, stage.finished_at = StageStatus.DONE, utcnow()
-                await self._save(recording, stage, output)
+                if not await self._save(recording, stage, output):
+                    raise RecordingGone(recording.id)
                 self.metrics.stage_seconds.labels(name).observe(time.perf_counter() - began)
                 return True
             except asyncio.CancelledError:
                 # Interrupted (shutdown): leave it for the next start, not failed.
                 stage.status, stage.started_at = StageStatus.PENDING, None
                 await asyncio.shield(self._save(recording, stage))
+                raise
+            except RecordingGone:
                 raise
             except Exception as exc:  # noqa: BLE001 - any other failure is the stage's
                 if machine_failure(exc):
@@ -239,9 +257,10 @@ class Pipeline:
 
     async def _save(
         self, recording: Recording, stage: Stage, output: StageOutput | None = None
-    ) -> None:
+    ) -> bool:
+        """False if the recording is gone."""
         output = output or StageOutput()
-        await asyncio.to_thread(
+        saved = await asyncio.to_thread(
             self.repository.save_stage,
             recording.id,
             stage,
@@ -252,6 +271,7 @@ class Pipeline:
             now=utcnow(),
         )
         self.events.publish({"type": STAGE, "id": recording.id, "stage": stage.as_dict()})
+        return saved
 
     async def _set_status(
         self, recording_id: str, status: RecordingStatus, deliveries: Sequence[Delivery] = ()

@@ -188,12 +188,13 @@ class SqlRecordingRepository:
         topic: dict | None = None,
         summary: str | None = None,
         now: datetime,
-    ) -> None:
-        """Record a stage's state and, in the same transaction, what it produced."""
+    ) -> bool:
+        """Record a stage's state and, in the same transaction, what it produced; False if the
+        recording is gone (deleted meanwhile)."""
         with self._sessions.begin() as session:
             row = session.get(StageRow, (recording_id, stage.name.value))
             if row is None:
-                return  # the recording was deleted meanwhile
+                return False
             row.status = stage.status.value
             row.started_at = stage.started_at
             row.finished_at = stage.finished_at
@@ -216,6 +217,7 @@ class SqlRecordingRepository:
             if transcript is not None or summary is not None:
                 session.flush()
                 search.reindex(session.connection(), recording_id)
+        return True
 
     def save_speaker_names(self, recording_id: str, names: dict[str, str], now: datetime) -> bool:
         """The names given to the recording's speaker labels (its version moves: every
