@@ -6,13 +6,16 @@ unlimited key guesses."""
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import socket
+import subprocess
+import sys
 import time
 
 import httpx
 import pytest
 
-from tests.support import Server
+from tests.support import Server, free_port
 from tests.test_engine import wait_finished
 from tests.test_hostile_clients import rss_mib
 
@@ -119,3 +122,48 @@ def test_a_recording_deleted_while_processed_leaves_nothing_on_disk(
     time.sleep(2)  # a product written late would be there by now
     left = {p.name for p in (server.data_dir / "recordings").iterdir()}
     assert not left & set(deleted), left
+
+
+def test_two_servers_started_at_once_on_one_port_one_refuses_clearly(tmp_path, audio_files) -> None:
+    port = free_port()
+    env = {**os.environ, "AUDIODAS_EMBEDDED_WORKER": "false", "AUDIODAS_API_WORKERS": "2"}
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-m", "audiodas", "serve", "--port", str(port)],
+            env={
+                **env,
+                "AUDIODAS_DATA_DIR": str(tmp_path / f"data{i}"),
+                "AUDIODAS_RUN_DIR": str(tmp_path / f"run{i}"),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while all(p.poll() is None for p in started):
+            assert time.monotonic() < deadline, "both servers are running"
+            time.sleep(0.1)
+        (refused,) = [p for p in started if p.poll() is not None]
+        (serving,) = [p for p in started if p is not refused]
+        assert refused.returncode == 3
+        assert f"another `audiodas serve` is serving on port {port}" in refused.stdout.read()
+        url = f"http://127.0.0.1:{port}{API}"
+        deadline = time.monotonic() + 30
+        while True:  # serving once its HTTP processes listen
+            try:
+                with audio_files["short_mp3"].open("rb") as f:
+                    assert httpx.post(url, files={"file": f}).status_code == 202
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        # Each listing on a new connection: every one reaches the server that stored it.
+        counts = [len(httpx.get(url).json()["items"]) for _ in range(12)]
+        assert serving.poll() is None and counts == [1] * 12, counts
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait(timeout=30)

@@ -96,8 +96,13 @@ def serve(settings: Settings, host: str, port: int) -> int:
 
     from audiodas.adapters.database import open_database
 
-    probe = listening_socket(host, port, reuse_port=False)  # the port is free (fail now, clearly)
-    probe.close()
+    try:
+        held = hold_port(port)  # noqa: F841 (held while this function runs: until it stops)
+        probe = listening_socket(host, port, reuse_port=False)  # free of anything else too
+        probe.close()
+    except OSError as exc:
+        log.error("cannot serve on %s:%d: %s", host, port, exc.strerror or exc)
+        return STARTUP_FAILURE
     open_database(settings).dispose()  # migrates once, before the processes that share it start
 
     stop, failed = threading.Event(), threading.Event()
@@ -121,6 +126,21 @@ def serve(settings: Settings, host: str, port: int) -> int:
         child.wait()
     log.info("stopped in %.1f s", time.monotonic() - started)
     return STARTUP_FAILURE if failed.is_set() else 0
+
+
+def hold_port(port: int) -> socket.socket:
+    """One `audiodas serve` per port on this machine (its network namespace): an abstract Unix
+    socket named after the port, bound while it serves and gone with its process however that
+    ends. The HTTP processes listen with SO_REUSEPORT (each its own socket, so that the kernel
+    spreads connections evenly), which would otherwise let a second server started at the same
+    moment share the port and split the traffic between two data folders."""
+    lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        lock.bind(f"\0audiodas-serve-port-{port}")
+    except OSError as exc:
+        lock.close()
+        raise OSError(exc.errno, f"another `audiodas serve` is serving on port {port}") from exc
+    return lock
 
 
 def listening_socket(host: str, port: int, *, reuse_port: bool = True) -> socket.socket:
