@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from tests.support import Server, free_port
+from tests.support import WEBHOOK_SECRET, Receiver, Server, free_port
 from tests.test_engine import wait_finished
 from tests.test_hostile_clients import rss_mib
 
@@ -167,3 +167,26 @@ def test_two_servers_started_at_once_on_one_port_one_refuses_clearly(tmp_path, a
         for process in started:
             process.terminate()
             process.wait(timeout=30)
+
+
+def test_webhooks_go_direct_and_their_credentials_stay_out_of_the_log(start_server, assets):
+    receiver, proxy = Receiver(), Receiver()  # the proxy would see any request sent through it
+    try:
+        server = start_server(
+            audiodas_embedded_worker="true", audiodas_webhook_secret=WEBHOOK_SECRET,
+            audiodas_webhook_allow_private="true", http_proxy=proxy.url, https_proxy=proxy.url,
+            all_proxy=proxy.url,
+        )  # fmt: skip
+        target = f"http://user:pa55word@127.0.0.1:{receiver.port}/own?token=SECRET-TOKEN"
+        with (assets / "beckett.wav").open("rb") as f:
+            rec = httpx.post(f"{server.url}{API}", files={"file": f}, data={"callback_url": target})
+        assert rec.status_code == 202, rec.text
+        (event,) = receiver.wait(1, path="/own?token=SECRET-TOKEN")
+        time.sleep(1)  # its log line is written after the answer
+        log = server.read_log()
+    finally:
+        receiver.close()
+        proxy.close()
+    assert event["data"]["id"] == rec.json()["id"] and proxy.received == []
+    assert "webhook recording.done delivered to http://127.0.0.1:" in log
+    assert "pa55word" not in log and "SECRET-TOKEN" not in log

@@ -21,6 +21,9 @@ def _logging() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    # httpx logs each request's whole URL: a webhook's may hold credentials (its user,
+    # password or query); the sender logs them without (domain.webhooks.shown).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @app.command()

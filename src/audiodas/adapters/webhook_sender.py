@@ -17,7 +17,7 @@ import httpx
 
 from audiodas import __version__
 from audiodas.config import Settings
-from audiodas.domain.webhooks import Delivery, backoff, private
+from audiodas.domain.webhooks import Delivery, backoff, private, shown
 from audiodas.services.ports import WebhookOutbox
 from audiodas.services.signing import webhook_signature
 
@@ -55,11 +55,13 @@ class WebhookSender:
 
     def client(self) -> httpx.AsyncClient:
         """The client deliveries are sent with: it connects only to public addresses unless
-        private ones are allowed, and follows no redirect (one could lead to a private one)."""
+        private ones are allowed, follows no redirect (one could lead to a private one) and
+        takes no proxy from the environment (a proxy would connect wherever it is asked)."""
         return httpx.AsyncClient(
             transport=None if self.settings.webhook_allow_private else PublicTransport(),
             timeout=self.settings.webhook_timeout_s,
             follow_redirects=False,
+            trust_env=False,
             headers={"User-Agent": f"AudioDAS/{__version__}"},
         )
 
@@ -105,24 +107,24 @@ class WebhookSender:
             return
         except Refused as exc:
             await asyncio.to_thread(self.outbox.give_up, delivery.id, str(exc))
-            log.warning("webhook %s to %s refused: %s", delivery.event, delivery.url, exc)
+            log.warning("webhook %s to %s refused: %s", delivery.event, shown(delivery.url), exc)
             return
         except Exception as exc:  # no answer, a non-2xx one, a URL httpx cannot use
             await self._failed(delivery, str(exc) or type(exc).__name__)
             return
         await asyncio.to_thread(self.outbox.delivered, delivery.id)
-        log.info("webhook %s delivered to %s", delivery.event, delivery.url)
+        log.info("webhook %s delivered to %s", delivery.event, shown(delivery.url))
 
     async def _failed(self, delivery: Delivery, error: str) -> None:
         if delivery.attempts >= self.settings.webhook_max_attempts:
             await asyncio.to_thread(self.outbox.give_up, delivery.id, error)
             log.warning("webhook %s to %s given up after %d attempts: %s",
-                        delivery.event, delivery.url, delivery.attempts, error)  # fmt: skip
+                        delivery.event, shown(delivery.url), delivery.attempts, error)  # fmt: skip
         else:
             at = datetime.now(UTC) + backoff(delivery.attempts, self.settings.webhook_backoff_s)
             await asyncio.to_thread(self.outbox.retry, delivery.id, error, at)
             log.info("webhook %s to %s failed (attempt %d), next at %s: %s",
-                     delivery.event, delivery.url, delivery.attempts, at, error)  # fmt: skip
+                     delivery.event, shown(delivery.url), delivery.attempts, at, error)  # fmt: skip
 
 
 class PublicAddresses(httpcore.AsyncNetworkBackend):
