@@ -28,6 +28,7 @@ def to_srt(segments: Sequence[Segment], names: Mapping[str, str] | None = None) 
     for i, s in enumerate(segments, start=1):
         speaker = _speaker(s, names)
         text = f"{speaker}: {s.text.strip()}" if speaker else s.text.strip()
+        text = _srt_text(text)
         blocks.append(f"{i}\n{timestamp(s.start, ',')} --> {timestamp(s.end, ',')}\n{text}\n")
     return "\n".join(blocks)
 
@@ -49,10 +50,24 @@ def _speaker(segment: Segment, names: Mapping[str, str] | None) -> str | None:
     return (names or {}).get(segment.speaker) or segment.speaker
 
 
+def _one_line(text: str) -> str:
+    # A cue ends at a blank line: a line break in a name or a segment would start another cue.
+    return " ".join(text.split())
+
+
 def _vtt_text(text: str) -> str:
     # A cue's text is markup: & < > would start entities and tags (a name with ">" would end
-    # the voice span early).
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # the voice span early; "-->" would read as a cue's timing).
+    return _one_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# SRT has no escapes: players read <font>, <b> and {\an8} in a cue as styling, and a line with
+# "-->" as another cue's timing. Those characters are shown as their look-alikes instead.
+_SRT_PLAIN = str.maketrans({"<": "‹", ">": "›", "{": "(", "}": ")"})
+
+
+def _srt_text(text: str) -> str:
+    return _one_line(text).translate(_SRT_PLAIN)
 
 
 def to_text(segments: Sequence[Segment]) -> str:
