@@ -190,3 +190,13 @@ def test_webhooks_go_direct_and_their_credentials_stay_out_of_the_log(start_serv
     assert event["data"]["id"] == rec.json()["id"] and proxy.received == []
     assert "webhook recording.done delivered to http://127.0.0.1:" in log
     assert "pa55word" not in log and "SECRET-TOKEN" not in log
+
+
+def test_two_host_headers_are_refused(keyed) -> None:
+    for hosts in (("evil.example", "127.0.0.1"), ("127.0.0.1", "evil.example")):
+        head = "GET /static HTTP/1.1\r\n" + "".join(f"Host: {h}\r\n" for h in hosts) + "\r\n"
+        answer = answer_to(keyed, head.encode())
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
+        assert b'"error":"host_not_allowed"' in answer and b"evil" not in answer
+    one = answer_to(keyed, b"GET /static HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert one.split(b"\r\n")[0] in (b"HTTP/1.1 307 Temporary Redirect", b"HTTP/1.1 404 Not Found")

@@ -72,7 +72,10 @@ class BrowserGuard:
             await send(message)
 
         refusal = None
-        if not self.host_allowed(host):
+        if sum(1 for name, _ in scope["headers"] if name == b"host") > 1:
+            # Which one a check reads and which one a redirect or link uses must never differ.
+            refusal = Rejected(Rejected.HOST_NOT_ALLOWED, "a request has one Host header")
+        elif not self.host_allowed(host):
             refusal = Rejected(
                 Rejected.HOST_NOT_ALLOWED,
                 f"this server does not answer to the host {quoted(host)} "
