@@ -200,3 +200,19 @@ def test_two_host_headers_are_refused(keyed) -> None:
         assert b'"error":"host_not_allowed"' in answer and b"evil" not in answer
     one = answer_to(keyed, b"GET /static HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert one.split(b"\r\n")[0] in (b"HTTP/1.1 307 Temporary Redirect", b"HTTP/1.1 404 Not Found")
+
+
+def test_a_client_gone_with_pipelined_requests_is_logged_as_gone(start_server, assets) -> None:
+    server = start_server()
+    with (assets / "two_cities.wav").open("rb") as f:
+        rec = httpx.post(f"{server.url}{API}", files={"file": f}).json()
+    request = f"GET {API}/{rec['id']}/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    for _ in range(3):
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(request * 3000)
+        time.sleep(1.5)  # answers are being written, hardly read
+        sock.close()
+    time.sleep(1)
+    log = server.read_log()
+    assert "stream: the client went away" in log
+    assert "Exception in ASGI application" not in log and "Traceback" not in log, log[-3000:]

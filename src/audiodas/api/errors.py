@@ -167,6 +167,12 @@ def document(schema: dict) -> dict:
     return schema
 
 
+def _transport_closed(exc: RuntimeError) -> bool:
+    """uvloop's refusal to write to a connection the client closed (seen when it closes with
+    pipelined requests still being answered): the client went away, nothing failed here."""
+    return "handler is closed" in str(exc)
+
+
 class ErrorBoundary:
     """The last handler: turns what escaped every other one into a JSON answer."""
 
@@ -181,7 +187,12 @@ class ErrorBoundary:
         async def watch(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
-            await send(message)
+            try:
+                await send(message)
+            except RuntimeError as exc:
+                if not _transport_closed(exc):
+                    raise
+                raise ClientDisconnect() from exc
 
         try:
             await self.app(scope, receive, watch)
