@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     link_ttl_s: float = Field(default=3600.0, gt=0)
     # A key made or revoked on another node takes effect here within this.
     access_cache_s: float = Field(default=5.0, ge=0)
+    # Wrong API keys one client address may send in a minute; past that it waits before any
+    # key it sends is checked (1 s, doubling, at most a minute).
+    key_failures_allowed: int = Field(default=10, ge=1)
     # /metrics without a key while keys are required (a scraper inside the network).
     metrics_public: bool = False
 

@@ -19,7 +19,8 @@ RANK = {None: -1, Scope.READ: 0, Scope.UPLOAD: 1, Scope.ADMIN: 2}
 
 @pytest.fixture
 def client(make_client):
-    return make_client(auth="required", access_cache_s=0)
+    # Every kind of caller from one address: no wait for the wrong keys among them.
+    return make_client(auth="required", access_cache_s=0, key_failures_allowed=10_000)
 
 
 @pytest.fixture
@@ -177,3 +178,29 @@ def test_a_link_never_mints_one_that_outlives_it_and_dies_with_its_key(
         answer = client.get(link)
         assert_error(answer, 403, "link_invalid")
         assert "revoked" in answer.json()["detail"]
+
+
+def test_wrong_keys_from_one_address_make_it_wait_and_are_logged(make_client, caplog) -> None:
+    """Guessing is slowed per address (the guesser's), never for a valid key from another;
+    each failure is logged with the key's id, never its secret."""
+    from starlette.testclient import TestClient
+
+    client = make_client(auth="required", access_cache_s=0)
+    control = client.app.state.runtime.access
+    valid = control.create(Scope.READ, "reader")[1]
+    now = [time.time()]
+    control._clock = control.guesses._clock = lambda: now[0]
+    guess = "adk_0123456789ab_" + "g" * 27
+    answers = [client.get(API, headers={"Authorization": f"Bearer {guess}"}) for _ in range(12)]
+    assert [a.status_code for a in answers] == [401] * 11 + [429]
+    assert answers[-1].json()["error"] == "too_many_attempts"
+    assert answers[-1].headers["Retry-After"] == "1"
+    waiting = client.get(API, headers={"Authorization": f"Bearer {valid}"})
+    assert waiting.status_code == 429  # no key checked from there while it waits: no oracle
+    other = TestClient(client.app, base_url=client.base_url, client=("192.0.2.7", 4000))
+    assert other.get(API, headers={"Authorization": f"Bearer {valid}"}).status_code == 200
+    now[0] += 1.5  # the wait is over: the valid key passes again
+    assert client.get(API, headers={"Authorization": f"Bearer {valid}"}).status_code == 200
+    refused = [r.getMessage() for r in caplog.records if "API key refused" in r.getMessage()]
+    assert len(refused) == 11 and "id 0123456789ab" in refused[0]
+    assert all("gggg" not in line for line in refused)

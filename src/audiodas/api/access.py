@@ -6,6 +6,8 @@ Keys are checked while access is required (`AUDIODAS_AUTH=required`, or once a k
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -15,6 +17,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from audiodas.api.errors import documented
 from audiodas.domain import Rejected, Scope
 from audiodas.services.access import OPEN, AccessControl, Grant, KeyCheck, LinkCheck
+from audiodas.services.signing import key_id
+
+log = logging.getLogger("audiodas.access")
 
 PUBLIC = None  # the web app's shell and health (the static files and the docs are not API routes)
 
@@ -83,7 +88,19 @@ async def authorize(request: Request, credentials: Credentials) -> None:
             Rejected.UNAUTHENTICATED,
             "this server needs an API key: send `Authorization: Bearer <key>`",
         )
+    address = request.client.host if request.client else "unknown"
+    if wait := access.guesses.wait_s(address):
+        raise Rejected(
+            Rejected.TOO_MANY_ATTEMPTS,
+            "too many wrong API keys from this address: wait before trying again",
+            retry_after_s=math.ceil(wait),
+        )
     check, key = access.authenticate(credentials.credentials)  # never echoed: it may be real
+    if check is not KeyCheck.VALID:
+        failures = access.guesses.failed(address)
+        # The key's id only (its secret is never logged): which key was tried, or none at all.
+        log.warning("API key refused from %s (%s, id %s): failure %d", address, check.value,
+                    key_id(credentials.credentials) or "none", failures)  # fmt: skip
     if check is KeyCheck.EXPIRED:
         raise Rejected(Rejected.INVALID_KEY, "the API key has expired")
     if key is None:

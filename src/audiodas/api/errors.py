@@ -45,6 +45,7 @@ STATUS_BY_CODE: dict[str, int] = {
     Rejected.TOO_LARGE: 413,
     Rejected.BODY_TOO_LARGE: 413,
     Rejected.RANGE_NOT_SATISFIABLE: 416,
+    Rejected.TOO_MANY_ATTEMPTS: 429,
     Rejected.NOT_AUDIO: 415,
     Rejected.TOO_LONG: 422,
     Rejected.INVALID_REQUEST: 422,
@@ -83,7 +84,7 @@ def rejected_response(exc: Rejected) -> JSONResponse:
     headers = {}
     if STATUS_BY_CODE.get(exc.code) == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    if retry := _RETRY_AFTER_S.get(exc.code):
+    if retry := exc.retry_after_s or _RETRY_AFTER_S.get(exc.code):
         headers["Retry-After"] = str(retry)
     if exc.code in _CLOSE:
         headers["Connection"] = "close"

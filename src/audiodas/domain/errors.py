@@ -14,10 +14,11 @@ def quoted(value: str, limit: int = 64) -> str:
 class Rejected(Exception):
     """A request that cannot be honoured as asked. Nothing stored is changed by it."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, retry_after_s: int | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.retry_after_s = retry_after_s  # when worth asking again, if the code says so
 
     # Codes, one per kind of refusal.
     MISSING_FILE = "missing_file"
@@ -41,6 +42,7 @@ class Rejected(Exception):
     UNAUTHENTICATED = "unauthenticated"
     INVALID_KEY = "invalid_key"
     FORBIDDEN = "forbidden"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"  # wrong keys from one address: it waits
     LINK_EXPIRED = "link_expired"
     LINK_INVALID = "link_invalid"
     # Browser protections: a Host the server does not answer to, a page of another origin.

@@ -50,6 +50,41 @@ class Grant:
 OPEN = Grant()  # keys not required, or none used
 
 
+class Guesses:
+    """Failed key attempts by client address. Past `free` failures within WINDOW_S an address
+    waits before any key it sends is checked again: 1 s, doubling with each failure after, at
+    most MAX_WAIT_S. A valid key from another address is never delayed, and one from this
+    address once the wait is over; the cost is a dictionary lookup a request. Counted per
+    process (each HTTP process keeps its own: a guesser gets `free` per process)."""
+
+    WINDOW_S = 60.0
+    MAX_WAIT_S = 60.0
+    _ADDRESSES = 10_000  # kept at most; past that the count starts over
+
+    def __init__(self, free: int, clock: Callable[[], float]) -> None:
+        self.free = free
+        self._clock = clock
+        self._failures: dict[str, tuple[float, int, float]] = {}  # first, count, wait until
+
+    def wait_s(self, address: str) -> float:
+        found = self._failures.get(address)
+        return max(0.0, found[2] - self._clock()) if found else 0.0
+
+    def failed(self, address: str) -> int:
+        """Counts one failure; returns how many this address has in its window."""
+        now = self._clock()
+        first, count, _ = self._failures.get(address, (now, 0, 0.0))
+        if now - first > self.WINDOW_S:
+            first, count = now, 0
+        count += 1
+        over = count - self.free
+        until = now + min(self.MAX_WAIT_S, 2.0 ** (over - 1)) if over > 0 else 0.0
+        if len(self._failures) >= self._ADDRESSES:
+            self._failures.clear()
+        self._failures[address] = (first, count, until)
+        return count
+
+
 class AccessControl:
     def __init__(
         self,
@@ -65,6 +100,7 @@ class AccessControl:
         self._checked: dict[str, tuple[float, ApiKey | None]] = {}
         self._touched: dict[str, float] = {}
         self._valid_ids: dict[str, tuple[float, bool]] = {}
+        self.guesses = Guesses(settings.key_failures_allowed, clock)
         self._required: tuple[float, bool] = (-math.inf, False)
 
     def _now(self) -> datetime:
