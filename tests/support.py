@@ -378,10 +378,16 @@ def unlinked(recording: dict) -> dict:
 
 
 def assert_error(r: httpx.Response, status: int, code: str) -> None:
-    """An error answer as the API promises it: the status, JSON, its code and a detail."""
+    """An error answer as the API promises it: the status, JSON, its code and a detail (on the
+    OpenAI-compatible routes, `/v1/...`, in OpenAI's shape: its code and message)."""
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/json"
-    assert r.json()["error"] == code and r.json()["detail"]
+    if r.request.url.path.startswith("/v1/"):
+        error = r.json()["error"]
+        assert error["code"] == code and error["message"] and error["type"], r.text
+        assert set(error) == {"message", "type", "param", "code"}
+    else:
+        assert r.json()["error"] == code and r.json()["detail"]
 
 
 WEBHOOK_SECRET = "whsec-test-2026"

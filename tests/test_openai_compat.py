@@ -66,7 +66,7 @@ def test_bad_input_is_refused_with_json(client, audio_files) -> None:
         r = httpx.post(
             f"{server.url}/v1/audio/transcriptions", files={"file": f}, data={"model": "whisper-1"}
         )
-    assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type"
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type"
     with audio_files["short_mp3"].open("rb") as f:
         r = httpx.post(
             f"{server.url}/v1/audio/transcriptions",
@@ -75,3 +75,74 @@ def test_bad_input_is_refused_with_json(client, audio_files) -> None:
         )
     assert r.status_code == 400
     assert not temp_files(server.data_dir)  # nothing left behind
+
+
+def test_stream_sends_text_deltas_then_the_whole_text(client, assets) -> None:
+    openai, _ = client
+    with (assets / "two_cities.wav").open("rb") as f:
+        events = list(openai.audio.transcriptions.create(model="whisper-1", file=f, stream=True))
+    deltas = [e.delta for e in events if e.type == "transcript.text.delta"]
+    (done,) = [e for e in events if e.type == "transcript.text.done"]
+    assert len(deltas) > 1 and events[-1] is done
+    assert "".join(deltas).strip() == done.text and "best of times" in done.text
+
+
+def test_diarized_json_names_speakers_in_order_of_appearance(client, tmp_path) -> None:
+    from tests.support import espeak_dialogue
+
+    openai, _ = client
+    clip = tmp_path / "dialogue.wav"
+    turns = espeak_dialogue(clip)
+    plain = transcribe(openai, clip, response_format="diarized_json")
+    assert [s.speaker for s in plain.segments][:2] == ["A", "B"]
+    assert plain.task == "transcribe" and plain.text and plain.duration > 0
+    named = transcribe(
+        openai, clip, response_format="diarized_json", known_speaker_names=["Nagg", "Nell"]
+    )
+    first_voice = turns[0][2]
+    speakers = {s.speaker for s in named.segments}
+    assert speakers == {"Nagg", "Nell"} and named.segments[0].speaker == "Nagg", first_voice
+
+
+def test_models_are_listed_and_found_by_name_and_alias(client) -> None:
+    openai, _ = client
+    ids = [m.id for m in openai.models.list()]
+    assert ids == ["whisper-tiny.en", "whisper-1"]
+    assert openai.models.retrieve("whisper-1").id == "whisper-1"
+    from openai import NotFoundError
+
+    with pytest.raises(NotFoundError) as missing:
+        openai.models.retrieve("gpt-4o-transcribe")
+    assert "no model 'gpt-4o-transcribe'" in missing.value.message
+
+
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        (lambda o, f: o.audio.transcriptions.create(model="whisper-1", file=f, language="fr"),
+         "English only"),
+        (lambda o, f: o.audio.translations.create(model="whisper-1", file=f),
+         "AUDIODAS_WHISPER_MODEL"),
+        (lambda o, f: o.audio.transcriptions.create(model="whisper-1", file=f, include=["logprobs"]),
+         "include: log probabilities"),
+        (lambda o, f: o.audio.transcriptions.create(
+            model="whisper-1", file=f, known_speaker_references=["data:audio/wav;base64,AAAA"],
+            response_format="diarized_json"), "known_speaker_references"),
+        (lambda o, f: o.audio.transcriptions.create(model="whisper-1", file=f, temperature=0.7),
+         "temperature: only 0"),
+        (lambda o, f: o.audio.transcriptions.create(
+            model="whisper-1", file=f, chunking_strategy={"type": "server_vad"}),
+         "chunking_strategy"),
+        (lambda o, f: o.audio.transcriptions.create(
+            model="whisper-1", file=f, response_format="srt", stream=True), "stream=true"),
+    ],
+)  # fmt: skip
+def test_what_cannot_be_honoured_is_refused_in_openais_shape(client, assets, call, says) -> None:
+    from openai import BadRequestError
+
+    openai, _ = client
+    with (assets / "beckett.wav").open("rb") as f, pytest.raises(BadRequestError) as refused:
+        call(openai, f)
+    assert says in refused.value.message, refused.value.message
+    assert refused.value.body["type"] == "invalid_request_error"
+    assert refused.value.code == "invalid_field"

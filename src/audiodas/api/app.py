@@ -11,9 +11,19 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audiodas import __version__
-from audiodas.api import access, errors, events, health, recordings, speech, web
+from audiodas.api import (
+    access,
+    errors,
+    events,
+    health,
+    openai_compat,
+    recordings,
+    speech,
+    web,
+)
 from audiodas.api.body_limits import BodyLimit
 from audiodas.api.guard import BrowserGuard
+from audiodas.api.openai_errors import OpenAIErrors
 from audiodas.api.progress import ProgressHub
 from audiodas.api.views import RecordingViews
 from audiodas.config import Settings
@@ -73,6 +83,7 @@ def create_app(
     app.include_router(recordings.router)
     app.include_router(events.router)
     app.include_router(speech.router)
+    app.include_router(openai_compat.router)
     app.include_router(health.router)
     access.install(app)
     app.add_middleware(errors.ErrorBoundary)
@@ -96,6 +107,7 @@ def create_app(
         )
     # Outside CORS: a refused Host or origin never reaches it (nor anything else).
     app.add_middleware(BrowserGuard, settings=settings)
+    app.add_middleware(OpenAIErrors)
     app.add_middleware(_TimingMiddleware)
     return app
 

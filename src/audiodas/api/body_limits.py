@@ -17,7 +17,11 @@ from audiodas.domain import Rejected
 
 JSON_MAX = 64 << 10
 # The routes whose bodies are audio, streamed and bounded by AUDIODAS_MAX_UPLOAD_BYTES.
-AUDIO = {("POST", "/api/v1/recordings"), ("POST", "/v1/audio/transcriptions")}
+AUDIO = {
+    ("POST", "/api/v1/recordings"),
+    ("POST", "/v1/audio/transcriptions"),
+    ("POST", "/v1/audio/translations"),
+}
 
 
 def too_large() -> Rejected:

@@ -11,20 +11,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from audiodas.api.body_limits import json_body
-from audiodas.api.dependencies import InferenceDep, RuntimeDep, ServiceDep
-from audiodas.api.schemas import ERRORS, ErrorOut, JSONBody
+from audiodas.api.dependencies import RuntimeDep, ServiceDep
+from audiodas.api.schemas import ErrorOut, JSONBody
 from audiodas.api.subtitles import FORMATS, to_srt, to_text, to_vtt
-from audiodas.api.uploads import multipart_openapi, receive_form
-from audiodas.domain import Recording, Rejected, Transcript, quoted
+from audiodas.domain import Recording, Rejected
 from audiodas.domain.speakers import speakers_of
 from audiodas.domain.transcript import words_by_segment
-from audiodas.inference import (
-    InferenceBusy,
-    InferenceFailed,
-    InferenceTimeout,
-    InferenceUnavailable,
-    ModelError,
-)
 
 router = APIRouter(tags=["speech"])
 
@@ -120,113 +112,6 @@ def speaker_list(recording: Recording) -> list[dict]:
     """The transcript's speaker labels in order of first appearance, with their names."""
     names = recording.speaker_names
     return [{"id": s, "name": names.get(s)} for s in speakers_of(recording.segments)]
-
-
-_OPENAI_BODY = multipart_openapi(
-    model={"type": "string", "example": "whisper-1"},
-    language={"type": "string"},
-    prompt={"type": "string"},
-    response_format={"type": "string", "enum": ["json", "text", "srt", "vtt", "verbose_json"]},
-    temperature={"type": "number"},
-    **{"timestamp_granularities[]": {"type": "array", "items": {"type": "string"}}},
-)
-
-
-@router.post(
-    "/v1/audio/transcriptions",
-    openapi_extra=_OPENAI_BODY,
-    responses={
-        **{k: v for k, v in ERRORS.items() if k in (400, 413, 415, 422)},
-        500: {"model": ErrorOut, "description": "The model failed on this audio"},
-        503: {"model": ErrorOut, "description": "No AI slot freed up in time (Retry-After)"},
-        504: {"model": ErrorOut, "description": "The inference outlived its timeout"},
-    },
-    summary="OpenAI-compatible transcription (synchronous; shares the engine's AI slots)",
-)
-async def openai_transcriptions(
-    request: Request, runtime: RuntimeDep, inference: InferenceDep
-) -> Response:
-    settings = runtime.settings
-    form = await receive_form(request, runtime.store, settings)
-    assert form.file is not None
-    try:
-        info = await to_thread.run_sync(lambda: runtime.service.check_audio(form.written()))
-        response_format = form.get("response_format", "json")
-        if response_format not in ("json", "text", "srt", "vtt", "verbose_json"):
-            raise Rejected(
-                Rejected.INVALID_FIELD, f"unknown response_format {quoted(response_format)}"
-            )
-        result = await _transcribe(inference, settings, form, info.duration_s)
-    finally:
-        form.file.discard()
-    return _openai_response(result, response_format, info.duration_s)
-
-
-async def _transcribe(inference, settings, form, duration_s: float) -> Transcript:  # type: ignore[no-untyped-def]
-    """The engine's inference pool, same slots and timeout as the pipeline's; failures as JSON."""
-    try:
-        return await inference.transcribe(
-            form.file.path,
-            timeout=settings.inference_timeout(duration_s),
-            wait=settings.inference_wait_s,
-            language=form.get("language") or None,
-            prompt=form.get("prompt") or None,
-            word_timestamps="word" in form.fields.get("timestamp_granularities[]", []),
-        )
-    except InferenceBusy as exc:
-        raise Rejected(Rejected.INFERENCE_BUSY, str(exc)) from exc
-    except InferenceTimeout as exc:
-        raise Rejected(Rejected.INFERENCE_TIMEOUT, str(exc)) from exc
-    except InferenceUnavailable as exc:
-        raise Rejected(Rejected.ENGINE_UNAVAILABLE, str(exc)) from exc
-    except ModelError as exc:  # the audio passed the checks, yet the model could not take it
-        raise Rejected(
-            Rejected.UNPROCESSABLE_AUDIO, f"the model could not read this audio: {exc}"
-        ) from exc
-    except InferenceFailed as exc:
-        raise Rejected(Rejected.INFERENCE_FAILED, f"transcription failed: {exc}") from exc
-
-
-def _openai_response(result: Transcript, response_format: str, duration: float) -> Response:
-    if response_format == "text":
-        return PlainTextResponse(result.text + "\n")
-    if response_format == "srt":
-        return PlainTextResponse(to_srt(result.segments))
-    if response_format == "vtt":
-        return PlainTextResponse(to_vtt(result.segments), media_type="text/vtt")
-    if response_format == "verbose_json":
-        return JSONResponse(
-            {
-                "task": "transcribe",
-                "language": _language_name(result.language),
-                "duration": duration,
-                "text": result.text,
-                "segments": [
-                    {
-                        "id": i,
-                        "seek": 0,
-                        "start": s.start,
-                        "end": s.end,
-                        "text": s.text,
-                        "tokens": [],
-                        "temperature": 0.0,
-                        "avg_logprob": 0.0,
-                        "compression_ratio": 0.0,
-                        "no_speech_prob": 0.0,
-                    }
-                    for i, s in enumerate(result.segments)
-                ],
-                **({"words": [asdict(w) for w in result.words]} if result.words else {}),
-            }
-        )
-    return JSONResponse({"text": result.text})
-
-
-_LANGUAGES = {"en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian"}
-
-
-def _language_name(code: str | None) -> str:
-    return _LANGUAGES.get(code or "en", code or "english")
 
 
 def _ascii(text: str) -> str:

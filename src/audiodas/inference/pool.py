@@ -60,9 +60,11 @@ def transcribe_request(
     word_timestamps: bool,
     diarize: bool = False,
     speakers: int | None = None,
+    task: str = "transcribe",
 ) -> dict:
     return {
         "op": "transcribe",
+        "task": task,
         "path": str(path),
         "language": language,
         "prompt": prompt,
@@ -180,10 +182,14 @@ class InferencePool:
         word_timestamps: bool = False,
         diarize: bool = False,
         speakers: int | None = None,
+        task: str = "transcribe",
     ) -> Transcript:
         """Transcribe the file at `path` (the audio goes by path, never through the socket);
-        with `diarize`, each segment and word labelled with its speaker."""
-        request = transcribe_request(path, language, prompt, word_timestamps, diarize, speakers)
+        with `diarize`, each segment and word labelled with its speaker; `task="translate"`
+        into English."""
+        request = transcribe_request(
+            path, language, prompt, word_timestamps, diarize, speakers, task
+        )
         return Transcript.from_dict(await self._call(request, timeout))  # type: ignore[arg-type]
 
     async def summarize(self, text: str, *, timeout: float) -> str | None:

@@ -3,7 +3,8 @@ OpenAI-compatible endpoint), so the machine has one set of AI slots and one set 
 
 Requests and replies are wire messages over a Unix socket per engine in the run folder
 (`inference/<pid>.sock`; the client tries them in random order):
-    {"op": "transcribe", "path", "language", "prompt", "word_timestamps", "timeout", "wait"}
+    {"op": "transcribe", "path", "language", "prompt", "word_timestamps", "diarize", "task",
+     "timeout", "wait"}
     → {"ok": transcript} | {"error": "busy" | "timeout" | "model" | "failed", "detail": text}
 """
 
@@ -70,6 +71,8 @@ class InferenceServer:
                     language=request.get("language"),
                     prompt=request.get("prompt"),
                     word_timestamps=bool(request.get("word_timestamps")),
+                    diarize=bool(request.get("diarize")),
+                    task=request.get("task") or "transcribe",
                 )
         except InferenceTimeout as exc:
             return {"error": "timeout", "detail": str(exc)}
@@ -97,10 +100,14 @@ class InferenceClient:
         language: str | None = None,
         prompt: str | None = None,
         word_timestamps: bool = False,
+        diarize: bool = False,
+        task: str = "transcribe",
     ) -> Transcript:
         reader, writer = await self._connect()
         request = {
-            **transcribe_request(path, language, prompt, word_timestamps),
+            **transcribe_request(
+                path, language, prompt, word_timestamps, diarize=diarize, task=task
+            ),
             "timeout": timeout,
             "wait": wait,
         }
