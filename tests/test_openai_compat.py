@@ -146,3 +146,40 @@ def test_what_cannot_be_honoured_is_refused_in_openais_shape(client, assets, cal
     assert says in refused.value.message, refused.value.message
     assert refused.value.body["type"] == "invalid_request_error"
     assert refused.value.code == "invalid_field"
+
+
+FRENCH = (
+    "Bonjour à tous. Aujourd'hui nous parlons de la banque centrale, de l'inflation et des "
+    "taux d'intérêt. Les prix de l'énergie ont augmenté le mois dernier."
+)
+
+
+@pytest.fixture(scope="module")
+def multilingual(tmp_path_factory):
+    """A server on the multilingual Whisper base (`audiodas models whisper-base`)."""
+    import subprocess
+    import sys
+
+    from tests.support import Server
+
+    folder = tmp_path_factory.mktemp("base")
+    subprocess.run(
+        [sys.executable, "-m", "audiodas", "models", "whisper-base", "--output", str(folder / "m")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = Server(folder / "data", env={"AUDIODAS_WHISPER_MODEL": str(folder / "m")}).start()
+    french = folder / "french.wav"
+    subprocess.run(["espeak-ng", "-v", "fr", "-s", "140", "-w", str(french), FRENCH], check=True)
+    yield OpenAI(base_url=f"{server.url}/v1", api_key="not-needed"), french
+    server.stop()
+
+
+def test_a_multilingual_model_honours_language_and_translates(multilingual) -> None:
+    openai, french = multilingual
+    assert [m.id for m in openai.models.list()] == ["m", "whisper-1"]
+    heard = transcribe(openai, french, language="fr", response_format="verbose_json")
+    assert heard.language == "french" and {"bonjour", "prix"} <= set(heard.text.lower().split())
+    with french.open("rb") as f:
+        english = openai.audio.translations.create(model="whisper-1", file=f)
+    words = english.text.lower()
+    assert "banque" not in words and any(w in words for w in ("bank", "inflation", "energy"))
