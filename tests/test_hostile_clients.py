@@ -91,7 +91,9 @@ def test_more_than_eight_channels_is_refused_before_any_inference(
         with clip.open("rb") as f:
             answer = httpx.post(f"{server.url}{path}", files={"file": f}, timeout=60)
         assert_error(answer, 415, "unsupported_media_type")
-        assert f"{channels} channels" in answer.json()["detail"]
+        error = answer.json()["error"]  # OpenAI's shape on its route
+        detail = error["message"] if isinstance(error, dict) else answer.json()["detail"]
+        assert f"{channels} channels" in detail
 
 
 def test_eight_channels_are_still_transcribed(server, tmp_path) -> None:

@@ -117,7 +117,7 @@ def test_openai_endpoint_answers_busy_and_timeout_with_json(
     started = time.monotonic()
     late = transcribe(past_the_limit)
     assert late.status_code == 504, late.text
-    assert late.json()["error"] == "inference_timeout"
+    assert late.json()["error"]["code"] == "inference_timeout"
     assert time.monotonic() - started < 10  # answered at the timeout, not when the model finished
 
     holder: dict = {}
@@ -127,7 +127,7 @@ def test_openai_endpoint_answers_busy_and_timeout_with_json(
     busy = transcribe(assets / "beckett.wav")
     slow.join()
     assert busy.status_code == 503, busy.text
-    assert busy.json()["error"] == "inference_busy" and busy.headers["retry-after"]
+    assert busy.json()["error"]["code"] == "inference_busy" and busy.headers["retry-after"]
     assert holder["r"].status_code == 504
 
     again = transcribe(assets / "beckett.wav")  # the replacement process answers

@@ -181,5 +181,8 @@ def test_a_multilingual_model_honours_language_and_translates(multilingual) -> N
     assert heard.language == "french" and {"bonjour", "prix"} <= set(heard.text.lower().split())
     with french.open("rb") as f:
         english = openai.audio.translations.create(model="whisper-1", file=f)
-    words = english.text.lower()
-    assert "banque" not in words and any(w in words for w in ("bank", "inflation", "energy"))
+    # Into English (what the words are, whisper base on synthetic French varies from run to
+    # run): none of the French it heard, English words instead.
+    words = set(english.text.lower().replace(",", " ").replace(".", " ").split())
+    assert words and not words & {"bonjour", "les", "prix", "de", "la", "nous"}, english.text
+    assert words & {"the", "to", "and", "of", "is", "you", "we", "hello", "everyone", "bank"}

@@ -17,6 +17,7 @@ from audiodas.api import (
     events,
     health,
     openai_compat,
+    openai_errors,
     recordings,
     speech,
     web,
@@ -76,7 +77,9 @@ def create_app(
     generate_openapi = app.openapi
 
     def openapi() -> dict:
-        return app.openapi_schema or access.document(errors.document(generate_openapi()))
+        return app.openapi_schema or openai_errors.document(
+            access.document(errors.document(generate_openapi()))
+        )
 
     app.openapi = openapi  # type: ignore[method-assign]
     web.install(app, settings)

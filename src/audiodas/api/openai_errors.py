@@ -58,3 +58,38 @@ class OpenAIErrors:
             await send({"type": "http.response.body", "body": shaped})
 
         await self.app(scope, receive, rewrite)
+
+
+OPENAI_ERROR_SCHEMA = {
+    "title": "OpenAIError",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "param", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+
+
+def document(schema: dict) -> dict:
+    """The OpenAPI document as `/v1/` answers: its errors in OpenAI's shape."""
+    ref = {"$ref": "#/components/schemas/OpenAIError"}
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith(PREFIX):
+            continue
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if status[0] in "45" and "application/json" in response.get("content", {}):
+                    response["content"]["application/json"]["schema"] = ref
+    schema.setdefault("components", {}).setdefault("schemas", {})["OpenAIError"] = (
+        OPENAI_ERROR_SCHEMA
+    )
+    return schema
