@@ -521,13 +521,21 @@ def long_talks(folder: Path) -> dict[str, Path]:
         made[name] = folder / name
         ffmpeg("-stream_loop", "-1", "-i", str(talk), "-t", str(seconds), "-ac", "1",
                "-c:a", "libmp3lame", "-b:a", "64k", str(made[name]))  # fmt: skip
-    assets = speech_assets()
-    human = [assets / n for n in ("two_cities.wav", "endgame_nagg_nell.wav", "beckett.wav")]
-    made["human_127s.wav"] = _concat(folder / "human_127s.wav", [*human, human[0]])
+    made["human_127s.wav"] = human_talk(folder)
     made["late_topic_69s.wav"] = _concat(
-        folder / "late_topic_69s.wav", [human[0], made["economics_35s.wav"]], last_s=25
+        folder / "late_topic_69s.wav",
+        [speech_assets() / "two_cities.wav", made["economics_35s.wav"]],
+        last_s=25,
     )
     return made
+
+
+def human_talk(folder: Path) -> Path:
+    """127 s of human speech on no topic: three readings one after the other, then the
+    first again."""
+    assets = speech_assets()
+    human = [assets / n for n in ("two_cities.wav", "endgame_nagg_nell.wav", "beckett.wav")]
+    return _concat(folder / "human_127s.wav", [*human, human[0]])
 
 
 def _concat(target: Path, parts: list[Path], last_s: float | None = None) -> Path:

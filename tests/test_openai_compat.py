@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 from openai import OpenAI
 
 from audiodas.adapters.storage import temp_files
-from tests.support import word_error_rate
+from tests.support import human_talk, speech_assets, word_error_rate
 from tests.test_speech import REFERENCES
 
 
@@ -34,6 +37,18 @@ def test_json_and_text(client, assets) -> None:
     assert word_error_rate(REFERENCES["beckett.wav"], result.text) <= 0.05
     text = transcribe(openai, clip, response_format="text")
     assert isinstance(text, str) and text.strip() == result.text
+
+
+def test_prompt_temperature_0_and_automatic_chunking_are_honoured(client, assets) -> None:
+    openai, _ = client
+    clip = assets / "beckett.wav"
+    plain = transcribe(openai, clip).text
+    assert plain != plain.lower()  # "Ever tried. Ever failed. ..."
+    same = transcribe(openai, clip, temperature=0, chunking_strategy="auto").text
+    assert same == plain
+    # Whisper follows its prompt's style: a prompt in lower case gives a transcript in it.
+    styled = transcribe(openai, clip, prompt="hello. umm, like, so, uh. welcome").text
+    assert styled == styled.lower() and word_error_rate(plain.lower(), styled) <= 0.2
 
 
 def test_srt_and_vtt(client, assets) -> None:
@@ -87,6 +102,54 @@ def test_stream_sends_text_deltas_then_the_whole_text(client, assets) -> None:
     assert "".join(deltas).strip() == done.text and "best of times" in done.text
 
 
+def streamed(server, path: Path, *, stop_after: int | None = None) -> list[tuple[float, dict]]:
+    """The events of a streamed transcription, each with the seconds since the request began;
+    with `stop_after`, the client hangs up once it has that many."""
+    events, start = [], time.monotonic()
+    with path.open("rb") as f, httpx.stream(
+        "POST", f"{server.url}/v1/audio/transcriptions", timeout=300,
+        files={"file": f}, data={"model": "whisper-1", "stream": "true"},
+    ) as answer:  # fmt: skip
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        for line in answer.iter_lines():
+            if line.startswith("data: "):
+                events.append((time.monotonic() - start, json.loads(line[6:])))
+                if len(events) == stop_after:
+                    break
+    return events
+
+
+def test_stream_sends_each_segment_while_the_rest_is_transcribed(client, tmp_path) -> None:
+    _, server = client
+    events = streamed(server, human_talk(tmp_path))
+    deltas = [at for at, e in events if e["type"] == "transcript.text.delta"]
+    done_at, done = events[-1]
+    assert done["type"] == "transcript.text.done" and len(deltas) == len(events) - 1
+    # The first words arrive early and the rest over the transcription, not all at its end.
+    assert deltas[0] < 0.5 * done_at, (deltas, done_at)
+    assert deltas[-1] - deltas[0] > 0.3 * done_at, (deltas, done_at)
+
+
+def inference_restarts(server) -> int:
+    return httpx.get(f"{server.url}/healthz").json()["engine"]["inference"]["restarts"]
+
+
+def test_a_client_that_hangs_up_mid_stream_stops_its_transcription(client, tmp_path) -> None:
+    _, server = client
+    before = inference_restarts(server)
+    events = streamed(server, human_talk(tmp_path), stop_after=1)
+    assert events[0][1]["type"] == "transcript.text.delta"
+    # Its inference process is stopped (and replaced), so the slot is free well before the
+    # two minutes of speech would have been transcribed.
+    deadline = time.monotonic() + 20
+    while inference_restarts(server) == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert inference_restarts(server) == before + 1
+    assert not temp_files(server.data_dir)  # its upload is gone
+    again = streamed(server, speech_assets() / "beckett.wav")
+    assert "tried" in again[-1][1]["text"].lower()
+
+
 def test_diarized_json_names_speakers_in_order_of_appearance(client, tmp_path) -> None:
     from tests.support import espeak_dialogue
 
@@ -128,6 +191,10 @@ def test_models_are_listed_and_found_by_name_and_alias(client) -> None:
         (lambda o, f: o.audio.transcriptions.create(
             model="whisper-1", file=f, known_speaker_references=["data:audio/wav;base64,AAAA"],
             response_format="diarized_json"), "known_speaker_references"),
+        (lambda o, f: o.audio.transcriptions.create(model="whisper-1", file=f, keywords=["GDP"]),
+         "keywords: keyword boosting"),
+        (lambda o, f: o.audio.transcriptions.create(model="whisper-1", file=f, languages=["en", "fr"]),
+         "languages: one language"),
         (lambda o, f: o.audio.transcriptions.create(model="whisper-1", file=f, temperature=0.7),
          "temperature: only 0"),
         (lambda o, f: o.audio.transcriptions.create(

@@ -72,15 +72,23 @@ class InMemoryEventBus:
 
 class FakeInference:
     """Answers every transcription with `text` (one segment over the audio), as the API's
-    InferenceClient would; `calls` records the paths it was given."""
+    InferenceClient would, handing the segment to `on_segment` first if given; then raises
+    `failure`, if given (an inference error the client would raise). `calls` records the paths
+    it was given."""
 
-    def __init__(self, text: str = "", language: str = "en") -> None:
-        self.text, self.language = text, language
+    def __init__(
+        self, text: str = "", language: str = "en", failure: Exception | None = None
+    ) -> None:
+        self.text, self.language, self.failure = text, language, failure
         self.calls: list[Path] = []
 
-    async def transcribe(self, path: Path, **options: object) -> Transcript:
+    async def transcribe(self, path: Path, on_segment=None, **options: object) -> Transcript:  # type: ignore[no-untyped-def]
         self.calls.append(path)
         segments = [Segment(0.0, 1.0, self.text)] if self.text else []
+        for segment in segments if on_segment else ():
+            await on_segment(segment)
+        if self.failure is not None:
+            raise self.failure
         return Transcript(text=self.text, language=self.language, segments=segments)
 
 

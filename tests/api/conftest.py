@@ -32,13 +32,17 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def make_client(tmp_path: Path, database: str) -> Iterator[Callable[..., TestClient]]:
     """An app on a data folder of the test's own; `settings` override the defaults (as the
-    AUDIODAS_* variables would) and `transcript` is what the fake model hears."""
+    AUDIODAS_* variables would) and `transcript` is what the fake model hears (or `inference`
+    answers)."""
     opened: list[TestClient] = []
 
-    def make(transcript: str = "Hello world.", **settings: object) -> TestClient:
+    def make(
+        transcript: str = "Hello world.", inference: FakeInference | None = None, **settings: object
+    ) -> TestClient:
         data_dir = tmp_path / f"data{len(opened)}"
         config = Settings(data_dir=data_dir, database_url=database, **settings)  # type: ignore[arg-type]
-        app = create_app(runtime=in_memory_runtime(config), inference=FakeInference(transcript))
+        inference = inference or FakeInference(transcript)
+        app = create_app(runtime=in_memory_runtime(config), inference=inference)
         client = TestClient(app, base_url=BASE_URL, raise_server_exceptions=False)
         client.__enter__()  # runs the lifespan
         client.data_dir = data_dir  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ import functools
 import importlib.util
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,10 +114,13 @@ class WhisperTranscriber:
         diarize: bool = False,
         speakers: int | None = None,
         task: str = "transcribe",
+        on_segment: Callable[[Segment], None] | None = None,
     ) -> Transcript:
-        """Blocking (`task="translate"`: into English, a multilingual model only). Decodes and transcribes window by window (adapters.pcm); a recording
-        shorter than one window is transcribed whole, exactly as faster-whisper would. With
-        `diarize`, segments and words carry their speaker (`speakers`: how many, if known)."""
+        """Blocking (`task="translate"`: into English, a multilingual model only). Decodes and
+        transcribes window by window (adapters.pcm); a recording shorter than one window is
+        transcribed whole, exactly as faster-whisper would. With `diarize`, segments and words
+        carry their speaker (`speakers`: how many, if known). `on_segment` is given each
+        segment as soon as it is decoded (before speakers are labelled)."""
         from audiodas.adapters.pcm import PeakMeter, windows
         from audiodas.adapters.speakers import Diarizer
 
@@ -142,6 +146,8 @@ class WhisperTranscriber:
             for s in segments:
                 if s.text.strip():
                     parts.append(Segment(_time(at + s.start), _time(at + s.end), s.text.strip()))
+                    if on_segment is not None:
+                        on_segment(parts[-1])
                 words += [
                     Word(w.word.strip(), _time(at + w.start), _time(at + w.end))
                     for w in s.words or []

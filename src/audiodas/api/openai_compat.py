@@ -6,21 +6,25 @@ shares the engine's AI slots and timeout. Errors leave in OpenAI's shape (api/op
 
 from __future__ import annotations
 
+import asyncio
 import string
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 
 import orjson
 from anyio import to_thread
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from audiodas.adapters.whisper import ModelInfo, model_info
 from audiodas.api.dependencies import InferenceDep, RuntimeDep
+from audiodas.api.errors import rejected_response
+from audiodas.api.openai_errors import openai_error
 from audiodas.api.schemas import ERRORS, ErrorOut
 from audiodas.api.subtitles import to_srt, to_vtt
 from audiodas.api.uploads import multipart_openapi, receive_form
-from audiodas.domain import Rejected, Transcript, quoted
+from audiodas.domain import Rejected, Segment, Transcript, quoted
 from audiodas.domain.speakers import speakers_of
 from audiodas.inference import (
     InferenceBusy,
@@ -128,63 +132,65 @@ async def translations(request: Request, runtime: RuntimeDep, inference: Inferen
 
 async def _speech(request: Request, runtime, inference, *, task: str) -> Response:  # type: ignore[no-untyped-def]
     settings = runtime.settings
-    model = installed(runtime)
     form = await receive_form(request, runtime.store, settings)
     assert form.file is not None
     try:
         info = await to_thread.run_sync(lambda: runtime.service.check_audio(form.written()))
-        _refuse_unsupported(form)
-        response_format = form.get("response_format", "json")
-        if response_format not in FORMATS or (
-            task == "translate" and response_format == "diarized_json"
-        ):
-            raise Rejected(
-                Rejected.INVALID_FIELD, f"unknown response_format {quoted(response_format)}"
-            )
-        language = form.get("language") or None
-        if task == "translate" and not model.multilingual:
-            raise Rejected(
-                Rejected.INVALID_FIELD,
-                f"translation needs a multilingual model; this server's is {model.name}, English "
-                "only (AUDIODAS_WHISPER_MODEL names another: see `audiodas models whisper-base`)",
-            )
-        if language and language != "en" and not model.multilingual:
-            raise Rejected(
-                Rejected.INVALID_FIELD,
-                f"language {quoted(language)} cannot be honoured: this server's model "
-                f"({model.name}) is English only (AUDIODAS_WHISPER_MODEL names another)",
-            )
-        stream = form.get("stream", "false").lower() == "true"
-        if stream and response_format not in ("json", "text"):
-            raise Rejected(
-                Rejected.INVALID_FIELD, "stream=true gives text: response_format json or text"
-            )
-        result = await _transcribe(
-            inference, settings, form, info.duration_s, task=task,
-            diarize=response_format == "diarized_json",
-        )  # fmt: skip
-    finally:
+        response_format, stream = _checked(form, installed(runtime), task)
+        options = {
+            "timeout": settings.inference_timeout(info.duration_s),
+            "wait": settings.inference_wait_s,
+            "language": form.get("language") or None,
+            "prompt": form.get("prompt") or None,
+            "word_timestamps": "word" in form.fields.get("timestamp_granularities[]", []),
+            "diarize": response_format == "diarized_json",
+            "task": task,
+        }
+    except BaseException:
         form.file.discard()
+        raise
     if stream:
-        return Response(_events(result), media_type="text/event-stream")
+        return await _streamed(lambda on_segment: _transcribe(inference, form, options, on_segment))
+    result = await _transcribe(inference, form, options)
     names = form.fields.get("known_speaker_names[]", [])
     return _answer(result, response_format, info.duration_s, task, names)
 
 
-async def _transcribe(
-    inference, settings, form, duration_s: float, **options: object
-) -> Transcript:  # type: ignore[no-untyped-def]
-    """The engine's inference pool, same slots and timeout as the pipeline's; failures as JSON."""
-    try:
-        return await inference.transcribe(
-            form.file.path,
-            timeout=settings.inference_timeout(duration_s),
-            wait=settings.inference_wait_s,
-            language=form.get("language") or None,
-            prompt=form.get("prompt") or None,
-            word_timestamps="word" in form.fields.get("timestamp_granularities[]", []),
-            **options,
+def _checked(form, model: ModelInfo, task: str) -> tuple[str, bool]:  # type: ignore[no-untyped-def]
+    """The response format and whether to stream, once the request asks nothing this server
+    cannot honour."""
+    _refuse_unsupported(form)
+    response_format = form.get("response_format", "json")
+    if response_format not in FORMATS or (
+        task == "translate" and response_format == "diarized_json"
+    ):
+        raise Rejected(Rejected.INVALID_FIELD, f"unknown response_format {quoted(response_format)}")
+    language = form.get("language") or None
+    if task == "translate" and not model.multilingual:
+        raise Rejected(
+            Rejected.INVALID_FIELD,
+            f"translation needs a multilingual model; this server's is {model.name}, English "
+            "only (AUDIODAS_WHISPER_MODEL names another: see `audiodas models whisper-base`)",
         )
+    if language and language != "en" and not model.multilingual:
+        raise Rejected(
+            Rejected.INVALID_FIELD,
+            f"language {quoted(language)} cannot be honoured: this server's model "
+            f"({model.name}) is English only (AUDIODAS_WHISPER_MODEL names another)",
+        )
+    stream = form.get("stream", "false").lower() == "true"
+    if stream and response_format not in ("json", "text"):
+        raise Rejected(
+            Rejected.INVALID_FIELD, "stream=true gives text: response_format json or text"
+        )
+    return response_format, stream
+
+
+async def _transcribe(inference, form, options: dict, on_segment=None) -> Transcript:  # type: ignore[no-untyped-def]
+    """Through the engine's inference pool, same slots and timeout as the pipeline's; failures
+    as refusals; the upload discarded when it ends."""
+    try:
+        return await inference.transcribe(form.file.path, on_segment=on_segment, **options)
     except InferenceBusy as exc:
         raise Rejected(Rejected.INFERENCE_BUSY, str(exc)) from exc
     except InferenceTimeout as exc:
@@ -197,18 +203,61 @@ async def _transcribe(
         ) from exc
     except InferenceFailed as exc:
         raise Rejected(Rejected.INFERENCE_FAILED, f"transcription failed: {exc}") from exc
+    finally:
+        form.file.discard()
 
 
-def _events(result: Transcript) -> bytes:
-    """OpenAI's transcription stream: a `transcript.text.delta` per segment, then
-    `transcript.text.done` with the whole text. (Sent when the transcription has ended: the
-    inference service answers once.)"""
-    events = [
-        {"type": "transcript.text.delta", "delta": (" " if i else "") + s.text}
-        for i, s in enumerate(result.segments)
-    ]
-    events.append({"type": "transcript.text.done", "text": result.text})
-    return b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events)
+_END = object()
+OnSegment = Callable[[Segment], Awaitable[None]]
+
+
+async def _streamed(transcribe: Callable[[OnSegment], Awaitable[Transcript]]) -> Response:
+    """OpenAI's transcription stream: a `transcript.text.delta` as each segment is decoded,
+    then `transcript.text.done` with the whole text. A failure before the first segment (no
+    slot, unreadable audio) is answered as without streaming; one after it ends the stream
+    with an `error` event, which OpenAI's clients raise."""
+    segments: asyncio.Queue = asyncio.Queue()
+
+    async def run() -> Transcript:
+        try:
+            return await transcribe(segments.put)
+        finally:
+            segments.put_nowait(_END)
+
+    task = asyncio.create_task(run())
+    try:
+        first = await segments.get()
+    except BaseException:
+        task.cancel()
+        raise
+    if first is _END:
+        return Response(_event({"type": "transcript.text.done", "text": task.result().text}),
+                        media_type="text/event-stream")  # fmt: skip
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            segment, n = first, 0
+            while segment is not _END:
+                yield _event(
+                    {"type": "transcript.text.delta", "delta": (" " if n else "") + segment.text}
+                )
+                segment, n = await segments.get(), n + 1
+            yield _event({"type": "transcript.text.done", "text": task.result().text})
+        except Rejected as exc:
+            status = rejected_response(exc).status_code
+            yield _event(
+                {"type": "error", **openai_error(status, {"error": exc.code, "detail": exc.detail})}
+            )
+        finally:
+            task.cancel()  # the client went away: the inference stops and frees its slot
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+def _event(event: dict) -> bytes:
+    return b"data: " + orjson.dumps(event) + b"\n\n"
 
 
 def _answer(result: Transcript, response_format: str, duration: float, task: str, names: list[str]) -> Response:  # fmt: skip

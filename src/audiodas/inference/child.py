@@ -11,6 +11,8 @@ import contextlib
 import os
 import socket
 import sys
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from audiodas.config import Settings
@@ -42,10 +44,13 @@ class Models:
             self.summarizer.load()
         return {"multilingual": self.transcriber.multilingual, "summarizer": self.summarizer.name}
 
-    def run(self, request: dict) -> object:
+    def run(self, request: dict, send: Callable[[dict], None]) -> object:
+        """The answer to `request`; a streamed transcription first `send`s each segment."""
         op = request.pop("op")
         if op == "transcribe":
             path = Path(request.pop("path"))
+            if request.pop("stream", False):
+                request["on_segment"] = lambda s: send({"segment": asdict(s)})
             return self.transcriber.transcribe(path, **request).as_dict()
         if op == "summarize":
             return self.summarizer.summarize(request["text"])
@@ -69,7 +74,7 @@ def main() -> None:
         except (EOFError, ConnectionError):
             return  # the parent closed the socket: done
         try:
-            wire.send(sock, {"ok": models.run(request)})
+            wire.send(sock, {"ok": models.run(request, lambda m: wire.send(sock, m))})
         except Exception as exc:  # noqa: BLE001 - reported to the caller, the process lives on
             wire.send(sock, {"error": f"{exc.__class__.__name__}: {exc}"[:500]})
 

@@ -16,10 +16,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from audiodas.config import Settings
-from audiodas.domain import Transcript
+from audiodas.domain import Segment, Transcript
 from audiodas.inference import wire
 from audiodas.inference.errors import InferenceFailed, InferenceTimeout, ModelError
 from audiodas.slots import Slots
@@ -61,10 +62,12 @@ def transcribe_request(
     diarize: bool = False,
     speakers: int | None = None,
     task: str = "transcribe",
+    stream: bool = False,
 ) -> dict:
     return {
         "op": "transcribe",
         "task": task,
+        "stream": stream,  # each segment sent as it is decoded, then the transcript
         "path": str(path),
         "language": language,
         "prompt": prompt,
@@ -72,6 +75,9 @@ def transcribe_request(
         "diarize": diarize,
         "speakers": speakers,
     }
+
+
+OnPart = Callable[[dict], Awaitable[None]]
 
 
 class InferenceProcess:
@@ -115,11 +121,18 @@ class InferenceProcess:
             ) from exc
         return cls(process, reader, writer, hello["ready"])
 
-    async def call(self, request: dict, timeout: float) -> object:
+    async def call(self, request: dict, timeout: float, on_part: OnPart | None = None) -> object:
+        """The answer to `request`; what the child sends before it (streamed segments) goes to
+        `on_part`, within the same timeout."""
         self.busy_since, self.deadline = time.monotonic(), time.monotonic() + timeout
         try:
-            await wire.write(self._writer, request)
-            reply = await asyncio.wait_for(wire.read(self._reader), timeout)
+            async with asyncio.timeout(timeout):
+                await wire.write(self._writer, request)
+                reply = await wire.read(self._reader)
+                while "ok" not in reply and "error" not in reply:
+                    if on_part is not None:
+                        await on_part(reply)
+                    reply = await wire.read(self._reader)
         except TimeoutError as exc:
             raise InferenceTimeout(
                 f"inference took longer than {timeout:.0f} s and was stopped"
@@ -183,19 +196,27 @@ class InferencePool:
         diarize: bool = False,
         speakers: int | None = None,
         task: str = "transcribe",
+        on_segment: Callable[[Segment], Awaitable[None]] | None = None,
     ) -> Transcript:
         """Transcribe the file at `path` (the audio goes by path, never through the socket);
         with `diarize`, each segment and word labelled with its speaker; `task="translate"`
-        into English."""
+        into English. `on_segment` is given each segment as soon as it is decoded."""
         request = transcribe_request(
-            path, language, prompt, word_timestamps, diarize, speakers, task
-        )
-        return Transcript.from_dict(await self._call(request, timeout))  # type: ignore[arg-type]
+            path, language, prompt, word_timestamps, diarize, speakers, task,
+            stream=on_segment is not None,
+        )  # fmt: skip
+        on_part = None
+        if on_segment is not None:
+
+            async def on_part(part: dict) -> None:
+                await on_segment(Segment(**part["segment"]))
+
+        return Transcript.from_dict(await self._call(request, timeout, on_part))  # type: ignore[arg-type]
 
     async def summarize(self, text: str, *, timeout: float) -> str | None:
         return await self._call({"op": "summarize", "text": text}, timeout)  # type: ignore[return-value]
 
-    async def _call(self, request: dict, timeout: float) -> object:
+    async def _call(self, request: dict, timeout: float, on_part: OnPart | None = None) -> object:
         """The caller holds a slot, so a process is idle or is being started in its place."""
         await self.start()
         try:  # a replacement may be loading its models: not part of the call's own timeout
@@ -203,7 +224,7 @@ class InferencePool:
         except TimeoutError as exc:
             raise InferenceTimeout("no inference process came up in time") from exc
         try:
-            result = await process.call(request, timeout)
+            result = await process.call(request, timeout, on_part)
         except ModelError:  # it answered: alive and in step, so it serves the next call
             self._idle.put_nowait(process)
             raise
@@ -215,7 +236,8 @@ class InferencePool:
             log.warning("inference process %d replaced: %s", process.pid, exc)
             self._replace(process)
             raise
-        except BaseException:  # cancelled mid-call: its answer would reach the next caller
+        except BaseException:  # cancelled, or on_part failed, mid-call: the rest of its answer
+            # would reach the next caller
             self._replace(process)
             raise
         self._idle.put_nowait(process)

@@ -4,8 +4,11 @@ OpenAI-compatible endpoint), so the machine has one set of AI slots and one set 
 Requests and replies are wire messages over a Unix socket per engine in the run folder
 (`inference/<pid>.sock`; the client tries them in random order):
     {"op": "transcribe", "path", "language", "prompt", "word_timestamps", "diarize", "task",
-     "timeout", "wait"}
-    → {"ok": transcript} | {"error": "busy" | "timeout" | "model" | "failed", "detail": text}
+     "stream", "timeout", "wait"}
+    → {"segment": segment}... (with "stream": each as it is decoded), then
+      {"ok": transcript} | {"error": "busy" | "timeout" | "model" | "failed", "detail": text}
+An API process that hangs up stops its transcription: the next segment cannot be sent, so the
+inference process is replaced and its slot freed.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import contextlib
 import logging
 import os
 import random
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from pathlib import Path
 
-from audiodas.domain import Transcript
+from audiodas.domain import Segment, Transcript
 from audiodas.inference import wire
 from audiodas.inference.errors import (
     InferenceBusy,
@@ -55,14 +60,18 @@ class InferenceServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await wire.read(reader)
-            await wire.write(writer, await self._answer(request))
+            await wire.write(writer, await self._answer(request, writer))
         except (EOFError, ConnectionError):
             pass  # the API process went away (its client disconnected)
         finally:
             writer.close()
 
-    async def _answer(self, request: dict) -> dict:
+    async def _answer(self, request: dict, writer: asyncio.StreamWriter) -> dict:
         timeout, wait = request.pop("timeout"), request.pop("wait")
+
+        async def send(segment: Segment) -> None:
+            await wire.write(writer, {"segment": asdict(segment)})
+
         try:
             async with self.pool.slots.hold(wait=wait):
                 transcript = await self.pool.transcribe(
@@ -73,6 +82,7 @@ class InferenceServer:
                     word_timestamps=bool(request.get("word_timestamps")),
                     diarize=bool(request.get("diarize")),
                     task=request.get("task") or "transcribe",
+                    on_segment=send if request.get("stream") else None,
                 )
         except InferenceTimeout as exc:
             return {"error": "timeout", "detail": str(exc)}
@@ -102,19 +112,32 @@ class InferenceClient:
         word_timestamps: bool = False,
         diarize: bool = False,
         task: str = "transcribe",
+        on_segment: Callable[[Segment], Awaitable[None]] | None = None,
     ) -> Transcript:
+        """`on_segment` is given each segment as soon as it is decoded."""
         reader, writer = await self._connect()
         request = {
             **transcribe_request(
-                path, language, prompt, word_timestamps, diarize=diarize, task=task
-            ),
+                path,
+                language,
+                prompt,
+                word_timestamps,
+                diarize=diarize,
+                task=task,
+                stream=on_segment is not None,
+            ),  # fmt: skip
             "timeout": timeout,
             "wait": wait,
         }
         try:
-            await wire.write(writer, request)
             # The server answers within wait + timeout; the margin covers a process restart.
-            reply = await asyncio.wait_for(wire.read(reader), wait + timeout + 30)
+            async with asyncio.timeout(wait + timeout + 30):
+                await wire.write(writer, request)
+                reply = await wire.read(reader)
+                while "segment" in reply:
+                    if on_segment is not None:
+                        await on_segment(Segment(**reply["segment"]))
+                    reply = await wire.read(reader)
         except (EOFError, ConnectionError, TimeoutError) as exc:
             raise InferenceUnavailable("the engine process did not answer") from exc
         finally:
