@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     work_lease_s: float = Field(default=60.0, gt=0)
     shutdown_grace_s: float = 30.0
     # FFmpeg's and the inference processes' CPU priority: 19 weighs 15 against the API's 1024 in
-    # the scheduler (10 weighed 110: busy p95 and uploads measurably slower, README).
+    # the scheduler (10 weighed 110: busy p95 and uploads measurably slower, docs/performance-log.md).
     heavy_work_nice: int = Field(default=19, ge=0, le=19)
     # And under SCHED_IDLE: it runs on CPU time nothing else wants, and a woken API process takes
     # the core at once (at nice 19 alone it could wait out the rest of a time slice).

@@ -76,7 +76,7 @@ function windowsOf(probabilities, samples) {
 }
 
 // int8 encoder and decoder (MatMuls per channel, the decoder's shared token embedding per token):
-// the smallest build that agrees with the server's transcripts (bench/edge.py, README).
+// the smallest build that agrees with the server's transcripts (bench/edge.py, docs/performance.md).
 const DEFAULT_DTYPE = { encoder: "int8", decoder: "int8" };
 const CACHE_PREFIX = "audiodas-model-";
 const RUNTIME_PREFIX = "audiodas-runtime-";

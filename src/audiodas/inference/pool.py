@@ -28,7 +28,7 @@ from audiodas.slots import Slots
 log = logging.getLogger("audiodas.inference")
 
 # Each inference uses one thread: two AI slots already fill two cores, a second thread per
-# inference costs 60 % more CPU for no speed-up (README), and idle pool threads that spin or
+# inference costs 60 % more CPU for no speed-up (docs/performance.md), and idle pool threads that spin or
 # hold locks are what wedged the shared-process design.
 _PINNED_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # glibc maps each allocation above a threshold (which grows to at most 32 MiB) on its own and
