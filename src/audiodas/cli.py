@@ -222,6 +222,9 @@ def models_build_web(
     build_venv: Path = typer.Option(
         Path(".venv-build"), help="Build environment (created if absent)"
     ),
+    script: Path = typer.Option(
+        Path("web/model/build_model.py"), help="The build script (in a checkout of AudioDAS)"
+    ),
 ) -> None:
     """Build the browser model (Whisper tiny.en for transformers.js) into the web model folder."""
     from audiodas.models import build_web_model, web_model_manifest
@@ -230,7 +233,10 @@ def models_build_web(
     if if_missing and web_model_manifest(models_dir) is not None:
         typer.echo(f"browser model present in {models_dir}")
         return
-    target = build_web_model(models_dir, build_venv.resolve(), log=typer.echo)
+    try:
+        target = build_web_model(models_dir, build_venv.resolve(), script, log=typer.echo)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--script") from exc
     size = web_model_manifest(models_dir)["bytes"]  # type: ignore[index]
     typer.echo(f"browser model built in {target} ({size / 1e6:.1f} MB downloaded by a browser)")
 

