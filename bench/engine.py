@@ -31,9 +31,9 @@ from tests.support import ffmpeg as run_ffmpeg_cli
 
 from audiodas.adapters import ffmpeg  # noqa: E402
 from audiodas.adapters.media import probe  # noqa: E402
+from audiodas.commands.process import ingest_file  # noqa: E402
 from audiodas.config import Settings  # noqa: E402
 from audiodas.engine import Engine  # noqa: E402
-from audiodas.local import ingest_file  # noqa: E402
 from audiodas.runtime import open_runtime  # noqa: E402
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from audiodas.adapters.whisper import WhisperTranscriber
-from audiodas.models import WHISPER_BASE_SIZE
+from audiodas.commands.models import WHISPER_BASE_SIZE
 from tests.support import word_error_rate
 from tests.test_speech import REFERENCES
 

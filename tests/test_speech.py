@@ -13,7 +13,7 @@ import pytest
 
 from audiodas.adapters.summarizers import ExtractiveSummarizer
 from audiodas.adapters.topics_file import load_topics
-from audiodas.adapters.whisper import bundled_model_path
+from audiodas.config import bundled_whisper_model
 from audiodas.domain.topics import score
 from audiodas.inference.pool import inference_environment
 from tests.support import Server, espeak, ffmpeg, normalized_words, word_error_rate
@@ -87,7 +87,7 @@ def test_pipeline_transcript_equals_faster_whisper_run_directly(server, processe
     rec = processed["two_cities.wav"]
     original = server.data_dir / "recordings" / rec["id"] / "original.wav"
     run = subprocess.run(
-        [sys.executable, "-c", _DIRECT, str(original), str(bundled_model_path())],
+        [sys.executable, "-c", _DIRECT, str(original), str(bundled_whisper_model())],
         env=inference_environment(1), capture_output=True, text=True, check=True,
     )  # fmt: skip
     direct = json.loads(run.stdout)

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from audiodas.commands.process import ingest_file
 from audiodas.config import Settings
 from audiodas.domain import STAGE_NAMES, RecordingStatus, StageStatus
 from audiodas.engine import Engine
-from audiodas.local import ingest_file
 from audiodas.runtime import open_runtime
 from tests.support import free_port
 from tests.test_engine import stages, upload, wait_finished

