@@ -34,9 +34,9 @@ from tests.support import (  # noqa: E402
     speech_assets,
 )
 
-from audiodas.adapters.pcm import windows  # noqa: E402
-from audiodas.adapters.speakers import Diarizer  # noqa: E402
-from audiodas.adapters.whisper import WhisperTranscriber  # noqa: E402
+from audiodas.inference.models.pcm import windows  # noqa: E402
+from audiodas.inference.models.speakers import Diarizer  # noqa: E402
+from audiodas.inference.models.whisper import WhisperTranscriber  # noqa: E402
 
 
 def cpu() -> float:

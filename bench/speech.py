@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support import ffmpeg, normalized_words, speech_assets, word_error_rate  # noqa: E402
 from tests.tiny_t5 import build_tiny_t5  # noqa: E402
 
-from audiodas.adapters.summarizers import ExtractiveSummarizer  # noqa: E402
-from audiodas.adapters.t5 import T5Summarizer  # noqa: E402
-from audiodas.adapters.whisper import WhisperTranscriber  # noqa: E402
+from audiodas.inference.models.summarizers import ExtractiveSummarizer  # noqa: E402
+from audiodas.inference.models.t5 import T5Summarizer  # noqa: E402
+from audiodas.inference.models.whisper import WhisperTranscriber  # noqa: E402
 
 CONFIGS = [  # (compute_type, cpu_threads, beam_size)
     ("int8", 1, 1),

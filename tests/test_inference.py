@@ -14,9 +14,9 @@ import httpx
 import psutil
 import pytest
 
-from audiodas.adapters.whisper import WhisperTranscriber
 from audiodas.config import Settings
 from audiodas.inference import InferencePool, ModelError
+from audiodas.inference.models.whisper import WhisperTranscriber
 from tests.support import word_error_rate
 from tests.test_engine import stages, upload, wait_finished, wait_for
 from tests.test_speech import REFERENCES

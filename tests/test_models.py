@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from audiodas.adapters.whisper import WhisperTranscriber
 from audiodas.commands.models import WHISPER_BASE_SIZE
+from audiodas.inference.models.whisper import WhisperTranscriber
 from tests.support import word_error_rate
 from tests.test_speech import REFERENCES
 

@@ -10,8 +10,8 @@ import httpx
 import numpy as np
 import pytest
 
-from audiodas.adapters.speakers import MAX_CLUSTERED, cluster
-from audiodas.adapters.whisper import WhisperTranscriber
+from audiodas.inference.models.speakers import MAX_CLUSTERED, cluster
+from audiodas.inference.models.whisper import WhisperTranscriber
 from tests.support import ENDGAME_KEY, Server, espeak_dialogue, score_speakers
 from tests.test_engine import API, upload, wait_finished
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from audiodas.adapters.summarizers import ExtractiveSummarizer
 from audiodas.adapters.topics_file import load_topics
 from audiodas.config import bundled_whisper_model
 from audiodas.domain.topics import score
+from audiodas.inference.models.summarizers import ExtractiveSummarizer
 from audiodas.inference.pool import inference_environment
 from tests.support import Server, espeak, ffmpeg, normalized_words, word_error_rate
 from tests.test_engine import stages, upload, wait_finished

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from audiodas.adapters.summarizers import make_summarizer
-from audiodas.adapters.t5 import T5Summarizer
+from audiodas.inference.child import make_summarizer
+from audiodas.inference.models.t5 import T5Summarizer
 from tests.support import normalized_words
 from tests.tiny_t5 import build_tiny_t5
 

@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     whisper_compute_type: str = "int8"
     whisper_threads: int = Field(default=1, ge=1)
     whisper_beam_size: int = Field(default=5, ge=1)
-    # Speaker labels on every transcript (adapters/speakers.py); the encoder's weights are
+    # Speaker labels on every transcript (inference/models/speakers.py); the encoder's weights are
     # extracted at set-up (`audiodas models speakers`) into the venv unless this says where.
     diarize: bool = True
     speaker_model: Path | None = None

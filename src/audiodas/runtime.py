@@ -21,11 +21,11 @@ from audiodas.adapters.database.pg_bus import PostgresBus
 from audiodas.adapters.database.procrastinate_queue import ProcrastinateWorkQueue
 from audiodas.adapters.local_bus import LocalBus
 from audiodas.adapters.media import probe
-from audiodas.adapters.pcm import waveform_of
 from audiodas.adapters.storage import LocalBlobStore
 from audiodas.adapters.topics_file import load_topics
 from audiodas.config import Settings
 from audiodas.domain.topics import Topic
+from audiodas.inference.models.pcm import waveform_of
 from audiodas.metrics import Metrics
 from audiodas.services import RecordingService
 from audiodas.services.access import AccessControl

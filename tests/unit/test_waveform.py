@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiodas.adapters.pcm import PEAKS_PER_S, SAMPLE_RATE, PeakMeter
 from audiodas.domain.transcript import WAVEFORM_POINTS, Waveform
+from audiodas.inference.models.pcm import PEAKS_PER_S, SAMPLE_RATE, PeakMeter
 
 
 def tone_burst(seconds_before: float, tone_s: float, seconds_after: float) -> np.ndarray:

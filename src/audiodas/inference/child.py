@@ -17,13 +17,13 @@ from pathlib import Path
 
 from audiodas.config import Settings
 from audiodas.inference import wire
+from audiodas.inference.models.summarizers import ExtractiveSummarizer, Summarizer
 from audiodas.processes import die_with_parent
 
 
 class Models:
     def __init__(self, settings: Settings) -> None:
-        from audiodas.adapters.summarizers import make_summarizer
-        from audiodas.adapters.whisper import WhisperTranscriber
+        from audiodas.inference.models.whisper import WhisperTranscriber
 
         self.transcriber = WhisperTranscriber(
             settings.whisper_model,
@@ -55,6 +55,19 @@ class Models:
         if op == "summarize":
             return self.summarizer.summarize(request["text"])
         raise ValueError(f"unknown operation {op!r}")
+
+
+def make_summarizer(kind: str, t5_model: Path | None) -> Summarizer:
+    """`auto`: T5 when a model folder is configured, else extractive."""
+    if kind == "t5" or (kind == "auto" and t5_model is not None):
+        if t5_model is None:
+            raise ValueError(
+                "AUDIODAS_SUMMARIZER=t5 needs AUDIODAS_T5_MODEL (a CTranslate2 T5 folder)"
+            )
+        from audiodas.inference.models.t5 import T5Summarizer
+
+        return T5Summarizer(t5_model)
+    return ExtractiveSummarizer()
 
 
 def main() -> None:

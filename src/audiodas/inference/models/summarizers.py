@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import Path
 from typing import Protocol
 
 SUMMARY_LIMIT = 50
@@ -66,16 +65,3 @@ def _candidates(transcript: str) -> list[str]:
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", transcript) if s.strip()]
     phrases = [p.strip() for s in sentences for p in re.split(r"[,;:]\s+", s) if p.strip()]
     return sentences + [p for p in phrases if p not in sentences]
-
-
-def make_summarizer(kind: str, t5_model: Path | None) -> Summarizer:
-    """`auto`: T5 when a model folder is configured, else extractive."""
-    if kind == "t5" or (kind == "auto" and t5_model is not None):
-        if t5_model is None:
-            raise ValueError(
-                "AUDIODAS_SUMMARIZER=t5 needs AUDIODAS_T5_MODEL (a CTranslate2 T5 folder)"
-            )
-        from audiodas.adapters.t5 import T5Summarizer
-
-        return T5Summarizer(t5_model)
-    return ExtractiveSummarizer()

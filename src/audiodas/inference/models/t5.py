@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from audiodas.adapters.summarizers import SUMMARY_LIMIT, ExtractiveSummarizer, fit
+from audiodas.inference.models.summarizers import SUMMARY_LIMIT, ExtractiveSummarizer, fit
 
 PROMPT = "summarize: "
 MAX_INPUT_TOKENS = 512  # T5's trained input length

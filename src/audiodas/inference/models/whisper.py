@@ -1,43 +1,17 @@
 """Speech recognition with faster-whisper (CTranslate2), the model found by path (no hub).
 
-Imports numpy (through faster-whisper and adapters.pcm) only when used: it runs in the
+Imports numpy (through faster-whisper and inference.models.pcm) only when used: it runs in the
 inference processes, never in the API's or the engine's."""
 
 from __future__ import annotations
 
-import functools
-import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from audiodas.config import SPEAKER_MODEL, bundled_whisper_model
 from audiodas.domain.speakers import label
 from audiodas.domain.transcript import Segment, Transcript, Word
-
-# Whisper's multilingual vocabularies have 51,865 tokens or more; the English-only ones 51,864.
-_MULTILINGUAL_VOCABULARY = 51_865
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the API says of the installed Whisper model without loading it."""
-
-    name: str  # "whisper-tiny.en" for the bundled one, else its folder's name
-    multilingual: bool
-
-
-@functools.cache
-def model_info(model_path: str | None) -> ModelInfo:
-    folder = Path(model_path) if model_path else bundled_whisper_model()
-    name = "whisper-tiny.en" if not model_path else folder.name
-    if (folder / "vocabulary.json").exists():
-        size = len(json.loads((folder / "vocabulary.json").read_text()))
-    else:
-        with (folder / "vocabulary.txt").open(encoding="utf-8") as vocabulary:
-            size = sum(1 for _ in vocabulary)
-    return ModelInfo(name, size >= _MULTILINGUAL_VOCABULARY)
 
 
 class WhisperTranscriber:
@@ -81,7 +55,7 @@ class WhisperTranscriber:
             return self._model
 
     def speaker_encoder(self):  # type: ignore[no-untyped-def]
-        from audiodas.adapters.speakers import SpeakerEncoder
+        from audiodas.inference.models.speakers import SpeakerEncoder
 
         with self._lock:
             if self._speaker_encoder is None:  # the venv's, unless given (Settings)
@@ -105,12 +79,12 @@ class WhisperTranscriber:
         on_segment: Callable[[Segment], None] | None = None,
     ) -> Transcript:
         """Blocking (`task="translate"`: into English, a multilingual model only). Decodes and
-        transcribes window by window (adapters.pcm); a recording shorter than one window is
+        transcribes window by window (inference.models.pcm); a recording shorter than one window is
         transcribed whole, exactly as faster-whisper would. With `diarize`, segments and words
         carry their speaker (`speakers`: how many, if known). `on_segment` is given each
         segment as soon as it is decoded (before speakers are labelled)."""
-        from audiodas.adapters.pcm import PeakMeter, windows
-        from audiodas.adapters.speakers import Diarizer
+        from audiodas.inference.models.pcm import PeakMeter, windows
+        from audiodas.inference.models.speakers import Diarizer
 
         model = self.load()
         multilingual = self.multilingual

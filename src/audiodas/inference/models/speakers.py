@@ -20,9 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from audiodas.adapters.pcm import SAMPLE_RATE  # the samples it is fed: adapters.pcm's windows
 from audiodas.domain.speakers import Turn
 from audiodas.domain.transcript import Segment
+from audiodas.inference.models.pcm import (
+    SAMPLE_RATE,  # the samples it is fed: inference.models.pcm's windows
+)
 
 _HOP = 160  # 10 ms
 _FFT = 400  # 25 ms
