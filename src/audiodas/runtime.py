@@ -15,7 +15,7 @@ from audiodas.adapters.database import (
     open_database,
 )
 from audiodas.adapters.database.awaited import awaited_reads
-from audiodas.adapters.database.engine import libpq_url
+from audiodas.adapters.database.connect import libpq_url
 from audiodas.adapters.database.keys import SqlApiKeyRepository
 from audiodas.adapters.database.pg_bus import PostgresBus
 from audiodas.adapters.database.procrastinate_queue import ProcrastinateWorkQueue
@@ -35,7 +35,7 @@ from audiodas.services.ports import EventBus, WorkQueue
 @dataclass
 class Runtime:
     settings: Settings
-    engine: Engine
+    database: Engine  # SQLAlchemy's: the connections' pool
     repository: SqlRecordingRepository
     store: LocalBlobStore
     events: EventBus
@@ -54,7 +54,7 @@ class Runtime:
         await self.events.close()
         await self.service.reads.close()
         self.store.close()
-        self.engine.dispose()
+        self.database.dispose()
 
 
 def open_runtime(
@@ -62,22 +62,22 @@ def open_runtime(
 ) -> Runtime:
     """The adapters `settings` describe; `events` and `work` replace the bus and the queue
     (`audiodas.testing` has in-memory ones)."""
-    engine = open_database(settings)
-    repository = SqlRecordingRepository(engine)
+    database = open_database(settings)
+    repository = SqlRecordingRepository(database)
     store = LocalBlobStore(settings.data_path)
     store.clean_tmp()
     # PostgreSQL deployments may span machines: events and work go through the database.
-    postgresql = engine.dialect.name == "postgresql"
+    postgresql = database.dialect.name == "postgresql"
     if events is None:
-        events = PostgresBus(libpq_url(engine)) if postgresql else LocalBus(settings.run_path)
+        events = PostgresBus(libpq_url(database)) if postgresql else LocalBus(settings.run_path)
     if work is None:
         work = (
-            ProcrastinateWorkQueue(engine, settings)
+            ProcrastinateWorkQueue(database, settings)
             if postgresql
-            else SqlWorkQueue(engine, events, settings)
+            else SqlWorkQueue(database, events, settings)
         )
     topics = load_topics(settings.topics_file)
-    webhooks = SqlWebhookOutbox(engine)
+    webhooks = SqlWebhookOutbox(database)
     service = RecordingService(
         settings, repository, store, probe, topics, work, waveform_of, webhooks,
         awaited_reads(repository),
@@ -106,16 +106,16 @@ def open_runtime(
             "kind",
             lambda key=key: _engine_slots(settings, key),
         )
-    access = open_access(settings, engine)
+    access = open_access(settings, database)
     return Runtime(
-        settings, engine, repository, store, events, work, service, metrics, topics, access,
+        settings, database, repository, store, events, work, service, metrics, topics, access,
         webhooks,
     )  # fmt: skip
 
 
-def open_access(settings: Settings, engine: Engine) -> AccessControl:
+def open_access(settings: Settings, database: Engine) -> AccessControl:
     """Keys and signed links on the deployment's database and secret (also for the CLI)."""
-    return AccessControl(settings, SqlApiKeyRepository(engine), signing_secret(settings))
+    return AccessControl(settings, SqlApiKeyRepository(database), signing_secret(settings))
 
 
 def signing_secret(settings: Settings) -> bytes:

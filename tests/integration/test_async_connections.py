@@ -9,8 +9,8 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from audiodas.adapters.database import connect
 from audiodas.adapters.database import connections as connections_module
-from audiodas.adapters.database import engine as engine_module
 from audiodas.adapters.database.connections import AsyncConnections
 from audiodas.adapters.failures import database_unavailable
 
@@ -50,7 +50,7 @@ def test_a_connection_cut_while_idle_is_replaced_unseen(conninfo, postgres, monk
         connections = AsyncConnections(conninfo, size=1)
         first = (await connections.fetch(PID, {}))[0][0]
         postgres.terminate(first)  # a restart, a proxy's idle timeout
-        monkeypatch.setattr(engine_module, "PING_AFTER_S", 0.0)  # it has sat long enough
+        monkeypatch.setattr(connect, "PING_AFTER_S", 0.0)  # it has sat long enough
         second = (await connections.fetch(PID, {}))[0][0]
         await connections.close()
         return first, second

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from audiodas.adapters.database.awaited import awaited_reads
-from audiodas.adapters.database.engine import create_engine_for, migrate
+from audiodas.adapters.database.connect import create_engine_for, migrate
 from audiodas.adapters.database.repository import SqlRecordingRepository
 from audiodas.adapters.failures import database_unavailable
 from audiodas.config import Settings

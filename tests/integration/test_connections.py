@@ -10,9 +10,8 @@ import pytest
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, text
 
-from audiodas.adapters.database import create_engine_for
-from audiodas.adapters.database import engine as engine_module
-from audiodas.adapters.database.engine import reads
+from audiodas.adapters.database import connect, create_engine_for
+from audiodas.adapters.database.connect import reads
 from audiodas.config import Settings
 
 
@@ -48,5 +47,5 @@ def test_a_connection_cut_while_idle_is_replaced_unseen(engine, postgres, monkey
     assert backend_pid(engine) == pid  # in steady use: the same connection, not pinged
     # The server ends it while it sits in the pool (a restart, a proxy's idle timeout).
     postgres.terminate(pid)
-    monkeypatch.setattr(engine_module, "PING_AFTER_S", 0.0)  # it has sat long enough
+    monkeypatch.setattr(connect, "PING_AFTER_S", 0.0)  # it has sat long enough
     assert backend_pid(engine) != pid  # a new connection, no error

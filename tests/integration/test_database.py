@@ -18,7 +18,7 @@ from audiodas.adapters.database import (
     migrate,
 )
 from audiodas.adapters.database.awaited import awaited_reads
-from audiodas.adapters.database.engine import MIGRATIONS
+from audiodas.adapters.database.connect import MIGRATIONS
 from audiodas.adapters.database.work_queue import Claim
 from audiodas.adapters.local_bus import LocalBus
 from audiodas.config import Settings

@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlalchemy import text
 
 from audiodas.adapters.database import SqlRecordingRepository, create_engine_for, migrate
-from audiodas.adapters.database.engine import MIGRATIONS
+from audiodas.adapters.database.connect import MIGRATIONS
 from audiodas.domain import (
     RecordingStatus,
     Rejected,

@@ -41,7 +41,7 @@ def pipeline(tmp_path):
     runtime.repository.add(rec)
     pipeline.recording = rec  # type: ignore[attr-defined]
     yield pipeline
-    runtime.engine.dispose()
+    runtime.database.dispose()
 
 
 def failing(times: int, exc: Exception):  # type: ignore[no-untyped-def]

@@ -17,8 +17,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
+from audiodas.adapters.database.connect import libpq_url
 from audiodas.adapters.database.connections import AsyncConnections
-from audiodas.adapters.database.engine import libpq_url
 from audiodas.adapters.database.repository import (
     PING,
     VERSION,

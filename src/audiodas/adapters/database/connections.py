@@ -22,7 +22,7 @@ from sqlalchemy import exc
 from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
 from sqlalchemy.sql import ClauseElement
 
-from audiodas.adapters.database import engine as engines
+from audiodas.adapters.database import connect
 
 _WAIT_S = 30.0  # for a free connection, as SQLAlchemy's pool waits (then 503)
 
@@ -89,7 +89,7 @@ class AsyncConnections:
             if generation != self._generation:
                 await connection.close()
                 continue
-            if time.monotonic() - since < engines.PING_AFTER_S:
+            if time.monotonic() - since < connect.PING_AFTER_S:
                 return connection, generation
             try:
                 await connection.execute("SELECT 1")

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from audiodas.adapters.database.engine import reads
+from audiodas.adapters.database.connect import reads
 from audiodas.adapters.database.tables import ApiKeyRow
 from audiodas.domain import ApiKey, Rejected, Scope, quoted
 

@@ -20,7 +20,7 @@ import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import Engine, text
 
-from audiodas.adapters.database.engine import libpq_url
+from audiodas.adapters.database.connect import libpq_url
 from audiodas.adapters.failures import describe, log_requeued
 from audiodas.config import Settings
 from audiodas.services.ports import Handler

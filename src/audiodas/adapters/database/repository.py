@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from audiodas.adapters.database import search, webhooks
-from audiodas.adapters.database.engine import reads
+from audiodas.adapters.database.connect import reads
 from audiodas.adapters.database.tables import (
     RecordingRow,
     StageRow,

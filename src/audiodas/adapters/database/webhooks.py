@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, Row, func, select, update
 
-from audiodas.adapters.database.engine import reads
+from audiodas.adapters.database.connect import reads
 from audiodas.adapters.database.tables import WebhookDeliveryRow as DeliveryRow
 from audiodas.domain.webhooks import Delivery
 

@@ -1,4 +1,5 @@
-"""Engines and migrations."""
+"""How the database is opened: SQLAlchemy's engine (its pool, the pings of idle connections,
+autocommit reads) and the schema's migrations."""
 
 from __future__ import annotations
 
