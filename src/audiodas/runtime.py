@@ -25,7 +25,7 @@ from audiodas.adapters.storage import LocalBlobStore
 from audiodas.adapters.topics_file import load_topics
 from audiodas.config import Settings
 from audiodas.domain.topics import Topic
-from audiodas.inference.models.pcm import waveform_of
+from audiodas.inference.waveforms import measure_waveform
 from audiodas.metrics import Metrics
 from audiodas.services import RecordingService
 from audiodas.services.access import AccessControl
@@ -79,7 +79,7 @@ def open_runtime(
     topics = load_topics(settings.topics_file)
     webhooks = SqlWebhookOutbox(database)
     service = RecordingService(
-        settings, repository, store, probe, topics, work, waveform_of, webhooks,
+        settings, repository, store, probe, topics, work, measure_waveform, webhooks,
         awaited_reads(repository),
     )  # fmt: skip
     metrics = Metrics()

@@ -129,3 +129,10 @@ def waveform_of(path: Path) -> Waveform:
     for window in windows(path, 300.0):
         meter.add(window.samples)
     return meter.waveform()
+
+
+if __name__ == "__main__":  # inference/waveforms.py: `python -m audiodas.inference.models.pcm FILE`
+    import json
+    import sys
+
+    print(json.dumps(waveform_of(Path(sys.argv[1])).as_dict()))
