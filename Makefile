@@ -45,7 +45,7 @@ run: $(VENV)/.installed $(SPEAKER_MODEL) web
 	$(BIN)/audiodas serve
 
 # After every edit: lint, the declared dependencies (deptry: every module the package imports is
-# declared, none only in an extra for tests), then the unit, integration and in-process API
+# declared, none only in an extra for tests), the layers' import rules (lint-imports), then the unit, integration and in-process API
 # tiers (no server, no model; PostgreSQL is started when its binaries are there). Under 2
 # minutes warm.
 FAST_TIERS := tests/unit tests/integration tests/api
@@ -53,6 +53,7 @@ check: $(VENV)/.installed-test $(SPEAKER_MODEL)
 	$(BIN)/ruff check src tests scripts bench
 	$(BIN)/ruff format --check src tests scripts bench
 	$(BIN)/deptry src
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q $(FAST_TIERS) $(PYTEST_ARGS)
 
 # The whole suite (every tier, then the end-to-end tests marked `database` again with every
@@ -64,6 +65,7 @@ test: $(VENV)/.installed-test $(SPEAKER_MODEL) web
 	$(BIN)/ruff check src tests scripts bench
 	$(BIN)/ruff format --check src tests scripts bench
 	$(BIN)/deptry src
+	$(BIN)/lint-imports
 	$(BIN)/pytest -n $(TEST_JOBS) --dist worksteal $(PYTEST_ARGS)
 	$(BIN)/pytest -n $(TEST_JOBS) --dist worksteal --database=postgresql $(PYTEST_ARGS)
 
