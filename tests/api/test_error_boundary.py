@@ -1,21 +1,19 @@
 """The machine's failures are answered as the README says, from a repository or a store that
-raises as a real one does: a database out of reach 503 with Retry-After, a full disk 507 with
+raises as a real one does at its edge (StorageFull, DatabaseUnavailable; tests/unit/
+test_failures.py checks the translation): a database out of reach 503 with Retry-After, a full disk 507 with
 nothing half-stored, anything else 500 with a request id and never a trace."""
 
 from __future__ import annotations
 
-import errno
-import sqlite3
-
 import pytest
-from sqlalchemy.exc import OperationalError
 
+from audiodas.domain import DatabaseUnavailable, StorageFull
 from tests.api.conftest import API, snapshot, upload
 from tests.support import assert_error
 
 
 def unreachable(*args: object, **kwargs: object) -> None:
-    raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("unable to open database"))
+    raise DatabaseUnavailable("(sqlite3.OperationalError) unable to open database")
 
 
 async def unreachable_awaited(*args: object, **kwargs: object) -> None:
@@ -23,7 +21,7 @@ async def unreachable_awaited(*args: object, **kwargs: object) -> None:
 
 
 def disk_full(*args: object, **kwargs: object) -> None:
-    raise OSError(errno.ENOSPC, "No space left on device")
+    raise StorageFull("[Errno 28] No space left on device")
 
 
 async def surprise(*args: object, **kwargs: object) -> None:

@@ -15,8 +15,8 @@ import pytest
 from audiodas.adapters.database.awaited import awaited_reads
 from audiodas.adapters.database.connect import create_engine_for, migrate
 from audiodas.adapters.database.repository import SqlRecordingRepository
-from audiodas.adapters.failures import database_unavailable
 from audiodas.config import Settings
+from audiodas.domain import DatabaseUnavailable
 
 
 def test_a_read_waiting_on_postgresql_holds_up_no_other_request(
@@ -116,5 +116,5 @@ def test_after_a_server_restart_one_read_fails_and_every_next_one_is_answered(
         failure, answers = asyncio.run(restart_then_read())
     finally:
         engine.dispose()
-    assert database_unavailable(failure)  # 503
+    assert isinstance(failure, DatabaseUnavailable)  # 503, from the adapter's edge
     assert answers == [None, None]  # the next reads, of either kind, answered

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import inspect, text
-from sqlalchemy.exc import OperationalError
 
 from audiodas.adapters.database import (
     SqlRecordingRepository,
@@ -24,6 +23,7 @@ from audiodas.adapters.local_bus import LocalBus
 from audiodas.config import Settings
 from audiodas.domain import (
     AudioInfo,
+    DatabaseUnavailable,
     Recording,
     RecordingStatus,
     Rejected,
@@ -250,7 +250,7 @@ def test_work_the_machine_broke_is_given_back_after_the_requeue_delay(
     repository.add(rec)
 
     async def broken(recording_id: str) -> None:
-        raise OperationalError("x", {}, Exception("disk I/O error"))
+        raise DatabaseUnavailable("disk I/O error")  # as the repository raises it
 
     claim = queue.claim("broken-engine", lease_s=60)
     asyncio.run(queue._run(broken, claim))

@@ -6,14 +6,20 @@ together."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy.exc import OperationalError
 
 from audiodas.config import Settings
-from audiodas.domain import AudioInfo, Recording, RecordingStatus, StageName, StageStatus
+from audiodas.domain import (
+    AudioInfo,
+    DatabaseUnavailable,
+    Recording,
+    RecordingStatus,
+    StageName,
+    StageStatus,
+    StorageFull,
+)
 from audiodas.engine.pipeline import Pipeline, StageFailed, StageOutput
 from audiodas.slots import Slots
 from audiodas.testing import in_memory_runtime
@@ -95,8 +101,8 @@ def test_a_stage_that_cannot_run_is_not_retried(pipeline) -> None:
 
 
 def test_the_machines_failure_spends_no_attempt_and_stops_the_recording(pipeline) -> None:
-    outage = OperationalError("x", {}, sqlite3.OperationalError("unable to open database"))
-    with pytest.raises(OperationalError):
+    outage = DatabaseUnavailable("unable to open database")  # as the adapters raise it
+    with pytest.raises(DatabaseUnavailable):
         run(pipeline, failing(1, outage))
     assert pipeline.slept == []
     stage = stored_stage(pipeline)
@@ -118,7 +124,7 @@ def test_a_branch_the_machine_broke_stops_the_others_and_leaves_the_recording_to
     """The three branches run together; when one raises (the machine failed, not the stage),
     the others are cancelled at once, not waited for, and the recording is not settled: the
     queue hands it out again."""
-    outage = OperationalError("x", {}, sqlite3.OperationalError("disk I/O error"))
+    outage = StorageFull("database or disk is full")
     cancelled = []
 
     async def archive(recording, name):  # type: ignore[no-untyped-def]

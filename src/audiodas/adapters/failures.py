@@ -1,18 +1,23 @@
-"""Failures of the machine rather than of the request: a full disk, a database out of reach.
-
-They are answered 507 and 503 (worth trying again later), and the engine waits them out
-instead of failing stages. Recognised wherever they surface: an OSError from a write, or the
-database driver's own error wrapped by SQLAlchemy.
+"""Failures of the machine rather than of the request: a full disk, a database out of reach,
+translated once, at the adapters' edge (`at_the_edge`), into the application's own
+`StorageFull` and `DatabaseUnavailable` (domain/errors.py), as httpx's transports map their
+network errors. Recognised here from an OSError of a write or the database driver's error as
+SQLAlchemy wraps it; the API answers them 507 and 503, the engine waits them out instead of
+failing stages.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
+import inspect
 import logging
 import sqlite3
 from collections.abc import Iterator
 
 from sqlalchemy import exc as sa
+
+from audiodas.domain import DatabaseUnavailable, StorageFull, Unavailable, unavailable_in
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _PG_DISK_FULL = "53100"  # SQLSTATE disk_full
@@ -50,7 +55,55 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 def machine_failure(exc: BaseException) -> bool:
-    return storage_full(exc) or database_unavailable(exc)
+    return unavailable_in(exc) is not None or storage_full(exc) or database_unavailable(exc)
+
+
+def translated(exc: BaseException) -> Unavailable | None:
+    """The application's failure for a driver's error of the machine, if it is one."""
+    if isinstance(exc, Unavailable):
+        return None  # already translated (an adapter calling another)
+    if storage_full(exc):
+        return StorageFull(describe(exc))
+    if database_unavailable(exc):
+        return DatabaseUnavailable(describe(exc))
+    return None
+
+
+def at_the_edge(cls: type) -> type:
+    """Every public method of an adapter class raises `StorageFull` or `DatabaseUnavailable`
+    (with the driver's error as its cause) where its driver raised a failure of the machine;
+    any other error passes unchanged."""
+    for name, method in list(vars(cls).items()):
+        if name.startswith("_") or not inspect.isfunction(method):
+            continue
+        setattr(cls, name, _translating(method))
+    return cls
+
+
+def _translating(method):  # type: ignore[no-untyped-def]
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def awaited(*args, **kwargs):  # type: ignore[no-untyped-def]
+            try:
+                return await method(*args, **kwargs)
+            except Exception as exc:
+                if (failure := translated(exc)) is not None:
+                    raise failure from exc
+                raise
+
+        return awaited
+
+    @functools.wraps(method)
+    def called(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return method(*args, **kwargs)
+        except Exception as exc:
+            if (failure := translated(exc)) is not None:
+                raise failure from exc
+            raise
+
+    return called
 
 
 def log_requeued(log: logging.Logger, recording_id: str, exc: BaseException) -> None:

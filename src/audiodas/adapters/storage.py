@@ -18,9 +18,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from audiodas.adapters.failures import at_the_edge
 from audiodas.domain import Rejected
 
 
+@at_the_edge
 class StagedFile:  # a StagedBlob
     """A file being received: counts and hashes while it writes, refuses past `max_bytes`."""
 
@@ -60,6 +62,7 @@ class StagedFile:  # a StagedBlob
 _LOCK = ".lock"
 
 
+@at_the_edge
 class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from audiodas.api import refusals
 from audiodas.api.errors import documented
 from audiodas.domain import Rejected, Scope
 from audiodas.services.access import OPEN, AccessControl, Grant, KeyCheck, LinkCheck
@@ -94,7 +95,7 @@ async def authorize(request: Request, credentials: Credentials) -> None:
     address = request.client.host if request.client else "unknown"
     if wait := access.guesses.wait_s(address):
         raise Rejected(
-            Rejected.TOO_MANY_ATTEMPTS,
+            refusals.TOO_MANY_ATTEMPTS,
             "too many wrong API keys from this address: wait before trying again",
             retry_after_s=math.ceil(wait),
         )

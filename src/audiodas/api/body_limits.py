@@ -12,6 +12,7 @@ import orjson
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from audiodas.api import refusals
 from audiodas.api.errors import rejected_response
 from audiodas.domain import Rejected
 
@@ -25,7 +26,7 @@ AUDIO = {
 
 
 def too_large() -> Rejected:
-    return Rejected(Rejected.BODY_TOO_LARGE, f"a request body here may have {JSON_MAX} bytes")
+    return Rejected(refusals.BODY_TOO_LARGE, f"a request body here may have {JSON_MAX} bytes")
 
 
 class BodyLimit:
@@ -56,4 +57,4 @@ async def json_body(request: Request) -> object:
     try:
         return orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
-        raise Rejected(Rejected.MALFORMED_BODY, f"the body is not JSON: {exc}") from None
+        raise Rejected(refusals.MALFORMED_BODY, f"the body is not JSON: {exc}") from None

@@ -18,8 +18,8 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from audiodas.adapters.failures import database_unavailable, storage_full
-from audiodas.domain import Rejected
+from audiodas.api import refusals
+from audiodas.domain import DatabaseUnavailable, Rejected, StorageFull, unavailable_in
 
 log = logging.getLogger("audiodas.api")
 
@@ -28,48 +28,48 @@ STATUS_BY_CODE: dict[str, int] = {
     Rejected.EMPTY_FILE: 400,
     Rejected.INVALID_FIELD: 400,
     Rejected.BAD_CURSOR: 400,
-    Rejected.BAD_RANGE: 400,
-    Rejected.MALFORMED_BODY: 400,
-    Rejected.HOST_NOT_ALLOWED: 400,
+    refusals.BAD_RANGE: 400,
+    refusals.MALFORMED_BODY: 400,
+    refusals.HOST_NOT_ALLOWED: 400,
     Rejected.UNAUTHENTICATED: 401,
     Rejected.INVALID_KEY: 401,
     Rejected.FORBIDDEN: 403,
     Rejected.LINK_EXPIRED: 403,
     Rejected.LINK_INVALID: 403,
-    Rejected.ORIGIN_NOT_ALLOWED: 403,
+    refusals.ORIGIN_NOT_ALLOWED: 403,
     Rejected.NOT_FOUND: 404,
-    Rejected.BODY_TIMEOUT: 408,
+    refusals.BODY_TIMEOUT: 408,
     Rejected.UNDER_RETENTION: 409,
     Rejected.VARIANT_NOT_READY: 409,
     Rejected.NOT_RETRYABLE: 409,
     Rejected.TOO_LARGE: 413,
-    Rejected.BODY_TOO_LARGE: 413,
-    Rejected.RANGE_NOT_SATISFIABLE: 416,
-    Rejected.TOO_MANY_ATTEMPTS: 429,
+    refusals.BODY_TOO_LARGE: 413,
+    refusals.RANGE_NOT_SATISFIABLE: 416,
+    refusals.TOO_MANY_ATTEMPTS: 429,
     Rejected.NOT_AUDIO: 415,
     Rejected.TOO_LONG: 422,
     Rejected.INVALID_REQUEST: 422,
-    Rejected.UNPROCESSABLE_AUDIO: 422,
-    Rejected.INFERENCE_FAILED: 500,
-    Rejected.INFERENCE_BUSY: 503,
-    Rejected.ENGINE_UNAVAILABLE: 503,
-    Rejected.DATABASE_UNAVAILABLE: 503,
-    Rejected.INFERENCE_TIMEOUT: 504,
-    Rejected.STORAGE_FULL: 507,
+    refusals.UNPROCESSABLE_AUDIO: 422,
+    refusals.INFERENCE_FAILED: 500,
+    refusals.INFERENCE_BUSY: 503,
+    refusals.ENGINE_UNAVAILABLE: 503,
+    refusals.DATABASE_UNAVAILABLE: 503,
+    refusals.INFERENCE_TIMEOUT: 504,
+    refusals.STORAGE_FULL: 507,
 }
 # Worth trying again shortly: the answer says when.
 _RETRY_AFTER_S = {
-    Rejected.INFERENCE_BUSY: 5,
-    Rejected.ENGINE_UNAVAILABLE: 10,
-    Rejected.DATABASE_UNAVAILABLE: 5,
-    Rejected.STORAGE_FULL: 60,
+    refusals.INFERENCE_BUSY: 5,
+    refusals.ENGINE_UNAVAILABLE: 10,
+    refusals.DATABASE_UNAVAILABLE: 5,
+    refusals.STORAGE_FULL: 60,
 }
 # The body was not read to its end: the connection cannot carry another request.
 _CLOSE = {
-    Rejected.BODY_TIMEOUT,
+    refusals.BODY_TIMEOUT,
     Rejected.TOO_LARGE,
-    Rejected.BODY_TOO_LARGE,
-    Rejected.MALFORMED_BODY,
+    refusals.BODY_TOO_LARGE,
+    refusals.MALFORMED_BODY,
 }
 
 
@@ -88,18 +88,20 @@ def rejected_response(exc: Rejected) -> JSONResponse:
         headers["Retry-After"] = str(retry)
     if exc.code in _CLOSE:
         headers["Connection"] = "close"
-    return error_response(STATUS_BY_CODE.get(exc.code, 400), exc.code, exc.detail, headers)
+    return error_response(STATUS_BY_CODE[exc.code], exc.code, exc.detail, headers)
 
 
 def infrastructure_failure(exc: BaseException) -> Rejected | None:
-    """The refusal a failure of the machine (not of the request) is answered with, if it is one."""
-    if storage_full(exc):
+    """The refusal a failure of the machine (not of the request) is answered with, if it is one
+    (the adapters raise them in place of their drivers' errors)."""
+    failure = unavailable_in(exc)
+    if isinstance(failure, StorageFull):
         return Rejected(
-            Rejected.STORAGE_FULL, "no space left on the server's storage; nothing was stored"
+            refusals.STORAGE_FULL, "no space left on the server's storage; nothing was stored"
         )
-    if database_unavailable(exc):
+    if isinstance(failure, DatabaseUnavailable):
         return Rejected(
-            Rejected.DATABASE_UNAVAILABLE, "the database is unavailable; try again shortly"
+            refusals.DATABASE_UNAVAILABLE, "the database is unavailable; try again shortly"
         )
     return None
 

@@ -28,8 +28,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from audiodas.api import refusals
 from audiodas.api.errors import error_response
-from audiodas.domain import Rejected
 
 _OTHER_UNIT = re.compile(r"^\s*(?!bytes\s*=)[A-Za-z][A-Za-z0-9_-]*\s*=")
 _RANGE = re.compile(r"^(\d+)-(\d*)$|^-(\d+)$")
@@ -112,7 +112,7 @@ class RangeFileResponse(Response):
             try:
                 ranges = parse_ranges(http_range, size)
             except MalformedRange as exc:
-                response = error_response(400, Rejected.BAD_RANGE, f"malformed Range header: {exc}")
+                response = error_response(400, refusals.BAD_RANGE, f"malformed Range header: {exc}")
                 return await response(scope, receive, send)
             except RangeNotSatisfiable:
                 return await _not_satisfiable(size)(scope, receive, send)
@@ -237,7 +237,7 @@ def _headers(
 def _not_satisfiable(size: int) -> Response:
     return error_response(
         416,
-        Rejected.RANGE_NOT_SATISFIABLE,
+        refusals.RANGE_NOT_SATISFIABLE,
         f"the range starts past the end of the file ({size} bytes)",
         headers={"Content-Range": f"bytes */{size}"},
     )

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from audiodas.api import refusals
 from audiodas.api.errors import rejected_response
 from audiodas.config import Settings
 from audiodas.domain import Rejected, quoted
@@ -74,10 +75,10 @@ class BrowserGuard:
         refusal = None
         if sum(1 for name, _ in scope["headers"] if name == b"host") > 1:
             # Which one a check reads and which one a redirect or link uses must never differ.
-            refusal = Rejected(Rejected.HOST_NOT_ALLOWED, "a request has one Host header")
+            refusal = Rejected(refusals.HOST_NOT_ALLOWED, "a request has one Host header")
         elif not self.host_allowed(host):
             refusal = Rejected(
-                Rejected.HOST_NOT_ALLOWED,
+                refusals.HOST_NOT_ALLOWED,
                 f"this server does not answer to the host {quoted(host)} "
                 "(AUDIODAS_ALLOWED_HOSTS lists the names it answers to)",
             )
@@ -85,7 +86,7 @@ class BrowserGuard:
             headers.get(b"origin"), headers.get(b"sec-fetch-site"), host
         ):
             refusal = Rejected(
-                Rejected.ORIGIN_NOT_ALLOWED,
+                refusals.ORIGIN_NOT_ALLOWED,
                 "a page of another origin may not change anything here "
                 "(AUDIODAS_CORS_ORIGINS lists the origins that may)",
             )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import SQLAlchemyError
 
 from audiodas.adapters import engine_reports
 from audiodas.api.dependencies import RuntimeDep
@@ -23,7 +22,7 @@ async def healthz(runtime: RuntimeDep) -> JSONBody:
     try:
         await runtime.service.reads.ping()
         body["database"] = "ok"
-    except SQLAlchemyError as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever stops the ping, the database is not ok
         body["status"], body["database"] = "unavailable", f"unreachable: {exc.__class__.__name__}"
     engines = engine_reports.live_states(runtime.settings.run_path)
     if not engines:

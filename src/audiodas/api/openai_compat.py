@@ -17,6 +17,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
+from audiodas.api import refusals
 from audiodas.api.dependencies import InferenceDep, RuntimeDep
 from audiodas.api.errors import rejected_response
 from audiodas.api.openai_errors import openai_error
@@ -192,17 +193,17 @@ async def _transcribe(inference, form, options: dict, on_segment=None) -> Transc
     try:
         return await inference.transcribe(form.file.path, on_segment=on_segment, **options)
     except InferenceBusy as exc:
-        raise Rejected(Rejected.INFERENCE_BUSY, str(exc)) from exc
+        raise Rejected(refusals.INFERENCE_BUSY, str(exc)) from exc
     except InferenceTimeout as exc:
-        raise Rejected(Rejected.INFERENCE_TIMEOUT, str(exc)) from exc
+        raise Rejected(refusals.INFERENCE_TIMEOUT, str(exc)) from exc
     except InferenceUnavailable as exc:
-        raise Rejected(Rejected.ENGINE_UNAVAILABLE, str(exc)) from exc
+        raise Rejected(refusals.ENGINE_UNAVAILABLE, str(exc)) from exc
     except ModelError as exc:  # the audio passed the checks, yet the model could not take it
         raise Rejected(
-            Rejected.UNPROCESSABLE_AUDIO, f"the model could not read this audio: {exc}"
+            refusals.UNPROCESSABLE_AUDIO, f"the model could not read this audio: {exc}"
         ) from exc
     except InferenceFailed as exc:
-        raise Rejected(Rejected.INFERENCE_FAILED, f"transcription failed: {exc}") from exc
+        raise Rejected(refusals.INFERENCE_FAILED, f"transcription failed: {exc}") from exc
     finally:
         form.file.discard()
 

@@ -21,6 +21,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import Request
 
+from audiodas.api import refusals
 from audiodas.config import Settings
 from audiodas.domain import Rejected, quoted
 from audiodas.services.ports import BlobStore, StagedBlob
@@ -117,13 +118,13 @@ async def _body(request: Request, idle_timeout_s: float) -> AsyncIterator[bytes]
             return
         except TimeoutError:
             raise Rejected(
-                Rejected.BODY_TIMEOUT, f"the body sent nothing for {idle_timeout_s:g} s"
+                refusals.BODY_TIMEOUT, f"the body sent nothing for {idle_timeout_s:g} s"
             ) from None
         yield chunk
 
 
 def _malformed(why: str) -> Rejected:
-    return Rejected(Rejected.MALFORMED_BODY, f"malformed multipart body: {why}")
+    return Rejected(refusals.MALFORMED_BODY, f"malformed multipart body: {why}")
 
 
 class _Receiver:

@@ -1,7 +1,14 @@
 """The domain: recordings, their stages and the rules on them. No HTTP, SQL or FFmpeg here."""
 
 from audiodas.domain.access import ApiKey, ApiKeyRepository, Scope
-from audiodas.domain.errors import Rejected, quoted
+from audiodas.domain.errors import (
+    DatabaseUnavailable,
+    Rejected,
+    StorageFull,
+    Unavailable,
+    quoted,
+    unavailable_in,
+)
 from audiodas.domain.recording import (
     STAGE_NAMES,
     AudioInfo,
@@ -21,6 +28,10 @@ from audiodas.domain.repository import (
 from audiodas.domain.transcript import Segment, Transcript
 
 __all__ = [
+    "DatabaseUnavailable",
+    "StorageFull",
+    "Unavailable",
+    "unavailable_in",
     "ApiKey",
     "ApiKeyRepository",
     "Scope",

@@ -1,5 +1,6 @@
-"""Errors a user can cause. Each carries a stable machine-readable code and a readable detail;
-the API maps codes to HTTP statuses (see audiodas.api.errors)."""
+"""Errors a user can cause (`Rejected`: each with a stable machine-readable code and a readable
+detail; the API maps codes to HTTP statuses, api/errors.py) and failures of the machine
+(`Unavailable`: a database out of reach, a full disk)."""
 
 
 def quoted(value: str, limit: int = 64) -> str:
@@ -32,28 +33,41 @@ class Rejected(Exception):
     BAD_CURSOR = "invalid_cursor"
     INVALID_FIELD = "invalid_field"
     INVALID_REQUEST = "invalid_request"  # a parameter or body of the wrong shape
-    BAD_RANGE = "malformed_range"
-    RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
-    MALFORMED_BODY = "malformed_body"
-    BODY_TIMEOUT = "body_timeout"
-    BODY_TOO_LARGE = "body_too_large"
     NOT_RETRYABLE = "not_retryable"
     # Access: no key, a wrong or expired or revoked key, a scope too small, a stale link.
     UNAUTHENTICATED = "unauthenticated"
     INVALID_KEY = "invalid_key"
     FORBIDDEN = "forbidden"
-    TOO_MANY_ATTEMPTS = "too_many_attempts"  # wrong keys from one address: it waits
     LINK_EXPIRED = "link_expired"
     LINK_INVALID = "link_invalid"
-    # Browser protections: a Host the server does not answer to, a page of another origin.
-    HOST_NOT_ALLOWED = "host_not_allowed"
-    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
-    # The service's own trouble, not the request's: worth trying again later.
-    STORAGE_FULL = "insufficient_storage"
-    DATABASE_UNAVAILABLE = "database_unavailable"
-    # Synchronous inference (the OpenAI-compatible endpoint).
-    INFERENCE_BUSY = "inference_busy"
-    INFERENCE_TIMEOUT = "inference_timeout"
-    INFERENCE_FAILED = "inference_failed"
-    UNPROCESSABLE_AUDIO = "unprocessable_audio"
-    ENGINE_UNAVAILABLE = "engine_unavailable"
+
+
+class Unavailable(Exception):
+    """The machine's failure, not the request's: worth trying again later. Adapters raise it at
+    their edge in place of their drivers' errors, so no other layer knows a driver."""
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database cannot be reached or is not answering (not: the query is wrong)."""
+
+
+class StorageFull(Unavailable):
+    """No space left for a file or for the database's writes."""
+
+
+def unavailable_in(exc: BaseException) -> Unavailable | None:
+    """The machine's failure `exc` is or carries: itself, a cause, or a member of a task
+    group's exception group."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, Unavailable):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)
+    return None

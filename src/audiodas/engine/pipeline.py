@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from audiodas.adapters import ffmpeg
-from audiodas.adapters.failures import machine_failure
 from audiodas.adapters.storage import sha256_of
 from audiodas.config import Settings
 from audiodas.domain import (
@@ -28,6 +27,7 @@ from audiodas.domain import (
     Transcript,
     Variant,
     VariantName,
+    unavailable_in,
     webhooks,
 )
 from audiodas.domain.topics import Topic, score
@@ -238,7 +238,7 @@ class Pipeline:
             except RecordingGone:
                 raise
             except Exception as exc:  # noqa: BLE001 - any other failure is the stage's
-                if machine_failure(exc):
+                if unavailable_in(exc) is not None:
                     raise  # the machine's, not the stage's: no attempt is spent on it
                 error = _readable(exc)
                 final = isinstance(exc, StageFailed) or attempt == retries

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from audiodas.adapters.failures import storage_full
 from audiodas.config import Settings
 from audiodas.domain import (
     AudioInfo,
@@ -22,6 +21,7 @@ from audiodas.domain import (
     Rejected,
     StageName,
     StageStatus,
+    StorageFull,
     VariantName,
     VersionPage,
     quoted,
@@ -306,9 +306,7 @@ class RecordingService:
             )
         try:
             self.repository.delete(recording_id)
-        except Exception as exc:
-            if not storage_full(exc):
-                raise
+        except StorageFull:
             # The database needs room to record the delete: free the files first. Until the
             # row goes, the recording reads as one whose files are missing.
             self.store.delete_recording(recording_id)

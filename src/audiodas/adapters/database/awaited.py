@@ -30,6 +30,7 @@ from audiodas.adapters.database.repository import (
     versions_query,
 )
 from audiodas.adapters.database.tables import as_utc
+from audiodas.adapters.failures import at_the_edge
 from audiodas.domain import Recording, RecordingStatus, VersionPage
 from audiodas.services.ports import AwaitedReads
 
@@ -45,6 +46,7 @@ def awaited_reads(repository: SqlRecordingRepository) -> AwaitedReads:
     return AsyncReads(repository)
 
 
+@at_the_edge
 class InProcessReads:
     """SQLite's: the repository's own reads, called on the event loop."""
 
@@ -72,6 +74,7 @@ class InProcessReads:
         pass
 
 
+@at_the_edge
 class AsyncReads:
     """PostgreSQL's: the repository's statements on a small pool of psycopg's async
     connections, each statement on its own (autocommit), as the repository reads."""

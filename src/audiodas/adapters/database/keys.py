@@ -9,9 +9,11 @@ from sqlalchemy.exc import IntegrityError
 
 from audiodas.adapters.database.connect import reads
 from audiodas.adapters.database.tables import ApiKeyRow
+from audiodas.adapters.failures import at_the_edge
 from audiodas.domain import ApiKey, Rejected, Scope, quoted
 
 
+@at_the_edge
 class SqlApiKeyRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -41,6 +41,7 @@ from audiodas.adapters.database.tables import (
     WebhookDeliveryRow,
     as_utc,
 )
+from audiodas.adapters.failures import at_the_edge
 from audiodas.domain import (
     STAGE_NAMES,
     Recording,
@@ -64,6 +65,7 @@ log = logging.getLogger("audiodas.database")
 T = TypeVar("T")
 
 
+@at_the_edge
 class SqlRecordingRepository:
     """Writes go through the ORM (a recording and its children in one unit); reads, the API's
     hot path, are Core queries turned straight into domain objects."""

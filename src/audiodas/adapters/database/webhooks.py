@@ -10,6 +10,7 @@ from sqlalchemy import Engine, Row, func, select, update
 
 from audiodas.adapters.database.connect import reads
 from audiodas.adapters.database.tables import WebhookDeliveryRow as DeliveryRow
+from audiodas.adapters.failures import at_the_edge
 from audiodas.domain.webhooks import Delivery
 
 _DUE = (DeliveryRow.delivered_at.is_(None), DeliveryRow.given_up_at.is_(None))
@@ -36,6 +37,7 @@ def _delivery(row: Row) -> Delivery:
     )  # fmt: skip
 
 
+@at_the_edge
 class SqlWebhookOutbox:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
