@@ -29,7 +29,7 @@ from audiodas.inference.waveforms import measure_waveform
 from audiodas.metrics import Metrics
 from audiodas.services import RecordingService
 from audiodas.services.access import AccessControl
-from audiodas.services.ports import EventBus, WorkQueue
+from audiodas.services.ports import Clock, EventBus, SystemClock, WorkQueue
 
 
 @dataclass
@@ -45,6 +45,7 @@ class Runtime:
     topics: dict[str, Topic]
     access: AccessControl
     webhooks: SqlWebhookOutbox
+    clock: Clock
 
     async def start(self) -> None:
         """Start listening to the event bus (needs the running event loop)."""
@@ -58,10 +59,15 @@ class Runtime:
 
 
 def open_runtime(
-    settings: Settings, *, events: EventBus | None = None, work: WorkQueue | None = None
+    settings: Settings,
+    *,
+    events: EventBus | None = None,
+    work: WorkQueue | None = None,
+    clock: Clock | None = None,
 ) -> Runtime:
-    """The adapters `settings` describe; `events` and `work` replace the bus and the queue
-    (`audiodas.testing` has in-memory ones)."""
+    """The adapters `settings` describe; `events`, `work` and `clock` replace the bus, the queue
+    and the system's clock (`audiodas.testing` has in-memory ones)."""
+    clock = clock or SystemClock()
     database = open_database(settings)
     repository = SqlRecordingRepository(database)
     store = LocalBlobStore(settings.data_path)
@@ -80,7 +86,7 @@ def open_runtime(
     webhooks = SqlWebhookOutbox(database)
     service = RecordingService(
         settings, repository, store, probe, topics, work, measure_waveform, webhooks,
-        awaited_reads(repository),
+        awaited_reads(repository), clock,
     )  # fmt: skip
     metrics = Metrics()
     metrics.gauge_from(
@@ -109,7 +115,7 @@ def open_runtime(
     access = open_access(settings, database)
     return Runtime(
         settings, database, repository, store, events, work, service, metrics, topics, access,
-        webhooks,
+        webhooks, clock,
     )  # fmt: skip
 
 

@@ -5,14 +5,16 @@ ships `InMemoryConnector` and httpx `MockTransport`), for fast tests of the laye
     app = create_app(runtime=runtime, inference=FakeInference("Hello."))
     with TestClient(app, base_url="http://127.0.0.1:8000") as client: ...
 
-The repository and the file store stay real (SQLite or PostgreSQL, a local folder): they are
-cheap, and what the API promises depends on them. End-to-end tests use the real adapters.
+`FakeClock` is the Clock port's: time moves when a test says so. The repository and the file
+store stay real (SQLite or PostgreSQL, a local folder): they are cheap, and what the API
+promises depends on them. End-to-end tests use the real adapters.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from audiodas.adapters.listeners import Listeners
@@ -92,6 +94,27 @@ class FakeInference:
         return Transcript(text=self.text, language=self.language, segments=segments)
 
 
-def in_memory_runtime(settings: Settings) -> Runtime:
-    """The runtime with its work queue and event bus in memory (no sockets, no run folder)."""
-    return open_runtime(settings, events=InMemoryEventBus(), work=InMemoryWorkQueue())
+class FakeClock:
+    """The Clock port's twin: time moves only when a test says so (`advance`) or when something
+    sleeps on it (at once; `slept` records how long each asked)."""
+
+    def __init__(self, start: datetime = datetime(2026, 1, 1, tzinfo=UTC)) -> None:
+        self.current = start
+        self.slept: list[float] = []
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+        await asyncio.sleep(0)  # others still get their turn, as after a real wait
+
+
+def in_memory_runtime(settings: Settings, clock: FakeClock | None = None) -> Runtime:
+    """The runtime with its work queue and event bus in memory (no sockets, no run folder),
+    and `clock` for the system's if given."""
+    return open_runtime(settings, events=InMemoryEventBus(), work=InMemoryWorkQueue(), clock=clock)

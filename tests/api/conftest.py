@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from audiodas.api.app import create_app
 from audiodas.config import Settings
 from audiodas.domain import Stage, StageName, StageStatus, Transcript
-from audiodas.testing import FakeInference, in_memory_runtime
+from audiodas.testing import FakeClock, FakeInference, in_memory_runtime
 from tests.support import stored_files
 
 API = "/api/v1/recordings"
@@ -32,17 +32,20 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def make_client(tmp_path: Path, database: str) -> Iterator[Callable[..., TestClient]]:
     """An app on a data folder of the test's own; `settings` override the defaults (as the
-    AUDIODAS_* variables would) and `transcript` is what the fake model hears (or `inference`
-    answers)."""
+    AUDIODAS_* variables would), `transcript` is what the fake model hears (or `inference`
+    answers) and `clock` the time the service reads."""
     opened: list[TestClient] = []
 
     def make(
-        transcript: str = "Hello world.", inference: FakeInference | None = None, **settings: object
+        transcript: str = "Hello world.",
+        inference: FakeInference | None = None,
+        clock: FakeClock | None = None,
+        **settings: object,
     ) -> TestClient:
         data_dir = tmp_path / f"data{len(opened)}"
         config = Settings(data_dir=data_dir, database_url=database, **settings)  # type: ignore[arg-type]
         inference = inference or FakeInference(transcript)
-        app = create_app(runtime=in_memory_runtime(config), inference=inference)
+        app = create_app(runtime=in_memory_runtime(config, clock), inference=inference)
         client = TestClient(app, base_url=BASE_URL, raise_server_exceptions=False)
         client.__enter__()  # runs the lifespan
         client.data_dir = data_dir  # type: ignore[attr-defined]

@@ -22,23 +22,20 @@ from audiodas.domain import (
 )
 from audiodas.engine.pipeline import Pipeline, StageFailed, StageOutput
 from audiodas.slots import Slots
-from audiodas.testing import in_memory_runtime
+from audiodas.testing import FakeClock, in_memory_runtime
 
 
 @pytest.fixture
 def pipeline(tmp_path):
-    runtime = in_memory_runtime(Settings(data_dir=tmp_path, stage_retries=2, retry_backoff_s=1.5))
+    clock = FakeClock()  # the back-off's waits are recorded, not slept
+    settings = Settings(data_dir=tmp_path, stage_retries=2, retry_backoff_s=1.5)
+    runtime = in_memory_runtime(settings, clock)
     slots = Slots("ffmpeg", 1)
     pipeline = Pipeline(
         runtime.settings, runtime.repository, runtime.store, None, {}, runtime.metrics, slots,
-        runtime.events,
+        runtime.events, clock,
     )  # fmt: skip
-    pipeline.slept = []  # type: ignore[attr-defined]
-
-    async def sleep(seconds: float) -> None:
-        pipeline.slept.append(seconds)  # type: ignore[attr-defined]
-
-    pipeline.sleep = sleep
+    pipeline.slept = clock.slept  # type: ignore[attr-defined]
     rec = Recording.new(
         id="1" * 32, filename="a.wav", info=AudioInfo("wav", "audio/wav", "wav", "pcm", 1, 16000, 1),
         size_bytes=1, sha256="0" * 64, now=datetime.now(UTC), retention_days=1,

@@ -54,6 +54,7 @@ class Engine:
             runtime.metrics,
             self.slots["ffmpeg"],
             runtime.events,
+            runtime.clock,
         )
         self.in_flight: set[str] = set()
         self.health_file = reports.engines_folder(settings.run_path) / f"{os.getpid()}.json"

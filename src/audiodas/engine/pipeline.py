@@ -34,8 +34,7 @@ from audiodas.domain.topics import Topic, score
 from audiodas.domain.webhooks import Delivery
 from audiodas.inference import InferencePool
 from audiodas.metrics import Metrics
-from audiodas.services.ports import STAGE, STATUS, BlobStore, EventBus
-from audiodas.services.recordings import utcnow
+from audiodas.services.ports import STAGE, STATUS, BlobStore, Clock, EventBus, SystemClock
 from audiodas.slots import Slots
 
 log = logging.getLogger("audiodas.engine")
@@ -81,6 +80,7 @@ class Pipeline:
         metrics: Metrics,
         ffmpeg_slots: Slots,
         events: EventBus,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         self.repository = repository
@@ -91,7 +91,7 @@ class Pipeline:
         self.ffmpeg_slots = ffmpeg_slots
         self.events = events
         self.ffmpeg = ffmpeg.ffmpeg_binary(settings.ffmpeg)
-        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the back-off's clock
+        self.clock = clock or SystemClock()  # stage times and the back-off
 
     async def process(self, recording_id: str) -> Recording | None:
         recording = await asyncio.to_thread(self.repository.get, recording_id)
@@ -120,7 +120,10 @@ class Pipeline:
                 reject_off_topic=self.settings.domain_policy == "reject"
             )
             events = webhooks.deliveries(
-                recording, utcnow(), urls=self.settings.webhook_urls, base=self.settings.public_url
+                recording,
+                self.clock.now(),
+                urls=self.settings.webhook_urls,
+                base=self.settings.public_url,
             )
             await self._set_status(recording_id, recording.status, events)
             log.info("recording %s %s", recording_id, recording.status)
@@ -219,13 +222,13 @@ class Pipeline:
             try:
                 async with slots.hold():
                     stage.status, stage.error = StageStatus.RUNNING, None
-                    stage.started_at, stage.finished_at = utcnow(), None
+                    stage.started_at, stage.finished_at = self.clock.now(), None
                     stage.attempts += 1
                     if not await self._save(recording, stage):
                         raise RecordingGone(recording.id)
                     began = time.perf_counter()
                     output = await work()
-                stage.status, stage.finished_at = StageStatus.DONE, utcnow()
+                stage.status, stage.finished_at = StageStatus.DONE, self.clock.now()
                 if not await self._save(recording, stage, output):
                     raise RecordingGone(recording.id)
                 self.metrics.stage_seconds.labels(name).observe(time.perf_counter() - began)
@@ -247,12 +250,12 @@ class Pipeline:
                 )
                 stage.error = error
                 if final:
-                    stage.status, stage.finished_at = StageStatus.FAILED, utcnow()
+                    stage.status, stage.finished_at = StageStatus.FAILED, self.clock.now()
                     await self._save(recording, stage)
                     self.metrics.stage_failures.labels(name).inc()
                     return False
                 await self._save(recording, stage)
-                await self.sleep(self.settings.retry_backoff_s * 2**attempt)
+                await self.clock.sleep(self.settings.retry_backoff_s * 2**attempt)
         return False
 
     async def _save(
@@ -268,7 +271,7 @@ class Pipeline:
             transcript=output.transcript,
             topic=output.topic,
             summary=output.summary,
-            now=utcnow(),
+            now=self.clock.now(),
         )
         self.events.publish({"type": STAGE, "id": recording.id, "stage": stage.as_dict()})
         return saved
@@ -278,7 +281,11 @@ class Pipeline:
     ) -> None:
         """The new status and, if it finishes the recording, its webhook events, together."""
         await asyncio.to_thread(
-            self.repository.set_status, recording_id, status, utcnow(), deliveries=deliveries
+            self.repository.set_status,
+            recording_id,
+            status,
+            self.clock.now(),
+            deliveries=deliveries,
         )
         self.events.publish({"type": STATUS, "id": recording_id, "status": status.value})
 

@@ -1,18 +1,38 @@
 """Ports the application owns beside the repository: where files are kept, how work reaches an
-engine, how progress reaches the API, the API's awaited reads, and the webhooks waiting to be
-sent. Adapters implement them; `runtime.py` picks the implementations.
+engine, how progress reaches the API, the API's awaited reads, the webhooks waiting to be
+sent, and the time. Adapters implement them; `runtime.py` picks the implementations.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from audiodas.domain import Recording, RecordingStatus, VersionPage
 from audiodas.domain.webhooks import Delivery
+
+
+class Clock(Protocol):
+    """The time, and waiting for it: retention, stage times, back-off. A test's clock moves
+    when it is told to (audiodas.testing.FakeClock)."""
+
+    def now(self) -> datetime:
+        """Aware, UTC."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 class StagedBlob(Protocol):

@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,7 +31,15 @@ from audiodas.domain.speakers import check_count, check_names, speakers_of
 from audiodas.domain.topics import Topic
 from audiodas.domain.transcript import Waveform
 from audiodas.domain.webhooks import Delivery, check_target
-from audiodas.services.ports import AwaitedReads, BlobStore, StagedBlob, WebhookOutbox, WorkQueue
+from audiodas.services.ports import (
+    AwaitedReads,
+    BlobStore,
+    Clock,
+    StagedBlob,
+    SystemClock,
+    WebhookOutbox,
+    WorkQueue,
+)
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_PAGE = 500
@@ -50,10 +58,6 @@ class VariantFile:
         return replace(self, stat=os.stat(self.path))
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class RecordingService:
     def __init__(
         self,
@@ -66,8 +70,10 @@ class RecordingService:
         measure_waveform: Callable[[Path], Waveform],
         webhooks: WebhookOutbox,
         reads: AwaitedReads,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        self.clock = clock or SystemClock()
         self.repository = repository
         self.reads = reads
         self.store = store
@@ -109,7 +115,7 @@ class RecordingService:
                 info=info,
                 size_bytes=staged.size,
                 sha256=staged.sha256,
-                now=utcnow(),
+                now=self.clock.now(),
                 retention_days=self.settings.retention_days,
                 original_path=key,
                 domain=domain,
@@ -257,7 +263,7 @@ class RecordingService:
         recording = self.get(recording_id)
         if not self.repository.reopen(
             recording_id,
-            utcnow(),
+            self.clock.now(),
             then=lambda transaction: self.work.enqueue(recording_id, transaction),
         ):
             raise Rejected(
@@ -276,7 +282,9 @@ class RecordingService:
         # Deleted since it was read: the same 404 as any missing recording.
         _existing(
             recording_id,
-            lambda: self.repository.save_speaker_names(recording_id, merged, utcnow()) or None,
+            lambda: (
+                self.repository.save_speaker_names(recording_id, merged, self.clock.now()) or None
+            ),
         )
         return replace(recording, speaker_names=merged)
 
@@ -298,7 +306,7 @@ class RecordingService:
 
     def delete(self, recording_id: str) -> None:
         recording = self.get(recording_id)
-        if recording.under_retention(utcnow()):
+        if recording.under_retention(self.clock.now()):
             raise Rejected(
                 Rejected.UNDER_RETENTION,
                 f"the archive copy is under legal retention until "
