@@ -34,7 +34,7 @@ from audiodas.adapters.media import probe  # noqa: E402
 from audiodas.commands.process import ingest_file  # noqa: E402
 from audiodas.config import Settings  # noqa: E402
 from audiodas.engine import Engine  # noqa: E402
-from audiodas.runtime import open_runtime  # noqa: E402
+from audiodas.runtime import open_engine, open_runtime  # noqa: E402
 
 
 def cpu_seconds(engine: Engine) -> float:
@@ -47,7 +47,7 @@ def cpu_seconds(engine: Engine) -> float:
 
 async def direct(engine: Engine, files: list[Path], tmp: Path) -> None:
     """The same work as the pipeline, called one stage after another."""
-    binary = engine.pipeline.ffmpeg
+    binary = engine.pipeline.encoder.binary
     for i, path in enumerate(files):
         await ffmpeg.run_ffmpeg(binary, ffmpeg.archive_args(path, tmp / f"{i}.m4a", 1), timeout=600)
         await ffmpeg.run_ffmpeg(binary, ffmpeg.echo_args(path, tmp / f"{i}.mp3"), timeout=600)
@@ -68,7 +68,7 @@ async def through_engine(engine: Engine, runtime, ids: list[str]) -> None:  # ty
 
 def throughput(files: list[Path], audio_s: float, tmp: Path) -> None:
     runtime = open_runtime(Settings(data_dir=tmp / "data"))
-    engine = Engine(runtime)
+    engine = open_engine(runtime)
 
     async def run() -> tuple[float, float, float, float]:
         await runtime.start()

@@ -15,8 +15,7 @@ import pytest
 from audiodas.commands.process import ingest_file
 from audiodas.config import Settings
 from audiodas.domain import STAGE_NAMES, RecordingStatus, StageStatus
-from audiodas.engine import Engine
-from audiodas.runtime import open_runtime
+from audiodas.runtime import open_engine, open_runtime
 from tests.support import free_port
 from tests.test_engine import stages, upload, wait_finished
 
@@ -57,7 +56,7 @@ def test_stages_are_idempotent(tmp_path: Path, assets: Path) -> None:
 
     async def run_twice() -> tuple:
         runtime = open_runtime(settings)
-        engine = Engine(runtime)
+        engine = open_engine(runtime)
         recording = await asyncio.to_thread(ingest_file, runtime, assets / "beckett.wav", None)
         first = await engine.pipeline.process(recording.id)
         # Run every stage again, as after a crash that lost their completion.

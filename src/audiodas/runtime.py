@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+import sqlalchemy
 
 from audiodas.adapters import engine_reports, secret_file
 from audiodas.adapters.database import (
@@ -19,32 +19,46 @@ from audiodas.adapters.database.connect import libpq_url
 from audiodas.adapters.database.keys import SqlApiKeyRepository
 from audiodas.adapters.database.pg_bus import PostgresBus
 from audiodas.adapters.database.procrastinate_queue import ProcrastinateWorkQueue
+from audiodas.adapters.engine_reports import StateFile
+from audiodas.adapters.ffmpeg import FFmpegEncoder, ffmpeg_binary
 from audiodas.adapters.local_bus import LocalBus
 from audiodas.adapters.media import probe
 from audiodas.adapters.storage import LocalBlobStore
 from audiodas.adapters.topics_file import load_topics
+from audiodas.adapters.webhook_sender import WebhookSender
 from audiodas.config import Settings
+from audiodas.domain import RecordingRepository
 from audiodas.domain.topics import Topic
+from audiodas.engine import Engine, Pipeline
+from audiodas.inference import InferencePool, InferenceServer
 from audiodas.inference.waveforms import measure_waveform
 from audiodas.metrics import Metrics
 from audiodas.services import RecordingService
 from audiodas.services.access import AccessControl
-from audiodas.services.ports import Clock, EventBus, SystemClock, WorkQueue
+from audiodas.services.ports import (
+    BlobStore,
+    Clock,
+    EventBus,
+    SystemClock,
+    WebhookOutbox,
+    WorkQueue,
+)
+from audiodas.slots import Slots
 
 
 @dataclass
 class Runtime:
     settings: Settings
-    database: Engine  # SQLAlchemy's: the connections' pool
-    repository: SqlRecordingRepository
-    store: LocalBlobStore
+    database: sqlalchemy.Engine  # the connections' pool
+    repository: RecordingRepository
+    store: BlobStore
     events: EventBus
     work: WorkQueue
     service: RecordingService
     metrics: Metrics
     topics: dict[str, Topic]
     access: AccessControl
-    webhooks: SqlWebhookOutbox
+    webhooks: WebhookOutbox
     clock: Clock
 
     async def start(self) -> None:
@@ -119,7 +133,7 @@ def open_runtime(
     )  # fmt: skip
 
 
-def open_access(settings: Settings, database: Engine) -> AccessControl:
+def open_access(settings: Settings, database: sqlalchemy.Engine) -> AccessControl:
     """Keys and signed links on the deployment's database and secret (also for the CLI)."""
     return AccessControl(settings, SqlApiKeyRepository(database), signing_secret(settings))
 
@@ -135,3 +149,36 @@ def _engine_slots(settings: Settings, key: str) -> dict[str, float]:
     """Slots as the engines running on this machine last reported them."""
     totals = engine_reports.slot_totals(engine_reports.live_states(settings.run_path))
     return {kind: slots[key] for kind, slots in totals.items()}
+
+
+def open_engine(runtime: Runtime, *, consume: bool = True) -> Engine:
+    """The engine from its parts: the inference processes (one per AI slot) and their service
+    to the API's processes, the slots, FFmpeg, the pipeline, the state file and, when webhooks
+    are configured, their sender. `consume=False`: inference only (an API node)."""
+    settings = runtime.settings
+    ai = InferencePool(settings)
+    slots = {
+        "ai": ai.slots,
+        "recordings": Slots("recordings", settings.recording_slots),
+        "ffmpeg": Slots("ffmpeg", settings.ffmpeg_slots),
+    }
+    encoder = FFmpegEncoder(
+        ffmpeg_binary(settings.ffmpeg),
+        nice=settings.heavy_work_nice,
+        idle_policy=settings.heavy_work_idle_policy,
+    )
+    pipeline = Pipeline(
+        settings, runtime.repository, runtime.store, ai, encoder, runtime.topics,
+        runtime.metrics, slots["ffmpeg"], runtime.events, runtime.clock,
+    )  # fmt: skip
+    secret = settings.webhook_secret
+    webhooks = (
+        WebhookSender(settings, runtime.webhooks, secret.get_secret_value().encode())
+        if secret is not None
+        else None
+    )
+    return Engine(
+        settings, runtime.work, runtime.repository, pipeline, ai,
+        InferenceServer(ai, settings.run_path), slots, StateFile(settings.run_path), webhooks,
+        consume=consume,
+    )  # fmt: skip

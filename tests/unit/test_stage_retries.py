@@ -32,7 +32,7 @@ def pipeline(tmp_path):
     runtime = in_memory_runtime(settings, clock)
     slots = Slots("ffmpeg", 1)
     pipeline = Pipeline(
-        runtime.settings, runtime.repository, runtime.store, None, {}, runtime.metrics, slots,
+        runtime.settings, runtime.repository, runtime.store, None, None, {}, runtime.metrics, slots,
         runtime.events, clock,
     )  # fmt: skip
     pipeline.slept = clock.slept  # type: ignore[attr-defined]

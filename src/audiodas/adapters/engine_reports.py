@@ -23,6 +23,26 @@ def write_state(path: Path, state: dict) -> None:
     os.replace(temp, path)
 
 
+class StateFile:
+    """The StateReport port: this engine process's file (`engines/<pid>.json`); a write that
+    fails (the run folder gone) is skipped, the next one tries again."""
+
+    interval_s = INTERVAL_S
+
+    def __init__(self, run_path: Path) -> None:
+        self.path = engines_folder(run_path) / f"{os.getpid()}.json"
+
+    def write(self, state: dict) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_state(self.path, state)
+        except OSError:
+            pass
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 def live_states(run_path: Path) -> list[dict]:
     """The last report of every engine heard from within STALE_AFTER_S (the others are gone or
     wedged)."""

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
+from audiodas.adapters.storage import sha256_of
+from audiodas.domain import VariantName
+
 # Same input, same bytes: no encoder version, creation time or other metadata in the output.
 _REPRODUCIBLE = ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact"]
 
@@ -98,3 +101,24 @@ def _cause(output: str) -> str:
         if line:
             return line[:200]
     return "no message"
+
+
+class FFmpegEncoder:
+    """The Encoder port: the archive (AAC) and the echo-filtered MP3, by FFmpeg at the heavy
+    work's priority."""
+
+    def __init__(self, binary: str, *, nice: int, idle_policy: bool) -> None:
+        self.binary, self.nice, self.idle_policy = binary, nice, idle_policy
+
+    async def encode(
+        self, variant: VariantName, source: Path, target: Path, *, channels: int, timeout: float
+    ) -> tuple[str, int]:
+        args = (
+            archive_args(source, target, channels)
+            if variant == VariantName.ARCHIVE
+            else echo_args(source, target)
+        )
+        await run_ffmpeg(
+            self.binary, args, timeout=timeout, nice=self.nice, idle_policy=self.idle_policy
+        )
+        return await asyncio.to_thread(sha256_of, target)

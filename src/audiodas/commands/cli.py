@@ -74,14 +74,14 @@ def worker_command(
 
 
 async def _worker(settings: Settings, consume: bool) -> None:
-    from audiodas.engine import Engine
+
     from audiodas.processes import die_with_supervisor
-    from audiodas.runtime import open_runtime
+    from audiodas.runtime import open_engine, open_runtime
 
     die_with_supervisor()
     runtime = open_runtime(settings)
     await runtime.start()
-    engine = Engine(runtime, consume=consume)
+    engine = open_engine(runtime, consume=consume)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

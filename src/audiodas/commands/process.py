@@ -16,13 +16,13 @@ from audiodas.domain import STAGE_NAMES, Recording, Rejected, StageStatus
 
 async def process_files(settings: Settings, files: list[Path], domain: str | None) -> int:
     """Ingest each file into the configured store and process it; returns the exit code."""
-    from audiodas.engine import Engine
-    from audiodas.runtime import open_runtime
+
+    from audiodas.runtime import open_engine, open_runtime
 
     console = Console(stderr=True)
     runtime = open_runtime(settings)
     await runtime.start()
-    engine = Engine(runtime)
+    engine = open_engine(runtime)
     changed = asyncio.Event()
     runtime.events.subscribe(lambda _event: changed.set())
     recordings: list[Recording] = []

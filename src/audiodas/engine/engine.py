@@ -1,7 +1,7 @@
 """The engine: the WorkQueue hands it recordings, at most `recording_slots` at a time, and it
 runs the pipeline on each; the models run in the inference pool's processes, which the engine
-also offers to the API's processes (the OpenAI-compatible endpoint). It also sends the webhooks
-that finished recordings queued.
+also offers to the API's processes (the OpenAI-compatible endpoint). It also runs the webhook
+sender. Built from its parts by `runtime.open_engine`.
 
 Delivery: at least once (see the WorkQueue in use). If the engine dies, its work is handed out
 again and its unfinished stages run again. Stages are idempotent: a re-run writes the same files
@@ -11,63 +11,76 @@ under the same names.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
 import time
 import uuid
+from typing import Protocol
 
-from audiodas.adapters import engine_reports as reports
-from audiodas.adapters.webhook_sender import WebhookSender
+from audiodas.config import Settings
+from audiodas.domain import RecordingRepository
 from audiodas.engine.pipeline import Pipeline
-from audiodas.inference import InferencePool, InferenceServer
-from audiodas.runtime import Runtime
+from audiodas.services.ports import Service, StateReport, WorkQueue
 from audiodas.slots import Slots
 
 log = logging.getLogger("audiodas.engine")
 
 
+class InferenceProcesses(Protocol):
+    """The inference pool as the engine runs it: its processes started and stopped, and how
+    they are (inference/pool.py)."""
+
+    slots: Slots
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def state(self) -> dict: ...
+
+
 class Engine:
-    def __init__(self, runtime: Runtime, *, consume: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        work: WorkQueue,
+        repository: RecordingRepository,
+        pipeline: Pipeline,
+        ai: InferenceProcesses,
+        inference_server: Service | None,
+        slots: dict[str, Slots],
+        report: StateReport,
+        webhooks: Service | None = None,
+        *,
+        consume: bool = True,
+    ) -> None:
         """`consume=False`: only the inference service (API nodes whose recordings are processed
-        by `audiodas worker` elsewhere)."""
-        settings = runtime.settings
-        self.runtime = runtime
+        by `audiodas worker` elsewhere). `inference_server` offers `ai` to the API's processes;
+        `webhooks` sends the deliveries finished recordings queued."""
         self.settings = settings
-        self.work = runtime.work
+        self.work = work
+        self.repository = repository
+        self.pipeline = pipeline
+        self.ai = ai
+        self.inference_server = inference_server
+        self.slots = slots
+        self.report = report
+        self.webhooks = webhooks
         self.consume = consume
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.ai = InferencePool(settings)
-        self.inference_server = InferenceServer(self.ai, settings.run_path)
-        self.slots = {
-            "ai": self.ai.slots,
-            "recordings": Slots("recordings", settings.recording_slots),
-            "ffmpeg": Slots("ffmpeg", settings.ffmpeg_slots),
-        }
-        self.pipeline = Pipeline(
-            settings,
-            runtime.repository,
-            runtime.store,
-            self.ai,
-            runtime.topics,
-            runtime.metrics,
-            self.slots["ffmpeg"],
-            runtime.events,
-            runtime.clock,
-        )
         self.in_flight: set[str] = set()
-        self.health_file = reports.engines_folder(settings.run_path) / f"{os.getpid()}.json"
         self._serving: asyncio.Task | None = None
         self._reporter: asyncio.Task | None = None
-        self._webhooks: asyncio.Task | None = None
+        self._services: list[asyncio.Task] = []
         self._stopping = False
 
     async def start(self) -> None:
-        await self.inference_server.start()
+        if self.inference_server is not None:
+            await self.inference_server.start()
         if self.consume:
             await self.ai.start()  # models load before the first claim and the first report
-            repaired = await asyncio.to_thread(self.runtime.repository.repair_search)
+            repaired = await asyncio.to_thread(self.repository.repair_search)
             if repaired:
                 log.info("search index repaired: %d entries removed or rewritten", repaired)
         self._reporter = asyncio.create_task(self._report_forever(), name="audiodas-health")
@@ -80,11 +93,10 @@ class Engine:
                 ),
                 name="audiodas-work",
             )
-        secret = self.settings.webhook_secret
-        if self.consume and secret is not None:
-            key = secret.get_secret_value().encode()
-            sender = WebhookSender(self.settings, self.runtime.webhooks, key)
-            self._webhooks = asyncio.create_task(sender.run(), name="audiodas-webhooks")
+            if self.webhooks is not None:
+                self._services.append(
+                    asyncio.create_task(self.webhooks.run(), name="audiodas-webhooks")
+                )
         log.info(
             "engine %s started: %s%s",
             self.worker_id,
@@ -99,13 +111,14 @@ class Engine:
         if self._serving is not None:
             await self.work.stop(grace)
             await asyncio.gather(self._serving, return_exceptions=True)
-        await self.inference_server.close()
+        if self.inference_server is not None:
+            await self.inference_server.close()
         await self.ai.close()
-        for task in (self._reporter, self._webhooks):  # a delivery cut short is sent again
+        for task in (self._reporter, *self._services):  # a delivery cut short is sent again
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        self.health_file.unlink(missing_ok=True)
+        self.report.remove()
         log.info("engine stopped")
 
     async def _process(self, recording_id: str) -> None:
@@ -116,7 +129,7 @@ class Engine:
                 await self.pipeline.process(recording_id)
         finally:
             self.in_flight.discard(recording_id)
-            self._report()
+            self.report.write(self.state())
 
     def state(self) -> dict:
         return {
@@ -130,13 +143,7 @@ class Engine:
             "reported_at": time.time(),
         }
 
-    def _report(self) -> None:
-        """The engine's state in the run folder, for /healthz and /metrics in the API's processes."""
-        with contextlib.suppress(OSError):
-            reports.write_state(self.health_file, self.state())
-
     async def _report_forever(self) -> None:
-        self.health_file.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            self._report()
-            await asyncio.sleep(reports.INTERVAL_S)
+            self.report.write(self.state())
+            await asyncio.sleep(self.report.interval_s)

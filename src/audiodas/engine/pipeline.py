@@ -14,8 +14,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from audiodas.adapters import ffmpeg
-from audiodas.adapters.storage import sha256_of
 from audiodas.config import Settings
 from audiodas.domain import (
     Recording,
@@ -32,9 +30,17 @@ from audiodas.domain import (
 )
 from audiodas.domain.topics import Topic, score
 from audiodas.domain.webhooks import Delivery
-from audiodas.inference import InferencePool
 from audiodas.metrics import Metrics
-from audiodas.services.ports import STAGE, STATUS, BlobStore, Clock, EventBus, SystemClock
+from audiodas.services.ports import (
+    STAGE,
+    STATUS,
+    BlobStore,
+    Clock,
+    Encoder,
+    EventBus,
+    Inference,
+    SystemClock,
+)
 from audiodas.slots import Slots
 
 log = logging.getLogger("audiodas.engine")
@@ -75,7 +81,8 @@ class Pipeline:
         settings: Settings,
         repository: RecordingRepository,
         store: BlobStore,
-        ai: InferencePool,
+        ai: Inference,
+        encoder: Encoder,
         topics: dict[str, Topic],
         metrics: Metrics,
         ffmpeg_slots: Slots,
@@ -86,11 +93,11 @@ class Pipeline:
         self.repository = repository
         self.store = store
         self.ai = ai
+        self.encoder = encoder
         self.topics = topics
         self.metrics = metrics
         self.ffmpeg_slots = ffmpeg_slots
         self.events = events
-        self.ffmpeg = ffmpeg.ffmpeg_binary(settings.ffmpeg)
         self.clock = clock or SystemClock()  # stage times and the back-off
 
     async def process(self, recording_id: str) -> Recording | None:
@@ -140,20 +147,14 @@ class Pipeline:
         async def work() -> StageOutput:
             source = self.store.local_path(recording.variants[VariantName.ORIGINAL].path)
             target = self.store.scratch(encoding.suffix)
-            args = (
-                ffmpeg.archive_args(source, target, recording.channels)
-                if name == StageName.ARCHIVE
-                else ffmpeg.echo_args(source, target)
-            )
             try:
-                await ffmpeg.run_ffmpeg(
-                    self.ffmpeg,
-                    args,
+                sha256, size = await self.encoder.encode(
+                    encoding.variant,
+                    source,
+                    target,
+                    channels=recording.channels,
                     timeout=60 + recording.duration_s,
-                    nice=self.settings.heavy_work_nice,
-                    idle_policy=self.settings.heavy_work_idle_policy,
                 )
-                sha256, size = await asyncio.to_thread(sha256_of, target)
                 path = await asyncio.to_thread(
                     self.store.put, target, recording.id, f"{encoding.variant}{encoding.suffix}"
                 )

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from audiodas.domain import Recording, RecordingStatus, VersionPage
+from audiodas.domain import Recording, RecordingStatus, Transcript, VariantName, VersionPage
 from audiodas.domain.webhooks import Delivery
+from audiodas.slots import Slots
 
 
 class Clock(Protocol):
@@ -83,6 +84,10 @@ class BlobStore(Protocol):
 
     def delete_recording(self, recording_id: str) -> None:
         """Every blob of the recording; nothing if it has none."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what this process holds (its temp folder)."""
         ...
 
 
@@ -170,3 +175,49 @@ class WebhookOutbox(Protocol):
     def resend(self, recording_id: str, delivery_id: str) -> Delivery | None:
         """Due again now, attempts counted afresh; None if the recording has no such delivery."""
         ...
+
+
+class Encoder(Protocol):
+    """Makes a recording's variants from its original (FFmpeg: adapters/ffmpeg.py)."""
+
+    async def encode(
+        self, variant: VariantName, source: Path, target: Path, *, channels: int, timeout: float
+    ) -> tuple[str, int]:
+        """Write `target`; its SHA-256 and size. Raises with a one-line reason when it cannot."""
+        ...
+
+
+class Inference(Protocol):
+    """The models, each call in an inference process (inference/pool.py). The caller holds an
+    AI slot (`slots`) around each call."""
+
+    slots: Slots
+
+    async def transcribe(
+        self,
+        path: Path,
+        *,
+        timeout: float,
+        word_timestamps: bool = False,
+        diarize: bool = False,
+        speakers: int | None = None,
+    ) -> Transcript: ...
+
+    async def summarize(self, text: str, *, timeout: float) -> str | None: ...
+
+
+class Service(Protocol):
+    """Something the engine runs beside its work until it stops (the webhook sender)."""
+
+    async def run(self) -> None: ...
+
+
+class StateReport(Protocol):
+    """Where the engine says how it is, for /healthz and /metrics in the API's processes
+    (adapters/engine_reports.py: a file in the run folder)."""
+
+    interval_s: float
+
+    def write(self, state: dict) -> None: ...
+
+    def remove(self) -> None: ...
