@@ -43,7 +43,7 @@ def _api_test_on_sqlite(item: pytest.Item) -> bool:
     return (
         item.get_closest_marker("database") is not None
         and bool({"start_server", "server", "stored"} & fixtures)
-        and not {"postgres", "database_url"} & fixtures
+        and not {"postgres", "database_url", "migrated_url"} & fixtures
     )
 
 
@@ -117,6 +117,47 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'test.db'}"
     cluster: PostgresCluster = request.getfixturevalue("postgres")
     return cluster.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+def _migrate(url: str) -> None:
+    from audiodas.adapters.database import create_engine_for, migrate
+    from audiodas.config import Settings
+
+    engine = create_engine_for(Settings(database_url=url).sqlalchemy_url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()  # a template must have no connection when it is copied
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with every migration applied, made once per session and copied by each
+    test that wants a migrated database (running the migrations is most of a fast test)."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_template(postgres: PostgresCluster) -> str:
+    """The same on PostgreSQL: a database each test's is created from (CREATE DATABASE ...
+    TEMPLATE), migrated once per session."""
+    name = f"migrated_{uuid.uuid4().hex[:8]}"
+    _migrate(postgres.create_database(name))
+    return name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database of the test's own with the schema in place, on each backend."""
+    if request.param == "sqlite":
+        target = tmp_path / "migrated.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), target)
+        return f"sqlite:///{target}"
+    template = request.getfixturevalue("migrated_postgres_template")
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.create_database(f"m_{uuid.uuid4().hex[:12]}", template=template)
 
 
 @pytest.fixture

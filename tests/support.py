@@ -253,8 +253,9 @@ class PostgresCluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        """A new database, or the one of that name made earlier."""
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database (a copy of `template`, if given), or the one of that name made
+        earlier."""
         import psycopg
 
         with psycopg.connect(self.url(), autocommit=True) as conn:
@@ -262,7 +263,8 @@ class PostgresCluster:
                 "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
             ).fetchone()
             if not exists:
-                conn.execute(f'CREATE DATABASE "{name}"')
+                copy = f' TEMPLATE "{template}"' if template else ""
+                conn.execute(f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 
     def terminate(self, pid: int) -> None:

@@ -4,7 +4,6 @@ test PostgreSQL. Milliseconds a request; no process, socket or model is started.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,11 +21,9 @@ API = "/api/v1/recordings"
 BASE_URL = "http://127.0.0.1:8000"  # what a browser on the embedded default sends as Host
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'api.db'}"
-    return request.getfixturevalue("postgres").create_database(f"a_{uuid.uuid4().hex[:12]}")
+@pytest.fixture
+def database(migrated_url: str) -> str:
+    return migrated_url
 
 
 @pytest.fixture

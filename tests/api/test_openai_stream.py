@@ -13,7 +13,10 @@ from tests.api.conftest import BASE_URL
 
 
 def stream(client, path):  # type: ignore[no-untyped-def]
-    official = openai.OpenAI(base_url=f"{BASE_URL}/v1", api_key="-", http_client=client)
+    # No retries: the client would wait out Retry-After twice before raising.
+    official = openai.OpenAI(
+        base_url=f"{BASE_URL}/v1", api_key="-", http_client=client, max_retries=0
+    )
     with path.open("rb") as f:
         return list(official.audio.transcriptions.create(model="whisper-1", file=f, stream=True))
 
@@ -33,7 +36,10 @@ def test_a_failure_after_the_first_segment_ends_the_stream_with_an_error(
 ) -> None:
     died = FakeInference("Hello world.", failure=InferenceFailed("the inference process died"))
     client = make_client(inference=died)
-    official = openai.OpenAI(base_url=f"{BASE_URL}/v1", api_key="-", http_client=client)
+    # No retries: the client would wait out Retry-After twice before raising.
+    official = openai.OpenAI(
+        base_url=f"{BASE_URL}/v1", api_key="-", http_client=client, max_retries=0
+    )
     events = []
     with pytest.raises(openai.APIError) as failed:
         with audio_files["short_mp3"].open("rb") as f:

@@ -9,9 +9,9 @@ from audiodas.config import Settings
 
 
 @pytest.fixture
-def repository(database_url: str) -> Iterator[SqlRecordingRepository]:
+def repository(migrated_url: str) -> Iterator[SqlRecordingRepository]:
     """A migrated, empty database on each backend."""
-    engine = create_engine_for(Settings(database_url=database_url).sqlalchemy_url)
-    migrate(engine)
+    engine = create_engine_for(Settings(database_url=migrated_url).sqlalchemy_url)
+    migrate(engine)  # already at the head: checked, nothing run
     yield SqlRecordingRepository(engine)
     engine.dispose()
