@@ -97,7 +97,7 @@ def open_runtime(
             else SqlWorkQueue(database, events, settings)
         )
     topics = load_topics(settings.topics_file)
-    webhooks = SqlWebhookOutbox(database)
+    webhooks = SqlWebhookOutbox(database, clock)
     service = RecordingService(
         settings, repository, store, probe, topics, work, measure_waveform, webhooks,
         awaited_reads(repository), clock,

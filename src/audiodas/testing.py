@@ -5,21 +5,38 @@ ships `InMemoryConnector` and httpx `MockTransport`), for fast tests of the laye
     app = create_app(runtime=runtime, inference=FakeInference("Hello."))
     with TestClient(app, base_url="http://127.0.0.1:8000") as client: ...
 
-`FakeClock` is the Clock port's: time moves when a test says so. The repository and the file
-store stay real (SQLite or PostgreSQL, a local folder): they are cheap, and what the API
-promises depends on them. End-to-end tests use the real adapters.
+`FakeClock` is the Clock port's: time moves when a test says so. `InMemoryRecordingRepository`
+and `InMemoryWebhookOutbox` stand for the database's (not its search: FTS5 and tsvector ranking
+are SQL's); tests/integration/test_port_contracts.py holds each twin to the same contract as
+its real adapters. `in_memory_runtime` keeps a real database and file store (cheap, and what
+the API promises depends on them). End-to-end tests use the real adapters.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from audiodas.adapters.listeners import Listeners
 from audiodas.config import Settings
-from audiodas.domain import Segment, Transcript
+from audiodas.domain import (
+    RecordingStatus,
+    Segment,
+    Stage,
+    StageName,
+    StageStatus,
+    Transcript,
+    VariantName,
+    VersionPage,
+)
+from audiodas.domain.recording import Recording
+from audiodas.domain.repository import StoredVariant
+from audiodas.domain.transcript import Waveform, Word
+from audiodas.domain.webhooks import Delivery
 from audiodas.runtime import Runtime, open_runtime
 from audiodas.services.ports import Handler
 
@@ -112,6 +129,208 @@ class FakeClock:
         self.slept.append(seconds)
         self.advance(seconds)
         await asyncio.sleep(0)  # others still get their turn, as after a real wait
+
+
+class InMemoryRecordingRepository:
+    """The RecordingRepository port's twin: each recording kept as a copy in a dict (a read
+    never shares an object with the store). Webhook deliveries that `set_status` queues go to
+    `outbox`. `then(transaction)` gets None: an in-memory queue has no transaction to join.
+    Search is SQL's own (FTS5 and tsvector ranking): the twin does not search."""
+
+    def __init__(self, outbox: InMemoryWebhookOutbox | None = None) -> None:
+        self.outbox = outbox or InMemoryWebhookOutbox()
+        self._rows: dict[str, Recording] = {}
+        self._words: dict[str, list[Word]] = {}
+        self._waveforms: dict[str, Waveform] = {}
+
+    def add(self, recording: Recording, *, then=None) -> None:  # type: ignore[no-untyped-def]
+        if recording.id in self._rows:
+            raise ValueError(f"recording {recording.id} exists")
+        self._rows[recording.id] = copy.deepcopy(recording)
+        if then is not None:
+            then(None)
+
+    def get(self, recording_id: str, *, segments: bool = True) -> Recording | None:
+        row = self._rows.get(recording_id)
+        if row is None:
+            return None
+        found = copy.deepcopy(row)
+        if not segments:
+            found.segments = []
+        return found
+
+    def versions(self, *, limit: int, cursor: str | None = None, status=None) -> VersionPage:  # type: ignore[no-untyped-def]
+        rows = sorted(self._rows.values(), key=lambda r: (r.created_at, r.id), reverse=True)
+        if status is not None:
+            rows = [r for r in rows if r.status == status]
+        if cursor:
+            after = cursor.split("|", 1)
+            rows = [r for r in rows if (r.created_at.isoformat(), r.id) < (after[0], after[1])]
+        page = rows[:limit]
+        more = len(rows) > limit
+        next_cursor = f"{page[-1].created_at.isoformat()}|{page[-1].id}" if more else None
+        return VersionPage([(r.id, r.updated_at) for r in page], next_cursor)
+
+    def search(self, query, *, limit: int, cursor=None, status=None):  # type: ignore[no-untyped-def]
+        raise NotImplementedError("search is SQL's (FTS5, tsvector): test it on a database")
+
+    def version(self, recording_id: str) -> datetime | None:
+        row = self._rows.get(recording_id)
+        return row.updated_at if row else None
+
+    def get_many(self, recording_ids: list[str]) -> list[Recording]:
+        found = [self.get(i, segments=False) for i in recording_ids if i in self._rows]
+        for recording in found:
+            recording.transcript = None  # type: ignore[union-attr]
+        return found  # type: ignore[return-value]
+
+    def find_variant(self, recording_id: str, name: VariantName) -> StoredVariant | None:
+        row = self._rows.get(recording_id)
+        if row is None:
+            return None
+        return StoredVariant(row.filename, row.status, copy.deepcopy(row.variants.get(name)))
+
+    def waveform(self, recording_id: str) -> Waveform | None:
+        return self._waveforms.get(recording_id)
+
+    def words(self, recording_id: str) -> list[Word]:
+        return list(self._words.get(recording_id, []))
+
+    def save_waveform(self, recording_id: str, waveform: Waveform) -> None:
+        if recording_id in self._rows:
+            self._waveforms[recording_id] = waveform
+
+    def save_speaker_names(self, recording_id: str, names: dict[str, str], now: datetime) -> bool:
+        row = self._rows.get(recording_id)
+        if row is None:
+            return False
+        row.speaker_names, row.updated_at = dict(names), now
+        return True
+
+    def delete(self, recording_id: str) -> bool:
+        self._words.pop(recording_id, None)
+        self._waveforms.pop(recording_id, None)
+        self.outbox.forget(recording_id)
+        return self._rows.pop(recording_id, None) is not None
+
+    def repair_search(self) -> int:
+        return 0  # no search entries to leave behind
+
+    def save_stage(  # type: ignore[no-untyped-def]
+        self, recording_id: str, stage: Stage, *, variant=None, transcript=None, topic=None,
+        summary=None, now: datetime,
+    ) -> bool:  # fmt: skip
+        row = self._rows.get(recording_id)
+        if row is None or stage.name not in row.stages:
+            return False
+        row.stages[stage.name] = copy.deepcopy(stage)
+        row.updated_at = now
+        if variant is not None:
+            row.variants[variant.name] = copy.deepcopy(variant)
+        if transcript is not None:
+            row.transcript, row.language = transcript.text, transcript.language
+            row.segments, row.topic = copy.deepcopy(transcript.segments), topic
+            self._words[recording_id] = list(transcript.words)
+            if transcript.waveform is not None:
+                self._waveforms[recording_id] = transcript.waveform
+        if stage.name == StageName.SUMMARIZE and stage.status == StageStatus.DONE:
+            row.summary = summary
+        return True
+
+    def set_status(self, recording_id: str, status, now: datetime, *, deliveries=()) -> None:  # type: ignore[no-untyped-def]
+        row = self._rows.get(recording_id)
+        if row is not None and row.status != status:
+            row.status, row.updated_at = status, now
+            for delivery in deliveries:
+                self.outbox.add(delivery)
+
+    def reopen(self, recording_id: str, now: datetime, *, then=None) -> bool:  # type: ignore[no-untyped-def]
+        row = self._rows.get(recording_id)
+        if row is None or row.status != RecordingStatus.FAILED:
+            return False
+        row.status, row.updated_at = RecordingStatus.QUEUED, now
+        for stage in row.stages.values():
+            if stage.status == StageStatus.FAILED:
+                stage.status, stage.started_at, stage.finished_at = StageStatus.PENDING, None, None
+        if then is not None:
+            then(None)
+        return True
+
+    def count_by_status(self) -> dict[RecordingStatus, int]:
+        counts = {status: 0 for status in RecordingStatus}
+        for row in self._rows.values():
+            counts[row.status] += 1
+        return counts
+
+    def ping(self) -> None:
+        pass
+
+
+class InMemoryWebhookOutbox:
+    """The WebhookOutbox port's twin, on `clock` (the system's unless given)."""
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock
+        self._deliveries: dict[str, Delivery] = {}
+
+    def _now(self) -> datetime:
+        return self.clock.now() if self.clock else datetime.now(UTC)
+
+    def add(self, delivery: Delivery) -> None:
+        self._deliveries[delivery.id] = replace(
+            delivery, next_attempt_at=delivery.next_attempt_at or delivery.created_at
+        )
+
+    def forget(self, recording_id: str) -> None:
+        for key in [k for k, d in self._deliveries.items() if d.recording_id == recording_id]:
+            del self._deliveries[key]
+
+    def claim(self, lease_s: float) -> Delivery | None:
+        now = self._now()
+        due = [
+            d for d in self._deliveries.values()
+            if d.status == "pending" and d.next_attempt_at is not None and d.next_attempt_at <= now
+        ]  # fmt: skip
+        if not due:
+            return None
+        oldest = min(due, key=lambda d: d.next_attempt_at)  # type: ignore[arg-type,return-value]
+        claimed = replace(
+            oldest,
+            next_attempt_at=now + timedelta(seconds=lease_s),
+            attempts=oldest.attempts + 1,
+        )
+        self._deliveries[claimed.id] = claimed
+        return claimed
+
+    def delivered(self, delivery_id: str) -> None:
+        self._set(delivery_id, delivered_at=self._now(), last_error=None)
+
+    def retry(self, delivery_id: str, error: str, at: datetime) -> None:
+        self._set(delivery_id, next_attempt_at=at, last_error=error)
+
+    def give_up(self, delivery_id: str, error: str) -> None:
+        self._set(delivery_id, given_up_at=self._now(), last_error=error)
+
+    def of_recording(self, recording_id: str) -> list[Delivery]:
+        mine = [d for d in self._deliveries.values() if d.recording_id == recording_id]
+        return sorted(mine, key=lambda d: (d.created_at, d.url))
+
+    def resend(self, recording_id: str, delivery_id: str) -> Delivery | None:
+        found = self._deliveries.get(delivery_id)
+        if found is None or found.recording_id != recording_id:
+            return None
+        self._set(
+            delivery_id, next_attempt_at=self._now(), attempts=0, delivered_at=None,
+            given_up_at=None,
+        )  # fmt: skip
+        return self._deliveries[delivery_id]
+
+    def pending(self) -> int:
+        return sum(1 for d in self._deliveries.values() if d.status == "pending")
+
+    def _set(self, delivery_id: str, **values: object) -> None:
+        if delivery_id in self._deliveries:
+            self._deliveries[delivery_id] = replace(self._deliveries[delivery_id], **values)  # type: ignore[arg-type]
 
 
 def in_memory_runtime(settings: Settings, clock: FakeClock | None = None) -> Runtime:

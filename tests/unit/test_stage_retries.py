@@ -6,10 +6,10 @@ together."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 
+from audiodas.adapters.storage import LocalBlobStore
 from audiodas.config import Settings
 from audiodas.domain import (
     AudioInfo,
@@ -21,30 +21,31 @@ from audiodas.domain import (
     StorageFull,
 )
 from audiodas.engine.pipeline import Pipeline, StageFailed, StageOutput
+from audiodas.metrics import Metrics
 from audiodas.slots import Slots
-from audiodas.testing import FakeClock, in_memory_runtime
+from audiodas.testing import FakeClock, InMemoryEventBus, InMemoryRecordingRepository
 
 
 @pytest.fixture
 def pipeline(tmp_path):
-    clock = FakeClock()  # the back-off's waits are recorded, not slept
+    """The pipeline on the twins: recordings in memory, a clock whose waits are recorded, not
+    slept. No database, no process."""
+    clock = FakeClock()
     settings = Settings(data_dir=tmp_path, stage_retries=2, retry_backoff_s=1.5)
-    runtime = in_memory_runtime(settings, clock)
-    slots = Slots("ffmpeg", 1)
+    repository = InMemoryRecordingRepository()
     pipeline = Pipeline(
-        runtime.settings, runtime.repository, runtime.store, None, None, {}, runtime.metrics, slots,
-        runtime.events, clock,
+        settings, repository, LocalBlobStore(tmp_path), None, None, {}, Metrics(),
+        Slots("ffmpeg", 1), InMemoryEventBus(), clock,
     )  # fmt: skip
     pipeline.slept = clock.slept  # type: ignore[attr-defined]
     rec = Recording.new(
         id="1" * 32, filename="a.wav", info=AudioInfo("wav", "audio/wav", "wav", "pcm", 1, 16000, 1),
-        size_bytes=1, sha256="0" * 64, now=datetime.now(UTC), retention_days=1,
+        size_bytes=1, sha256="0" * 64, now=clock.now(), retention_days=1,
         original_path="recordings/1/original.wav",
     )  # fmt: skip
-    runtime.repository.add(rec)
+    repository.add(rec)
     pipeline.recording = rec  # type: ignore[attr-defined]
-    yield pipeline
-    runtime.database.dispose()
+    return pipeline
 
 
 def failing(times: int, exc: Exception):  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ delivered, rescheduled or given up."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Row, func, select, update
 
@@ -12,6 +12,7 @@ from audiodas.adapters.database.connect import reads
 from audiodas.adapters.database.tables import WebhookDeliveryRow as DeliveryRow
 from audiodas.adapters.failures import at_the_edge
 from audiodas.domain.webhooks import Delivery
+from audiodas.services.ports import Clock, SystemClock
 
 _DUE = (DeliveryRow.delivered_at.is_(None), DeliveryRow.given_up_at.is_(None))
 _D = DeliveryRow.__table__.c
@@ -39,14 +40,15 @@ def _delivery(row: Row) -> Delivery:
 
 @at_the_edge
 class SqlWebhookOutbox:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
         self.engine = engine
+        self.clock = clock or SystemClock()
         self._reads = reads(engine)
 
     def claim(self, lease_s: float) -> Delivery | None:
         """The delivery due longest, held for `lease_s` seconds (its attempt counted); None if
         none is due."""
-        now = datetime.now(UTC)
+        now = self.clock.now()
         oldest = (
             select(_D.id)
             .where(*_DUE, _D.next_attempt_at <= now)
@@ -66,13 +68,13 @@ class SqlWebhookOutbox:
         return None if row is None else _delivery(row)
 
     def delivered(self, delivery_id: str) -> None:
-        self._set(delivery_id, delivered_at=datetime.now(UTC), last_error=None)
+        self._set(delivery_id, delivered_at=self.clock.now(), last_error=None)
 
     def retry(self, delivery_id: str, error: str, at: datetime) -> None:
         self._set(delivery_id, next_attempt_at=at, last_error=error)
 
     def give_up(self, delivery_id: str, error: str) -> None:
-        self._set(delivery_id, given_up_at=datetime.now(UTC), last_error=error)
+        self._set(delivery_id, given_up_at=self.clock.now(), last_error=error)
 
     def of_recording(self, recording_id: str) -> list[Delivery]:
         """Every delivery of the recording's events, oldest first."""
@@ -87,7 +89,7 @@ class SqlWebhookOutbox:
             update(DeliveryRow)
             .where(_D.id == delivery_id, _D.recording_id == recording_id)
             .values(
-                next_attempt_at=datetime.now(UTC), attempts=0, delivered_at=None, given_up_at=None
+                next_attempt_at=self.clock.now(), attempts=0, delivered_at=None, given_up_at=None
             )
             .returning(*_D)
         )
