@@ -45,21 +45,21 @@ run: $(VENV)/.installed $(SPEAKER_MODEL) web
 	$(BIN)/audiodas serve
 
 # After every edit: lint, the declared dependencies (deptry: every module the package imports is
-# declared, none only in an extra for tests), the layers' import rules (lint-imports), then the unit, integration and in-process API
-# tiers (no server, no model; PostgreSQL is started when its binaries are there). Under 2
-# minutes warm.
+# declared, none only in an extra for tests), the layers' import rules (lint-imports), then the
+# unit, integration and in-process API tiers (no server, no model; PostgreSQL is started when
+# its binaries are there) on two pytest workers: under a minute warm.
 FAST_TIERS := tests/unit tests/integration tests/api
+TEST_JOBS ?= 2
 check: $(VENV)/.installed-test $(SPEAKER_MODEL)
 	$(BIN)/ruff check src tests scripts bench
 	$(BIN)/ruff format --check src tests scripts bench
 	$(BIN)/deptry src
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q $(FAST_TIERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_JOBS) --dist worksteal $(FAST_TIERS) $(PYTEST_ARGS)
 
 # The whole suite (every tier, then the end-to-end tests marked `database` again with every
 # server on PostgreSQL). What .ci/run runs. Two pytest workers (TEST_JOBS): most end-to-end
 # tests wait on servers, processes and the browser, so the second core is otherwise half idle.
-TEST_JOBS ?= 2
 test: $(VENV)/.installed-test $(SPEAKER_MODEL) web
 	bash scripts/test-system-deps.sh
 	$(BIN)/ruff check src tests scripts bench

@@ -94,7 +94,7 @@ def open_runtime(
         work = (
             ProcrastinateWorkQueue(database, settings)
             if postgresql
-            else SqlWorkQueue(database, events, settings)
+            else SqlWorkQueue(database, events, settings, clock)
         )
     topics = load_topics(settings.topics_file)
     webhooks = SqlWebhookOutbox(database, clock)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -35,6 +34,7 @@ from audiodas.domain import (
     Variant,
     VariantName,
 )
+from audiodas.testing import FakeClock
 
 INFO = AudioInfo("wav", "audio/wav", "wav", "pcm_s16le", 12.5, 16000, 1)
 
@@ -210,7 +210,8 @@ def test_work_queue_hands_each_recording_to_one_claimer(
 def test_work_queue_leases_expire_and_failures_back_off(
     repository: SqlRecordingRepository, tmp_path
 ) -> None:
-    queue = SqlWorkQueue(repository.engine, LocalBus(tmp_path / "run"), Settings())
+    clock = FakeClock(datetime(2026, 3, 3, tzinfo=UTC))  # leases run out when it is moved
+    queue = SqlWorkQueue(repository.engine, LocalBus(tmp_path / "run"), Settings(), clock)
     first, second = (
         make(1, datetime(2026, 3, 1, tzinfo=UTC)),
         make(2, datetime(2026, 3, 2, tzinfo=UTC)),
@@ -220,7 +221,7 @@ def test_work_queue_leases_expire_and_failures_back_off(
 
     dead = queue.claim("dead-engine", lease_s=0.3)
     assert dead.recording_id == first.id  # oldest first
-    time.sleep(0.5)  # its engine stopped renewing the lease
+    clock.advance(0.5)  # its engine stopped renewing the lease
     taken = queue.claim("alive", lease_s=60)
     assert taken.recording_id == first.id
     assert queue.heartbeat(dead, lease_s=60) is False  # the dead engine learns it lost it
@@ -228,7 +229,7 @@ def test_work_queue_leases_expire_and_failures_back_off(
 
     queue.fail(taken, retry_in_s=0.5)
     assert queue.claim("alive", lease_s=60).recording_id == second.id  # first is backing off
-    time.sleep(0.7)
+    clock.advance(0.7)
     again = queue.claim("alive", lease_s=60)
     assert again.recording_id == first.id
 
@@ -245,7 +246,8 @@ def test_work_the_machine_broke_is_given_back_after_the_requeue_delay(
     """A run that raises (the database or disk failed, not a stage) gives its claim back, held
     off for `requeue_after_s` so a broken machine does not spin; another engine then takes it."""
     settings = Settings(retry_backoff_s=0.125)  # requeued after 1 s
-    queue = SqlWorkQueue(repository.engine, LocalBus(tmp_path / "run"), settings)
+    clock = FakeClock(datetime(2026, 3, 3, tzinfo=UTC))
+    queue = SqlWorkQueue(repository.engine, LocalBus(tmp_path / "run"), settings, clock)
     rec = make(1, datetime(2026, 3, 1, tzinfo=UTC))
     repository.add(rec)
 
@@ -255,7 +257,7 @@ def test_work_the_machine_broke_is_given_back_after_the_requeue_delay(
     claim = queue.claim("broken-engine", lease_s=60)
     asyncio.run(queue._run(broken, claim))
     assert queue.claim("other", lease_s=60) is None  # held off, not spun on
-    time.sleep(settings.requeue_after_s + 0.2)
+    clock.advance(settings.requeue_after_s + 0.2)
     assert queue.claim("other", lease_s=60).recording_id == rec.id
 
 

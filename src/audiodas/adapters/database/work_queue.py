@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Engine, or_, select, update
 
@@ -19,7 +19,7 @@ from audiodas.adapters.database.tables import RecordingRow
 from audiodas.adapters.failures import describe, log_requeued
 from audiodas.config import Settings
 from audiodas.domain import RecordingStatus
-from audiodas.services.ports import WORK, EventBus, Handler
+from audiodas.services.ports import WORK, Clock, EventBus, Handler, SystemClock
 
 log = logging.getLogger("audiodas.engine")
 
@@ -35,7 +35,10 @@ class Claim:
 
 
 class SqlWorkQueue:
-    def __init__(self, engine: Engine, events: EventBus, settings: Settings) -> None:
+    def __init__(
+        self, engine: Engine, events: EventBus, settings: Settings, clock: Clock | None = None
+    ) -> None:
+        self.clock = clock or SystemClock()  # leases and back-off
         self.engine = engine
         self.events = events
         self.lease_s = settings.work_lease_s
@@ -77,7 +80,7 @@ class SqlWorkQueue:
 
     def claim(self, worker: str, lease_s: float) -> Claim | None:
         """The oldest unclaimed work, now held by `worker` for `lease_s` seconds; None if none."""
-        now = _now()
+        now = self.clock.now()
         free = or_(RecordingRow.lease_until.is_(None), RecordingRow.lease_until < now)
         oldest = (
             select(RecordingRow.id)
@@ -99,14 +102,16 @@ class SqlWorkQueue:
 
     def heartbeat(self, claim: Claim, lease_s: float) -> bool:
         """Renew the lease; False if the claim was lost (it ran out and another took it)."""
-        return self._update(claim, lease_until=_now() + timedelta(seconds=lease_s))
+        return self._update(claim, lease_until=self.clock.now() + timedelta(seconds=lease_s))
 
     def complete(self, claim: Claim) -> None:
         self._update(claim, claimed_by=None, lease_until=None)
 
     def fail(self, claim: Claim, retry_in_s: float) -> None:
         """Give the work back, claimable again after `retry_in_s` seconds."""
-        self._update(claim, claimed_by=None, lease_until=_now() + timedelta(seconds=retry_in_s))
+        self._update(
+            claim, claimed_by=None, lease_until=self.clock.now() + timedelta(seconds=retry_in_s)
+        )
 
     async def wait(self, timeout: float) -> None:
         """Return when work may have arrived, or after `timeout` seconds."""
@@ -174,7 +179,3 @@ class SqlWorkQueue:
         )
         with self.engine.begin() as connection:
             return connection.execute(statement).rowcount == 1
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
