@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,7 @@ from audiodas.domain.transcript import Waveform, Word
 from audiodas.domain.webhooks import Delivery
 from audiodas.runtime import Runtime, open_runtime
 from audiodas.services.ports import Handler
+from audiodas.slots import Slots
 
 
 class InMemoryWorkQueue:
@@ -90,16 +92,23 @@ class InMemoryEventBus:
 
 
 class FakeInference:
-    """Answers every transcription with `text` (one segment over the audio), as the API's
-    InferenceClient would, handing the segment to `on_segment` first if given; then raises
-    `failure`, if given (an inference error the client would raise). `calls` records the paths
-    it was given."""
+    """The Inference port's twin (and the API's InferenceClient's): answers every transcription
+    with `text` (one segment over the audio), handing the segment to `on_segment` first if
+    given; then raises `failure`, if given (an inference error the client would raise). Its
+    summary is the text's first `SUMMARY_LIMIT` characters. `calls` records the paths it was
+    given."""
+
+    SUMMARY_LIMIT = 50
 
     def __init__(
         self, text: str = "", language: str = "en", failure: Exception | None = None
     ) -> None:
         self.text, self.language, self.failure = text, language, failure
         self.calls: list[Path] = []
+        self.slots = Slots("ai", 2)
+
+    async def summarize(self, text: str, *, timeout: float) -> str | None:
+        return text[: self.SUMMARY_LIMIT] or None
 
     async def transcribe(self, path: Path, on_segment=None, **options: object) -> Transcript:  # type: ignore[no-untyped-def]
         self.calls.append(path)
@@ -109,6 +118,23 @@ class FakeInference:
         if self.failure is not None:
             raise self.failure
         return Transcript(text=self.text, language=self.language, segments=segments)
+
+
+class FakeEncoder:
+    """The Encoder port's twin: writes the variant's name and the source's bytes to `target`
+    (no FFmpeg), or raises `failure` if given."""
+
+    def __init__(self, failure: Exception | None = None) -> None:
+        self.failure = failure
+        self.encoded: list[str] = []
+
+    async def encode(self, variant, source: Path, target: Path, *, channels: int, timeout: float):  # type: ignore[no-untyped-def]
+        if self.failure is not None:
+            raise self.failure
+        self.encoded.append(str(variant))
+        data = str(variant).encode() + source.read_bytes()
+        target.write_bytes(data)
+        return hashlib.sha256(data).hexdigest(), len(data)
 
 
 class FakeClock:
