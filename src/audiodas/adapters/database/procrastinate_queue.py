@@ -100,6 +100,11 @@ class ProcrastinateWorkQueue:
             )
             try:
                 await self._worker
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # serve itself was cancelled
+                # `stop` cancelled the worker: serve ends, as the other queues' do
             finally:
                 sweeper.cancel()
                 await asyncio.gather(sweeper, return_exceptions=True)
