@@ -123,9 +123,11 @@ def test_openai_endpoint_answers_busy_and_timeout_with_json(
     assert time.monotonic() - started < 10  # answered at the timeout, not when the model finished
 
     holder: dict = {}
+    engine_health(server, until=lambda e: e["slots"]["ai"]["in_use"] == 0)  # a fresh report
     slow = threading.Thread(target=lambda: holder.setdefault("r", transcribe(past_the_limit)))
     slow.start()
-    time.sleep(0.5)  # the slow one now holds the only slot, for 5 s
+    # The slow one holds the only slot, for 5 s (its 11 MB upload can take a while under load).
+    engine_health(server, until=lambda e: e["slots"]["ai"]["in_use"] == 1)
     busy = transcribe(assets / "beckett.wav")
     slow.join()
     assert busy.status_code == 503, busy.text

@@ -83,10 +83,17 @@ class WhisperTranscriber:
         transcribed whole, exactly as faster-whisper would. With `diarize`, segments and words
         carry their speaker (`speakers`: how many, if known). `on_segment` is given each
         segment as soon as it is decoded (before speakers are labelled)."""
+        import ctranslate2
+
         from audiodas.inference.models.pcm import PeakMeter, windows
         from audiodas.inference.models.speakers import Diarizer
 
         model = self.load()
+        # A window whose decoding looks wrong is decoded again by sampling at a higher
+        # temperature (as OpenAI's temperature 0 does). Seeded per call, the same audio gives
+        # the same transcript whatever the process ran before (a French clip's translation
+        # was English once, gibberish the next time).
+        ctranslate2.set_random_seed(0)
         multilingual = self.multilingual
         if not multilingual:
             language = None  # an English-only model takes no language hint
