@@ -266,6 +266,11 @@ def check_no_restarts() -> None:
         count = capture("podman", "inspect", "--format", "{{.RestartCount}}", container(service))
         restarted = [line for line in logs(service).splitlines() if "starting it again" in line]
         if int(count) or restarted:
+            lines = logs(service).splitlines()
+            # What the first failure said (a restart's cause is above its last 60 lines).
+            first = next((i for i, line in enumerate(lines) if "Traceback" in line), None)
+            if first is not None:
+                print("\n".join(lines[max(0, first - 5) : first + 40]))
             run("podman", "logs", "--tail", "60", container(service), check=False)
             raise SystemExit(f"{service}: restarted {int(count)} times; {restarted[:3]}")
     say("no container and no process in one was restarted")

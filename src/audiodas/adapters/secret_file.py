@@ -14,8 +14,10 @@ def load_or_create(path: Path) -> bytes:
         return path.read_bytes().strip()
     except FileNotFoundError:
         pass
-    aside = path.with_name(f".{path.name}.{os.getpid()}")
-    descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A name of its own: processes of different containers share pids (each has a pid 7), and
+    # two writing one aside file failed a node's start (the other had removed it).
+    aside = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(secrets.token_hex(32).encode())
         file.flush()
@@ -25,5 +27,5 @@ def load_or_create(path: Path) -> bytes:
     except FileExistsError:
         pass  # another node made it first: theirs is the secret
     finally:
-        aside.unlink()
+        aside.unlink(missing_ok=True)
     return path.read_bytes().strip()
