@@ -211,10 +211,13 @@ def test_a_warm_inference_process_reuses_its_memory(tmp_path, assets) -> None:
             await pool.transcribe(
                 assets / "beckett.wav", timeout=60, word_timestamps=True, diarize=True
             )
-            before = minor_faults(process.pid)
-            heard = await pool.transcribe(assets / "beckett.wav", timeout=60)
-            assert "tried" in heard.text.lower()
-            assert minor_faults(process.pid) - before < 5_000
+            faults = []
+            for _ in range(3):  # the fewest of three: a busy machine faulted 13,000 once
+                before = minor_faults(process.pid)
+                heard = await pool.transcribe(assets / "beckett.wav", timeout=60)
+                faults.append(minor_faults(process.pid) - before)
+                assert "tried" in heard.text.lower()
+            assert min(faults) < 5_000, faults  # glibc giving buffers back: ~57,000 every call
             assert thread_arenas(process.pid) == []
         finally:
             await pool.close()
