@@ -13,11 +13,11 @@ import functools
 import inspect
 import logging
 import sqlite3
-from collections.abc import Iterator
 
 from sqlalchemy import exc as sa
 
 from audiodas.domain import DatabaseUnavailable, StorageFull, Unavailable, unavailable_in
+from audiodas.domain.errors import causes
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _PG_DISK_FULL = "53100"  # SQLSTATE disk_full
@@ -25,7 +25,7 @@ _SQLITE_OUTAGES = ("database is locked", "unable to open database", "disk i/o er
 
 
 def storage_full(exc: BaseException) -> bool:
-    for cause in _causes(exc):
+    for cause in causes(exc):
         if isinstance(cause, OSError) and cause.errno in _FULL_ERRNOS:
             return True
         if isinstance(cause, sa.DBAPIError):
@@ -39,7 +39,7 @@ def storage_full(exc: BaseException) -> bool:
 
 def database_unavailable(exc: BaseException) -> bool:
     """The database cannot be reached or is not answering (not: the query or schema is wrong)."""
-    for cause in _causes(exc):
+    for cause in causes(exc):
         if isinstance(cause, sa.DBAPIError) and (
             cause.connection_invalidated
             or isinstance(cause, sa.OperationalError | sa.InterfaceError)
@@ -120,18 +120,3 @@ def describe(exc: BaseException) -> str:
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
     return (str(exc).splitlines() or [exc.__class__.__name__])[0]
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception, what caused it, and the members of exception groups (task groups)."""
-    seen: set[int] = set()
-    pending = [exc]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        if isinstance(current, BaseExceptionGroup):
-            pending.extend(current.exceptions)
-        pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)

@@ -2,6 +2,8 @@
 detail; the API maps codes to HTTP statuses, api/errors.py) and failures of the machine
 (`Unavailable`: a database out of reach, a full disk)."""
 
+from collections.abc import Iterator
+
 
 def quoted(value: str, limit: int = 64) -> str:
     """Input shown back in an error: in quotes, at most `limit` characters, control characters
@@ -55,9 +57,8 @@ class StorageFull(Unavailable):
     """No space left for a file or for the database's writes."""
 
 
-def unavailable_in(exc: BaseException) -> Unavailable | None:
-    """The machine's failure `exc` is or carries: itself, a cause, or a member of a task
-    group's exception group."""
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what caused it, and the members of exception groups (task groups)."""
     seen: set[int] = set()
     pending = [exc]
     while pending:
@@ -65,9 +66,13 @@ def unavailable_in(exc: BaseException) -> Unavailable | None:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, Unavailable):
-            return current
+        yield current
         if isinstance(current, BaseExceptionGroup):
             pending.extend(current.exceptions)
         pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)
-    return None
+
+
+def unavailable_in(exc: BaseException) -> Unavailable | None:
+    """The machine's failure `exc` is or carries: itself, a cause, or a member of a task
+    group's exception group."""
+    return next((c for c in causes(exc) if isinstance(c, Unavailable)), None)
