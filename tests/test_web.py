@@ -19,9 +19,12 @@ WEB_MODELS = ROOT / "data" / "models" / "web"
 
 def wait_until(page, expression: str, timeout: float = 20) -> None:
     """Poll `expression` in the page until it is true. Playwright's wait_for_function would
-    evaluate it with `eval`, which the web app's Content Security Policy refuses (rightly)."""
+    evaluate it with `eval`, which the web app's Content Security Policy refuses (rightly). An
+    element the app has not drawn yet (a TypeError on null) counts as not yet true: a slow first
+    render must not fail the test."""
+    guarded = f"(() => {{ try {{ return !!({expression}); }} catch (e) {{ if (e instanceof TypeError) return false; throw e; }} }})()"
     deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
+    while not page.evaluate(guarded):
         assert time.monotonic() < deadline, f"never true: {expression}"
         time.sleep(0.05)
 
