@@ -2,7 +2,8 @@
 versions, the recordings a cached rendering lacks, the health ping.
 
 On SQLite a read is a call into this process's own library, cheaper than any hand-off
-(profiled: thread hand-offs were the API's largest CPU share), so it runs as it is. On
+(profiled: thread hand-offs were the API's largest CPU share), so it runs as it is, the hottest
+ones (a version, a page of versions, the ping) on sqlite3 alone (`connections.py`). On
 PostgreSQL it is a round trip to a server process that needs a core of its own to answer: with
 the engine keeping both cores busy, an HTTP process's event loop spent ~45 % of its time blocked
 in these round trips (py-spy, 1000 listeners and a short upload a second), and every request
@@ -18,7 +19,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from audiodas.adapters.database.connect import libpq_url
-from audiodas.adapters.database.connections import AsyncConnections
+from audiodas.adapters.database.connections import AsyncConnections, SqliteConnection, sqlite_time
 from audiodas.adapters.database.repository import (
     PING,
     VERSION,
@@ -42,7 +43,7 @@ _CONNECTIONS = 8
 
 def awaited_reads(repository: SqlRecordingRepository) -> AwaitedReads:
     if repository.engine.dialect.name == "sqlite":
-        return InProcessReads(repository)
+        return SqliteReads(repository)
     return AsyncReads(repository)
 
 
@@ -72,6 +73,36 @@ class InProcessReads:
 
     async def close(self) -> None:
         pass
+
+
+@at_the_edge
+class SqliteReads(InProcessReads):
+    """SQLite's: the repository's reads, the hottest on a sqlite3 connection of their own."""
+
+    def __init__(self, repository: SqlRecordingRepository) -> None:
+        super().__init__(repository)
+        database = repository.engine.url.database
+        assert database, "an SQLite database in a file"
+        self._db = SqliteConnection(database)
+
+    async def version(self, recording_id: str) -> datetime | None:
+        rows = self._db.fetch(VERSION, {"id": recording_id})
+        return sqlite_time(rows[0][0]) if rows else None
+
+    async def versions(
+        self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
+    ) -> VersionPage:
+        query, params = versions_query(limit=limit, cursor=cursor, status=status)
+        rows = self._db.fetch(query, params)
+        return version_page(
+            [_Version(i, sqlite_time(c), sqlite_time(u)) for i, c, u in rows], limit
+        )
+
+    async def ping(self) -> None:
+        self._db.fetch(PING, {})
+
+    async def close(self) -> None:
+        self._db.close()
 
 
 @at_the_edge
