@@ -96,6 +96,29 @@ def test_a_route_without_a_rule_stops_the_app(client) -> None:
         access.install(app)
 
 
+def test_a_route_not_checked_against_its_rule_stops_the_app() -> None:
+    app = FastAPI()  # a plain APIRoute: nothing would authorize its requests
+    app.get("/healthz")(lambda: {})
+    with pytest.raises(RuntimeError, match="not of the class access.Authorized"):
+        access.install(app)
+
+
+def test_the_openapi_document_says_which_routes_need_a_key(client, keys) -> None:
+    """Clients generated from /openapi.json send the key where it is needed, and only there;
+    the key is read as FastAPI's HTTPBearer read it (any case of the scheme, spaces around)."""
+    document = client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"]["API key"]["scheme"] == "bearer"
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            need = access.RULES[f"{method.upper()} {path}"]
+            expected = None if need is access.PUBLIC else [{"API key": []}]
+            assert operation.get("security") == expected, (method, path)
+    for header in (f"bearer {keys['read']}", f"BEARER   {keys['read']} "):
+        assert client.get(API, headers={"Authorization": header}).status_code == 200
+    for header in (f"Basic {keys['read']}", "Bearer", "Bearer  "):
+        assert_error(client.get(API, headers={"Authorization": header}), 401, "unauthenticated")
+
+
 def test_keys_turn_on_with_the_first_one(make_client, audio_files) -> None:
     client = make_client(access_cache_s=0)  # auth=auto, the embedded default
     assert client.get(API).status_code == 200  # no key made yet: open

@@ -1,4 +1,4 @@
-"""Who may call what: one rule per route, checked by one dependency that every API route has.
+"""Who may call what: one rule per route, checked by the class every API route has (Authorized).
 
 A route without a rule stops the app from starting, so no route is left open by oversight.
 Keys are checked while access is required (`AUDIODAS_AUTH=required`, or once a key was made).
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute, iter_route_contexts
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from audiodas.api import refusals
 from audiodas.api.errors import documented
@@ -58,15 +58,31 @@ LINKED = {
     "GET /api/v1/recordings/{recording_id}/events",
 }
 
-_bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="API key",
-    description="`Authorization: Bearer <key>`; make one with `audiodas keys create`.",
-)
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+SCHEME = "API key"
+_SECURITY_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "`Authorization: Bearer <key>`; make one with `audiodas keys create`.",
+}
 
 
-async def authorize(request: Request, credentials: Credentials) -> None:
+class Authorized(APIRoute):
+    """A route whose requests are authorized before anything else of it runs (its parameters,
+    its body). Done here, once per request, rather than as a dependency: FastAPI solves a
+    dependency graph on every request, and that was a fifth of the CPU of reading a recording
+    (py-spy)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def authorized(request: Request) -> Response:
+            authorize(request)
+            return await handler(request)
+
+        return authorized
+
+
+def authorize(request: Request) -> None:
     """Decides access, before any body is read; leaves in `request.state.grant` what the links
     made for this request may carry (services/access.py's Grant)."""
     rule = f"{request.method} {request.scope['route'].path}"
@@ -87,6 +103,7 @@ async def authorize(request: Request, credentials: Credentials) -> None:
             Rejected.LINK_EXPIRED if check is LinkCheck.EXPIRED else Rejected.LINK_INVALID,
             f"this signed link is {why}: read the recording again for a fresh one",
         )
+    credentials = _bearer(request.headers.get("authorization"))
     if credentials is None:
         raise Rejected(
             Rejected.UNAUTHENTICATED,
@@ -99,12 +116,12 @@ async def authorize(request: Request, credentials: Credentials) -> None:
             "too many wrong API keys from this address: wait before trying again",
             retry_after_s=math.ceil(wait),
         )
-    check, key = access.authenticate(credentials.credentials)  # never echoed: it may be real
+    check, key = access.authenticate(credentials)  # never echoed: it may be real
     if check is not KeyCheck.VALID:
         failures = access.guesses.failed(address)
         # The key's id only (its secret is never logged): which key was tried, or none at all.
         log.warning("API key refused from %s (%s, id %s): failure %d", address, check.value,
-                    key_id(credentials.credentials) or "none", failures)  # fmt: skip
+                    key_id(credentials) or "none", failures)  # fmt: skip
     if check is KeyCheck.EXPIRED:
         raise Rejected(Rejected.INVALID_KEY, "the API key has expired")
     if key is None:
@@ -115,6 +132,14 @@ async def authorize(request: Request, credentials: Credentials) -> None:
             f"key '{key.name}' has scope '{key.scope}'; this needs '{need}' or above",
         )
     request.state.grant = Grant(key.id)
+
+
+def _bearer(authorization: str | None) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header (the scheme in any case), as
+    FastAPI's HTTPBearer reads it; None for no header or another scheme."""
+    scheme, _, credentials = (authorization or "").partition(" ")
+    credentials = credentials.strip()
+    return credentials if scheme.lower() == "bearer" and credentials else None
 
 
 def routes(app: FastAPI) -> list[str]:
@@ -128,22 +153,33 @@ def routes(app: FastAPI) -> list[str]:
 
 
 def install(app: FastAPI) -> None:
-    """Check that every route of `app` has a rule (call once its routes are all added)."""
+    """Check that every route of `app` has a rule and is checked against it (call once its
+    routes are all added)."""
     missing = [rule for rule in routes(app) if rule not in RULES]
     if missing:
         raise RuntimeError(f"routes without an access rule (api/access.py): {missing}")
+    unchecked = [
+        route.path
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute)
+        and not isinstance(route.original_route, Authorized)
+    ]
+    if unchecked:
+        raise RuntimeError(f"routes not of the class access.Authorized: {unchecked}")
 
 
 def document(schema: dict) -> dict:
-    """The OpenAPI document as access works: no key on public routes, 401 and 403 on others."""
+    """The OpenAPI document as access works: no key on public routes; on others the key, and
+    401 and 403."""
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             if RULES.get(f"{method.upper()} {path}", Scope.ADMIN) is PUBLIC:
-                operation.pop("security", None)
                 continue
+            operation["security"] = [{SCHEME: []}]
             responses = operation.setdefault("responses", {})
             responses.setdefault("401", documented("No key, or an unknown, expired or revoked one"))
             responses.setdefault(
                 "403", documented("The key's scope is too small, or the signed link is stale")
             )
+    schema.setdefault("components", {}).setdefault("securitySchemes", {})[SCHEME] = _SECURITY_SCHEME
     return schema

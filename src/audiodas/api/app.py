@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -71,8 +71,8 @@ def create_app(
         version=__version__,
         summary="Ingest, archive, transcribe, summarize and stream audio recordings.",
         lifespan=lifespan,
-        dependencies=[Depends(access.authorize)],
     )
+    app.router.route_class = access.Authorized
     errors.install(app)
     generate_openapi = app.openapi
 

@@ -1,11 +1,11 @@
-"""What routes receive through FastAPI's Depends: the process's Runtime and what it wires.
-Async on purpose: FastAPI runs a plain `def` dependency in a worker thread, on every request."""
+"""What routes use of the process: the Runtime and what it wires, read from the request.
+
+Plain functions a route calls, not FastAPI dependencies: FastAPI solves a route's dependency
+graph on every request, and on the hot reads that cost more than the read (py-spy)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Request
+from fastapi import Request
 
 from audiodas.api.progress import ProgressHub
 from audiodas.api.views import RecordingViews
@@ -14,29 +14,22 @@ from audiodas.runtime import Runtime
 from audiodas.services import RecordingService
 
 
-async def get_runtime(request: Request) -> Runtime:
+def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-async def get_service(request: Request) -> RecordingService:
+def service(request: Request) -> RecordingService:
     return request.app.state.runtime.service
 
 
-async def get_inference(request: Request) -> InferenceClient:
+def inference(request: Request) -> InferenceClient:
     return request.app.state.inference
 
 
-async def get_progress(request: Request) -> ProgressHub:
+def progress(request: Request) -> ProgressHub:
     return request.app.state.progress
 
 
-async def get_views(request: Request) -> RecordingViews:
+def views(request: Request) -> RecordingViews:
     """The views whose links carry what this request's credentials allow (api/access.py)."""
     return request.app.state.views.granted(request.state.grant)
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-ServiceDep = Annotated[RecordingService, Depends(get_service)]
-InferenceDep = Annotated[InferenceClient, Depends(get_inference)]
-ProgressDep = Annotated[ProgressHub, Depends(get_progress)]
-ViewsDep = Annotated[RecordingViews, Depends(get_views)]

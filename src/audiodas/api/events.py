@@ -12,18 +12,19 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.sse import EventSourceResponse, format_sse_event
 from starlette.responses import Response
 
-from audiodas.api.dependencies import ProgressDep, ViewsDep
+from audiodas.api import dependencies
+from audiodas.api.access import Authorized
 from audiodas.api.progress import Following
 from audiodas.api.schemas import ERRORS
 from audiodas.api.views import RecordingViews
 from audiodas.domain import RecordingStatus, Rejected
 from audiodas.services.ports import STAGE
 
-router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
+router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"], route_class=Authorized)
 
 RESYNC_S = 10.0
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -35,7 +36,9 @@ _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     responses={200: {"content": {"text/event-stream": {}}}, 404: ERRORS[404]},
     summary="Stage progress as Server-Sent Events (`snapshot`, `stage`, `status`, then `done`)",
 )
-async def events(recording_id: str, views: ViewsDep, progress: ProgressDep) -> Response:
+async def events(recording_id: str, request: Request) -> Response:
+    views = dependencies.views(request)
+    progress = dependencies.progress(request)
     following = progress.follow(recording_id)  # before the snapshot: no change falls between
     try:
         snapshot = await views.one(recording_id)  # 404 before the stream starts

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from audiodas.adapters import engine_reports
-from audiodas.api.dependencies import RuntimeDep
+from audiodas.api import dependencies
+from audiodas.api.access import Authorized
 from audiodas.api.schemas import JSONBody
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=Authorized)
 
 
 @router.get(
@@ -17,7 +18,8 @@ router = APIRouter(tags=["operations"])
     summary="200 when the database answers and an engine reports (`degraded` if an inference "
     "is stuck past its timeout); 503 otherwise",
 )
-async def healthz(runtime: RuntimeDep) -> JSONBody:
+async def healthz(request: Request) -> JSONBody:
+    runtime = dependencies.runtime(request)
     body: dict = {"status": "ok"}
     try:
         await runtime.service.reads.ping()

@@ -17,8 +17,8 @@ from anyio import to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
-from audiodas.api import refusals
-from audiodas.api.dependencies import InferenceDep, RuntimeDep
+from audiodas.api import dependencies, refusals
+from audiodas.api.access import Authorized
 from audiodas.api.errors import rejected_response
 from audiodas.api.openai_errors import openai_error
 from audiodas.api.schemas import ERRORS, ErrorOut
@@ -35,7 +35,7 @@ from audiodas.inference import (
 )
 from audiodas.inference.installed import ModelInfo, model_info
 
-router = APIRouter(tags=["openai"])
+router = APIRouter(tags=["openai"], route_class=Authorized)
 
 FORMATS = ("json", "text", "srt", "vtt", "verbose_json", "diarized_json")
 ALIASES = ("whisper-1",)  # what clients ask for by default: the installed model answers
@@ -93,13 +93,15 @@ def installed(runtime) -> ModelInfo:  # type: ignore[no-untyped-def]
 
 
 @router.get("/v1/models", summary="The models this server answers to (OpenAI's shape)")
-async def models(runtime: RuntimeDep) -> dict:
+async def models(request: Request) -> dict:
+    runtime = dependencies.runtime(request)
     model = installed(runtime)
     return {"object": "list", "data": [_model(name) for name in (model.name, *ALIASES)]}
 
 
 @router.get("/v1/models/{model_id}", responses={404: {"model": ErrorOut}})
-async def one_model(model_id: str, runtime: RuntimeDep) -> dict:
+async def one_model(model_id: str, request: Request) -> dict:
+    runtime = dependencies.runtime(request)
     if model_id not in (installed(runtime).name, *ALIASES):
         raise Rejected(Rejected.NOT_FOUND, f"no model {quoted(model_id)} here")
     return _model(model_id)
@@ -115,9 +117,9 @@ def _model(name: str) -> dict:
     responses=_RESPONSES,
     summary="OpenAI-compatible transcription (synchronous; shares the engine's AI slots)",
 )
-async def transcriptions(
-    request: Request, runtime: RuntimeDep, inference: InferenceDep
-) -> Response:
+async def transcriptions(request: Request) -> Response:
+    runtime = dependencies.runtime(request)
+    inference = dependencies.inference(request)
     return await _speech(request, runtime, inference, task="transcribe")
 
 
@@ -127,7 +129,9 @@ async def transcriptions(
     responses=_RESPONSES,
     summary="OpenAI-compatible translation into English (a multilingual model only)",
 )
-async def translations(request: Request, runtime: RuntimeDep, inference: InferenceDep) -> Response:
+async def translations(request: Request) -> Response:
+    runtime = dependencies.runtime(request)
+    inference = dependencies.inference(request)
     return await _speech(request, runtime, inference, task="translate")
 
 

@@ -13,7 +13,8 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 
-from audiodas.api.dependencies import ServiceDep, ViewsDep
+from audiodas.api import dependencies
+from audiodas.api.access import Authorized
 from audiodas.api.files import RangeFileResponse
 from audiodas.api.schemas import (
     ERRORS,
@@ -29,7 +30,7 @@ from audiodas.api.uploads import multipart_openapi, receive_form
 from audiodas.domain import Recording, RecordingStatus, Rejected, VariantName
 from audiodas.domain.speakers import MAX_SPEAKERS
 
-router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
+router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"], route_class=Authorized)
 
 _UPLOAD_BODY = multipart_openapi(
     domain={"type": "string", "example": "economics"},
@@ -70,7 +71,9 @@ _NEXT = {
     summary="Upload a recording (multipart field `file`, optional `domain`, `callback_url`, "
     "`speakers`)",
 )
-async def upload(request: Request, service: ServiceDep, views: ViewsDep) -> JSONBody:
+async def upload(request: Request) -> JSONBody:
+    service = dependencies.service(request)
+    views = dependencies.views(request)
     metrics = request.app.state.metrics
     try:
         form = await receive_form(request, service.store, service.settings)
@@ -108,19 +111,21 @@ async def upload(request: Request, service: ServiceDep, views: ViewsDep) -> JSON
     "`match`, with `start_s` for a segment, so a player can open there.",
 )
 async def list_recordings(
-    views: ViewsDep,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     status: RecordingStatus | None = None,
     q: Annotated[str | None, Query(description="what to search for (up to 500 characters)")] = None,
 ) -> JSONBody:
+    views = dependencies.views(request)
     if q is not None:
         return JSONBody(await views.search(q, limit=limit, cursor=cursor, status=status))
     return JSONBody(await views.page(limit=limit, cursor=cursor, status=status))
 
 
 @router.get("/{recording_id}", response_model=RecordingOut, responses={404: {"model": ErrorOut}})
-async def get_recording(recording_id: str, views: ViewsDep) -> JSONBody:
+async def get_recording(recording_id: str, request: Request) -> JSONBody:
+    views = dependencies.views(request)
     return JSONBody(await views.one(recording_id))
 
 
@@ -137,8 +142,9 @@ async def get_recording(recording_id: str, views: ViewsDep) -> JSONBody:
     summary="Stream a variant; answers Range requests with 206 Partial Content",
 )
 async def stream(
-    recording_id: str, service: ServiceDep, variant: VariantName = VariantName.ORIGINAL
+    request: Request, recording_id: str, variant: VariantName = VariantName.ORIGINAL
 ) -> RangeFileResponse:
+    service = dependencies.service(request)
     found = service.variant_file(recording_id, variant)
     return RangeFileResponse(
         found.path,
@@ -155,7 +161,9 @@ async def stream(
     responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
     summary="Run a failed recording's failed stages again (409 unless it is failed)",
 )
-async def retry_recording(recording_id: str, service: ServiceDep, views: ViewsDep) -> JSONBody:
+async def retry_recording(recording_id: str, request: Request) -> JSONBody:
+    service = dependencies.service(request)
+    views = dependencies.views(request)
     recording = await to_thread.run_sync(service.retry, recording_id)
     return JSONBody(views.linked(recording_body(recording)), status_code=202)
 
@@ -166,7 +174,8 @@ async def retry_recording(recording_id: str, service: ServiceDep, views: ViewsDe
     responses={404: {"model": ErrorOut}},
     summary="The webhook deliveries of the recording's events: status, attempts, last error",
 )
-async def deliveries(recording_id: str, service: ServiceDep) -> JSONBody:
+async def deliveries(recording_id: str, request: Request) -> JSONBody:
+    service = dependencies.service(request)
     found = await to_thread.run_sync(service.deliveries, recording_id)
     return JSONBody({"items": [d.as_dict() for d in found]})
 
@@ -178,7 +187,8 @@ async def deliveries(recording_id: str, service: ServiceDep) -> JSONBody:
     responses={404: {"model": ErrorOut}},
     summary="Send a delivery again now, its attempts counted afresh (also one given up)",
 )
-async def resend(recording_id: str, delivery_id: str, service: ServiceDep) -> JSONBody:
+async def resend(recording_id: str, delivery_id: str, request: Request) -> JSONBody:
+    service = dependencies.service(request)
     delivery = await to_thread.run_sync(service.resend, recording_id, delivery_id)
     return JSONBody(delivery.as_dict(), status_code=202)
 
@@ -188,6 +198,7 @@ async def resend(recording_id: str, delivery_id: str, service: ServiceDep) -> JS
     status_code=204,
     responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
 )
-async def delete_recording(recording_id: str, service: ServiceDep) -> Response:
+async def delete_recording(recording_id: str, request: Request) -> Response:
+    service = dependencies.service(request)
     await to_thread.run_sync(service.delete, recording_id)
     return Response(status_code=204)

@@ -10,19 +10,21 @@ from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from audiodas.api import dependencies
+from audiodas.api.access import Authorized
 from audiodas.api.body_limits import json_body
-from audiodas.api.dependencies import RuntimeDep, ServiceDep
 from audiodas.api.schemas import ErrorOut, JSONBody
 from audiodas.api.subtitles import FORMATS, to_srt, to_text, to_vtt
 from audiodas.domain import Recording, Rejected
 from audiodas.domain.speakers import speakers_of
 from audiodas.domain.transcript import words_by_segment
 
-router = APIRouter(tags=["speech"])
+router = APIRouter(tags=["speech"], route_class=Authorized)
 
 
 @router.get("/api/v1/domains", summary="Topics a recording can be checked against")
-async def domains(runtime: RuntimeDep) -> dict:
+async def domains(request: Request) -> dict:
+    runtime = dependencies.runtime(request)
     return {"items": [asdict(t) for t in runtime.topics.values()]}
 
 
@@ -32,7 +34,8 @@ async def domains(runtime: RuntimeDep) -> dict:
     summary="Peaks to draw: the loudest level (0-255) of each 1/peaks_per_s second, at most "
     "4,000 whatever the length",
 )
-async def waveform(recording_id: str, service: ServiceDep) -> JSONBody:
+async def waveform(recording_id: str, request: Request) -> JSONBody:
+    service = dependencies.service(request)
     # A thread: a recording transcribed before waveforms were kept is measured on this request.
     found = await to_thread.run_sync(service.waveform, recording_id)
     # Made once by transcription (a re-run makes the same peaks), so a browser may keep it.
@@ -52,10 +55,11 @@ async def waveform(recording_id: str, service: ServiceDep) -> JSONBody:
     summary="The transcript as txt, srt, vtt or json (segments with times)",
 )
 async def transcript(
+    request: Request,
     recording_id: str,
-    service: ServiceDep,
     format: Annotated[Literal["txt", "srt", "vtt", "json"], Query()] = "txt",
 ) -> Response:
+    service = dependencies.service(request)
     recording = service.transcribed(recording_id, "transcript", segments=True)
     segments = recording.segments
     if format == "json":
@@ -100,7 +104,8 @@ _NAMES = {"type": "object", "additionalProperties": {"type": "string"}}
         "requestBody": {"required": True, "content": {"application/json": {"schema": _NAMES}}}
     },
 )
-async def name_speakers(recording_id: str, request: Request, service: ServiceDep) -> JSONBody:
+async def name_speakers(recording_id: str, request: Request) -> JSONBody:
+    service = dependencies.service(request)
     names = await json_body(request)
     if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
         raise Rejected(Rejected.INVALID_REQUEST, 'the body is an object of names: {"S1": "Alice"}')
