@@ -9,7 +9,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from audiodas.api.guard import BrowserGuard
+from audiodas.api.edge import Edge
 from audiodas.config import Settings
 from tests.api.conftest import API, BASE_URL, snapshot
 from tests.support import assert_error
@@ -18,7 +18,7 @@ APP_ORIGIN = "https://app.example"  # another origin the operator lists
 EVIL = "https://evil.example"
 
 
-# The rules, on a bare app behind the guard (milliseconds each).
+# The rules, on a bare app behind the edge (milliseconds each).
 
 
 def guarded(**settings: object) -> TestClient:
@@ -27,8 +27,8 @@ def guarded(**settings: object) -> TestClient:
 
     methods = ["GET", "POST", "DELETE"]
     app = Starlette(routes=[Route("/", ok, methods=methods), Route("/x", ok, methods=methods)])
-    guard = BrowserGuard(app, Settings(**settings))  # type: ignore[arg-type]
-    return TestClient(guard, base_url="http://127.0.0.1:8000")
+    edge = Edge(app, Settings(**settings))  # type: ignore[arg-type]
+    return TestClient(edge, base_url="http://127.0.0.1:8000")
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.types import ASGIApp
 
 from audiodas import __version__
 from audiodas.api import (
@@ -22,14 +23,11 @@ from audiodas.api import (
     speech,
     web,
 )
-from audiodas.api.body_limits import BodyLimit
-from audiodas.api.guard import BrowserGuard
-from audiodas.api.openai_errors import OpenAIErrors
+from audiodas.api.edge import Edge
 from audiodas.api.progress import ProgressHub
 from audiodas.api.views import RecordingViews
 from audiodas.config import Settings
 from audiodas.inference import InferenceClient
-from audiodas.metrics import Metrics
 from audiodas.processes import die_with_supervisor, keep_startup_objects
 from audiodas.runtime import Runtime, open_runtime
 
@@ -66,7 +64,7 @@ def create_app(
         finally:
             await current.close()
 
-    app = FastAPI(
+    app = _AudioDAS(
         title="AudioDAS",
         version=__version__,
         summary="Ingest, archive, transcribe, summarize and stream audio recordings.",
@@ -89,8 +87,6 @@ def create_app(
     app.include_router(openai_compat.router)
     app.include_router(health.router)
     access.install(app)
-    app.add_middleware(errors.ErrorBoundary)
-    app.add_middleware(BodyLimit)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -109,36 +105,19 @@ def create_app(
             max_age=600,
         )
     # Outside CORS: a refused Host or origin never reaches it (nor anything else).
-    app.add_middleware(BrowserGuard, settings=settings)
-    app.add_middleware(OpenAIErrors)
-    app.add_middleware(_TimingMiddleware)
+    app.add_middleware(Edge, settings=settings)
     return app
 
 
-class _TimingMiddleware:
-    """Request durations by route template (not by raw path, which would explode labels)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            metrics: Metrics | None = getattr(scope["app"].state, "metrics", None)
-            if metrics is not None:
-                metrics.http_duration.labels(route, str(status)).observe(
-                    time.perf_counter() - started
-                )
+class _AudioDAS(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        """Our middleware (the edge, CORS) around FastAPI's exception handlers and its exit
+        stack, without FastAPI's outer three: its server-error middleware (the edge answers
+        what escapes), its telemetry (none is configured) and its body limit (the edge bounds
+        bodies). Each layer costs every request."""
+        handlers = {k: v for k, v in self.exception_handlers.items() if k not in (500, Exception)}
+        app: ASGIApp = AsyncExitStackMiddleware(self.router)
+        app = ExceptionMiddleware(app, handlers=handlers, debug=self.debug)
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app

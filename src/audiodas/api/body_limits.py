@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import orjson
 from fastapi import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope
 
 from audiodas.api import refusals
-from audiodas.api.errors import rejected_response
 from audiodas.domain import Rejected
 
 JSON_MAX = 64 << 10
@@ -29,27 +28,31 @@ def too_large() -> Rejected:
     return Rejected(refusals.BODY_TOO_LARGE, f"a request body here may have {JSON_MAX} bytes")
 
 
-class BodyLimit:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def refusal(scope: Scope) -> Rejected | None:
+    """A body announced larger than it may be, refused before a byte of it is read."""
+    if (scope["method"], scope["path"]) in AUDIO:
+        return None
+    for name, value in scope["headers"]:
+        if name == b"content-length" and (not value.isdigit() or int(value) > JSON_MAX):
+            return too_large()
+    return None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (scope["method"], scope["path"]) in AUDIO:
-            return await self.app(scope, receive, send)
-        for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > JSON_MAX):
-                return await rejected_response(too_large())(scope, receive, send)
-        read = 0
 
-        async def bounded() -> Message:
-            nonlocal read
-            message = await receive()
-            read += len(message.get("body", b""))
-            if read > JSON_MAX:
-                raise too_large()
-            return message
+def bounded(scope: Scope, receive: Receive) -> Receive:
+    """`receive`, cut off once a body that may not be large grows past the bound."""
+    if scope["method"] in ("GET", "HEAD") or (scope["method"], scope["path"]) in AUDIO:
+        return receive
+    read = 0
 
-        await self.app(scope, receive if scope["method"] in ("GET", "HEAD") else bounded, send)
+    async def receive_bounded() -> Message:
+        nonlocal read
+        message = await receive()
+        read += len(message.get("body", b""))
+        if read > JSON_MAX:
+            raise too_large()
+        return message
+
+    return receive_bounded
 
 
 async def json_body(request: Request) -> object:

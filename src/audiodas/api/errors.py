@@ -1,8 +1,8 @@
 """Every error leaves as JSON `{"error": code, "detail": text}` with the status its code means.
 
 Refusals (`Rejected`) and HTTP errors are answered by FastAPI's exception handlers; whatever
-escapes them meets `ErrorBoundary`: a full disk is 507, a database out of reach 503, anything
-else 500 with a request id that the log line carries too (never a trace or a path).
+escapes them meets the edge (api/edge.py), which answers `failure_response`: a full disk is
+507, a database out of reach 503, anything else 500 with a request id.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from audiodas.api import refusals
 from audiodas.domain import DatabaseUnavailable, Rejected, StorageFull, unavailable_in
@@ -170,59 +169,33 @@ def document(schema: dict) -> dict:
     return schema
 
 
-def _transport_closed(exc: RuntimeError) -> bool:
+def transport_closed(exc: RuntimeError) -> bool:
     """uvloop's refusal to write to a connection the client closed (seen when it closes with
     pipelined requests still being answered): the client went away, nothing failed here."""
     return "handler is closed" in str(exc)
 
 
-class ErrorBoundary:
-    """The last handler: turns what escaped every other one into a JSON answer."""
+def client_gone(scope: Scope) -> JSONResponse:
+    """The client went away mid-request: nobody to answer and nothing wrong here. 499 (nginx's
+    "client closed request") is never sent; it keeps the metrics honest."""
+    log.info("%s %s: the client went away", scope["method"], scope["path"])
+    return error_response(499, "client_closed", "the client went away")
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started = False
-
-        async def watch(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            try:
-                await send(message)
-            except RuntimeError as exc:
-                if not _transport_closed(exc):
-                    raise
-                raise ClientDisconnect() from exc
-
-        try:
-            await self.app(scope, receive, watch)
-        except ClientDisconnect:
-            # The client went away mid-request: nobody to answer and nothing wrong here. 499
-            # (nginx's "client closed request") is never sent; it keeps the metrics honest.
-            log.info("%s %s: the client went away", scope["method"], scope["path"])
-            if not started:
-                await error_response(499, "client_closed", "the client went away")(
-                    scope, receive, send
-                )
-        except Exception as exc:
-            where = f"{scope['method']} {scope['path']}"
-            refusal = infrastructure_failure(exc)
-            if refusal is not None:
-                log.warning("%s: %s (%s)", where, refusal.detail, exc.__class__.__name__)
-                response = rejected_response(refusal)
-            else:
-                request_id = uuid.uuid4().hex[:16]
-                log.exception("request %s failed: %s", request_id, where)
-                response = error_response(
-                    500,
-                    "internal_error",
-                    "the server failed to answer; the log has the cause",
-                    {"X-Request-ID": request_id},
-                    request_id=request_id,
-                )
-            if started:
-                raise  # too late to answer: the server closes the connection
-            await response(scope, receive, send)
+def failure_response(exc: Exception, scope: Scope) -> JSONResponse:
+    """The answer to what escaped every handler: 507 or 503 for a failure of the machine, else
+    500 with a request id that the log line carries too (never a trace or a path)."""
+    where = f"{scope['method']} {scope['path']}"
+    refusal = infrastructure_failure(exc)
+    if refusal is not None:
+        log.warning("%s: %s (%s)", where, refusal.detail, exc.__class__.__name__)
+        return rejected_response(refusal)
+    request_id = uuid.uuid4().hex[:16]
+    log.exception("request %s failed: %s", request_id, where)
+    return error_response(
+        500,
+        "internal_error",
+        "the server failed to answer; the log has the cause",
+        {"X-Request-ID": request_id},
+        request_id=request_id,
+    )

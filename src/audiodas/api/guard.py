@@ -15,10 +15,9 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from audiodas.api import refusals
-from audiodas.api.errors import rejected_response
 from audiodas.config import Settings
 from audiodas.domain import Rejected, quoted
 
@@ -49,8 +48,9 @@ _APP_ANSWER = [*_EVERY_ANSWER, (b"content-security-policy", APP_CSP.encode())]
 
 
 class BrowserGuard:
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
+    """The rules, for api/edge.py to apply to every request before anything else."""
+
+    def __init__(self, settings: Settings) -> None:
         self.hosts = {h.lower().strip("[]") for h in settings.allowed_hosts} or {
             settings.host.lower().strip("[]"),
             *LOCAL_NAMES,
@@ -60,39 +60,41 @@ class BrowserGuard:
         self.any_address = not settings.allowed_hosts and settings.host in _ALL_INTERFACES
         self.origins = set(settings.cors_origins)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        headers = {k: v for k, v in scope["headers"] if k in _READ}
-        host = headers.get(b"host", b"").decode("latin-1")
-        extra = _APP_ANSWER if _is_app_page(scope["path"]) else _EVERY_ANSWER
+    def headers(self, path: str) -> list[tuple[bytes, bytes]]:
+        """What every answer adds: how browsers may use it."""
+        return _APP_ANSWER if _is_app_page(path) else _EVERY_ANSWER
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *extra]
-            await send(message)
-
-        refusal = None
-        if sum(1 for name, _ in scope["headers"] if name == b"host") > 1:
+    def refusal(self, scope: Scope) -> Rejected | None:
+        """Why a browser's request must not reach the application, if it must not."""
+        hosts = 0
+        host = origin = fetch_site = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                hosts += 1
+                host = value
+            elif name == b"origin":
+                origin = value
+            elif name == b"sec-fetch-site":
+                fetch_site = value
+        text = (host or b"").decode("latin-1")
+        if hosts > 1:
             # Which one a check reads and which one a redirect or link uses must never differ.
-            refusal = Rejected(refusals.HOST_NOT_ALLOWED, "a request has one Host header")
-        elif not self.host_allowed(host):
-            refusal = Rejected(
+            return Rejected(refusals.HOST_NOT_ALLOWED, "a request has one Host header")
+        if not self.host_allowed(text):
+            return Rejected(
                 refusals.HOST_NOT_ALLOWED,
-                f"this server does not answer to the host {quoted(host)} "
+                f"this server does not answer to the host {quoted(text)} "
                 "(AUDIODAS_ALLOWED_HOSTS lists the names it answers to)",
             )
-        elif scope["method"] not in _SAFE_METHODS and not self.origin_allowed(
-            headers.get(b"origin"), headers.get(b"sec-fetch-site"), host
+        if scope["method"] not in _SAFE_METHODS and not self.origin_allowed(
+            origin, fetch_site, text
         ):
-            refusal = Rejected(
+            return Rejected(
                 refusals.ORIGIN_NOT_ALLOWED,
                 "a page of another origin may not change anything here "
                 "(AUDIODAS_CORS_ORIGINS lists the origins that may)",
             )
-        if refusal is not None:
-            return await rejected_response(refusal)(scope, receive, send_with_headers)
-        await self.app(scope, receive, send_with_headers)
+        return None
 
     def host_allowed(self, host: str) -> bool:
         if not host:  # browsers always send one; an HTTP/1.0 probe may not
@@ -116,9 +118,6 @@ class BrowserGuard:
         if text in self.origins or "*" in self.origins:
             return True
         return text != "null" and urlsplit(text).netloc.lower() == host.lower()
-
-
-_READ = (b"host", b"origin", b"sec-fetch-site")
 
 
 def _is_app_page(path: str) -> bool:

@@ -1,13 +1,13 @@
 """Errors on the OpenAI-compatible routes (`/v1/...`) in OpenAI's shape, so that its clients
 show the reason: `{"error": {"message", "type", "param", "code"}}`. The API's own errors
-(`{"error": code, "detail": text}`) are made once, everywhere; this edge rewrites them for
-`/v1/` on their way out, whichever layer answered (the browser guard, the body bound, access,
-a route, the error boundary). `/api/v1` keeps its own shape."""
+(`{"error": code, "detail": text}`) are made once, everywhere; the edge (api/edge.py) rewrites
+them for `/v1/` on their way out, whichever part answered (the browser guard, the body bound,
+access, a route, the error boundary). `/api/v1` keeps its own shape."""
 
 from __future__ import annotations
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message
 
 PREFIX = "/v1/"
 
@@ -28,36 +28,15 @@ def openai_error(status: int, body: dict) -> dict:
     }
 
 
-class OpenAIErrors:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
-            return await self.app(scope, receive, send)
-        held: Message | None = None
-        body = b""
-
-        async def rewrite(message: Message) -> None:
-            nonlocal held, body
-            if message["type"] == "http.response.start" and message["status"] >= 400:
-                held = message  # an error: its body is small, rewritten once whole
-                return
-            if held is None:
-                return await send(message)
-            body += message.get("body", b"")
-            if message.get("more_body"):
-                return
-            try:
-                shaped = orjson.dumps(openai_error(held["status"], orjson.loads(body)))
-            except (orjson.JSONDecodeError, AttributeError):
-                shaped = body  # not one of ours (none is): as it was
-            headers = [(k, v) for k, v in held["headers"] if k != b"content-length"]
-            headers.append((b"content-length", str(len(shaped)).encode()))
-            await send({**held, "headers": headers})
-            await send({"type": "http.response.body", "body": shaped})
-
-        await self.app(scope, receive, rewrite)
+def reshaped(start: Message, body: bytes) -> tuple[Message, Message]:
+    """An error answer of the API (its start and its whole body) in OpenAI's shape."""
+    try:
+        shaped = orjson.dumps(openai_error(start["status"], orjson.loads(body)))
+    except (orjson.JSONDecodeError, AttributeError):
+        shaped = body  # not one of ours (none is): as it was
+    headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+    headers.append((b"content-length", str(len(shaped)).encode()))
+    return {**start, "headers": headers}, {"type": "http.response.body", "body": shaped}
 
 
 OPENAI_ERROR_SCHEMA = {
