@@ -24,6 +24,7 @@ from audiodas.api.schemas import (
     JSONBody,
     RecordingList,
     RecordingOut,
+    RenderedJSON,
     recording_body,
 )
 from audiodas.api.uploads import multipart_openapi, receive_form
@@ -120,13 +121,13 @@ async def list_recordings(
     views = dependencies.views(request)
     if q is not None:
         return JSONBody(await views.search(q, limit=limit, cursor=cursor, status=status))
-    return JSONBody(await views.page(limit=limit, cursor=cursor, status=status))
+    return RenderedJSON(await views.page_json(limit=limit, cursor=cursor, status=status))
 
 
 @router.get("/{recording_id}", response_model=RecordingOut, responses={404: {"model": ErrorOut}})
 async def get_recording(recording_id: str, request: Request) -> JSONBody:
     views = dependencies.views(request)
-    return JSONBody(await views.one(recording_id))
+    return RenderedJSON(await views.one_json(recording_id))
 
 
 @router.head("/{recording_id}/stream", include_in_schema=False)  # what a player asks first

@@ -154,10 +154,21 @@ def recording_body(r: Recording, *, transcript: bool = True) -> dict[str, Any]:
     return body
 
 
+def render_json(content: Any) -> bytes:
+    """The API's JSON: orjson's, datetimes as ISO 8601 with `Z`."""
+    return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+
+
 class JSONBody(Response):
-    """JSON rendered by orjson (datetimes as ISO 8601 with `Z`)."""
+    """A body rendered as the API's JSON."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+        return render_json(content)
+
+
+class RenderedJSON(Response):
+    """A body already rendered as the API's JSON (views.py keeps renderings as bytes)."""
+
+    media_type = "application/json"
