@@ -5,7 +5,7 @@ against a baseline revision in the same run: one step of issue 45 at a time.
 
 The application is called in-process through ASGI, as uvicorn calls it, on a data folder of
 processed recordings (made first unless `--data` names one): a list of 50, one recording, a
-64 KiB Range, a finished recording's events, health. The working tree and `--baseline` (a
+64 KiB and a 1 MiB Range, a finished recording's events, health. The working tree and `--baseline` (a
 git worktree of it) take turns, `--rounds` times each, each in a fresh process; the best of
 each is printed, CPU time of the process (`time.process_time`), not wall time.
 """
@@ -34,6 +34,11 @@ def routes(recording_id: str) -> dict[str, tuple[str, bytes, list]]:
             f"{API}/{recording_id}/stream",
             b"variant=archive",
             [(b"range", b"bytes=0-65535")],
+        ),
+        "stream 1 MiB": (
+            f"{API}/{recording_id}/stream",
+            b"variant=original",
+            [(b"range", b"bytes=0-1048575")],
         ),
         "events (done)": (f"{API}/{recording_id}/events", b"", []),
         "healthz": ("/healthz", b"", []),
