@@ -6,12 +6,16 @@ serves the same JSON and files in the same run, as the floor.
 
     python bench/request_cpu.py [--seconds 8] [--connections 20] [--users 1000]
                                 [--mix-seconds 30] [--postgres] [--busy] [--profile FILE] [--mix-only]
+                                [--baseline REV [--rounds 2]]
 
 Each route alone first (wrk at full speed on `--connections`), then the listeners' mix of
 bench/load/locustfile.py as 1000 users meet it: `--users` connections, each asking its next
 request 0.5-1.5 s after its answer (wrk's `delay`), list 3 : read 4 : Range seek 9 (64 KiB-1 MiB
 of any variant) : events 1 : health 1. The mix is the figure issue 45 names (1.2 ms per request
 before it); the routes alone show where it goes.
+
+`--baseline REV`: then the mix again, in turns with an HTTP process of that revision (a git
+worktree) on the same data, `--rounds` turns each: one step's effect in the same run.
 
 `--profile FILE`: py-spy samples the HTTP process through the mix (collapsed stacks to FILE) and
 the summary prints the share of samples by package of the leaf frame, and the functions with the
@@ -187,6 +191,34 @@ def http_processes(server: Server) -> list[int]:
     return [p.pid for p in server.processes() if "http-worker" in " ".join(p.cmdline())]
 
 
+def compare(args, server: Server, env: dict, work: Path, script: Path) -> None:  # type: ignore[no-untyped-def]
+    """The mix on this tree's HTTP process and on the baseline's, in turns, on the same data
+    (the baseline's server is API-only: this tree's engine serves both)."""
+    tree = work / "baseline"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree),
+                    args.baseline], check=True)  # fmt: skip
+    base_env = {**env, "AUDIODAS_EMBEDDED_WORKER": "false", "PYTHONPATH": str(tree / "src")}
+    baseline = Server(server.data_dir, env=base_env).start(timeout=120)
+    try:
+        theirs = http_processes(baseline)
+        pin(theirs, 0)
+        best: dict[str, tuple[float, str]] = {}
+        for _ in range(args.rounds):
+            for label, url, pids in (("baseline", baseline.url, theirs),
+                                     ("this tree", server.url, http_processes(server))):  # fmt: skip
+                _, cpu, latency = measure_mix(pids, url, script, args)
+                if label not in best or cpu < best[label][0]:
+                    best[label] = (cpu, latency)
+        print(f"same run, best of {args.rounds} turns each: baseline {args.baseline} "
+              f"{best['baseline'][0]:.3f} ms/req, this tree {best['this tree'][0]:.3f} ms/req "
+              f"({best['this tree'][0] / best['baseline'][0]:.2f}x)")  # fmt: skip
+        print(f"  baseline  {best['baseline'][1]}\n  this tree {best['this tree'][1]}")
+    finally:
+        baseline.stop()
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                       check=True)  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
@@ -197,6 +229,11 @@ def main() -> int:
     parser.add_argument("--mix-only", action="store_true", help="skip the routes alone")
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--busy", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        help="a git revision whose HTTP process takes turns with this tree's in the mix",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="turns each, with --baseline")
     args = parser.parse_args()
     ensure_tools()
     work = Path(tempfile.mkdtemp(prefix="audiodas-cpu-"))
@@ -253,6 +290,8 @@ def main() -> int:
         if args.profile:
             print(profile_summary(args.profile))
         nginx.stop()
+        if args.baseline:
+            compare(args, server, env, work, script)
     finally:
         stop.set()
         server.stop()
