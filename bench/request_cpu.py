@@ -47,9 +47,11 @@ from bench.load.run import (  # noqa: E402
     Nginx,
     ensure_tools,
     fill_first_page,
+    http_processes,
     machine,
     make_clips,
     mirror_for_nginx,
+    pin,
     preload,
     upload,
 )
@@ -116,12 +118,6 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def pin(pids: list[int], core: int) -> None:
-    for pid in pids:
-        subprocess.run(["taskset", "-a", "-p", "-c", str(core), str(pid)], check=True,
-                       capture_output=True)  # fmt: skip
-
-
 def drive(url: str, path: str, headers: list[str], seconds: int, connections: int) -> int:
     """wrk on core 1; the number of requests it completed."""
     output = subprocess.run(
@@ -184,11 +180,6 @@ def measure(pids: list[int], url: str, path: str, headers: list[str], args) -> t
     before = cpu_seconds(pids)
     requests = drive(url, path, headers, args.seconds, args.connections)
     return requests, (cpu_seconds(pids) - before) * 1000 / max(requests, 1)
-
-
-def http_processes(server: Server) -> list[int]:
-    """The uvicorn processes `audiodas serve` runs (its `http-worker` children)."""
-    return [p.pid for p in server.processes() if "http-worker" in " ".join(p.cmdline())]
 
 
 def compare(args, server: Server, env: dict, work: Path, script: Path) -> None:  # type: ignore[no-untyped-def]

@@ -1,7 +1,7 @@
 """The load suite: 1000 users on `audiodas serve`, next to nginx serving the same files and JSON
 in the same run, on this machine (load generator included).
 
-    python bench/load/run.py [--users 1000] [--duration 60] [--postgres] [--busy-only]
+    python bench/load/run.py [--users 1000] [--duration 60] [--postgres] [--busy-only] [--pin]
                              [--out artifacts/load]
 
 1. Starts `audiodas serve` (engine included, one HTTP process per core) on the embedded default,
@@ -16,6 +16,10 @@ in the same run, on this machine (load generator included).
    only), then the full mix against audiodas with the engine busy. Reports p50/p95/p99 per
    request type, req/s, failures, and audio seconds processed per second.
 5. The step test again with the engine busy: p95 must stay within 2x of idle.
+
+`--pin`: Locust on core 1 alone and the HTTP processes on core 0 (taskset), so that the load
+generator's share of the machine cannot be mistaken for the product's (issue 45); the engine's
+processes run where the scheduler puts them.
 
 Prints the figures, writes Locust's CSVs and a summary.json to --out, and exits 1 when a
 target of issue 8 is missed. nginx and wrk come from Debian's packages (installed when missing).
@@ -48,6 +52,7 @@ API = "/api/v1/recordings"
 LIST_PAGE = 50  # items per list request of the listeners (locustfile.py)
 TARGETS = {"p95_ms": 100, "p99_ms": 250, "rps": 900, "engine_ratio": 0.5, "range_ratio": 0.5}
 STEPS = (10, 30, 100, 300, 1000)
+PINNED: list[str] = []  # with --pin: the core Locust runs on
 
 
 def main() -> int:
@@ -63,6 +68,9 @@ def main() -> int:
         env["AUDIODAS_DATABASE_URL"] = postgres.create_database("load")
     (work / "data").mkdir()
     server = Server(work / "data", env=env).start(timeout=60)
+    if args.pin:
+        pin(http_processes(server), 0)
+        PINNED.append("1")
     nginx = None
     summary: dict = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -134,6 +142,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--postgres", action="store_true", help="on a PostgreSQL started here")
     parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="Locust on core 1, the HTTP processes on core 0",
+    )
+    parser.add_argument(
         "--busy-only",
         action="store_true",
         help="only idle and the stream scenario (no nginx, Range or step tests, no backlog)",
@@ -170,6 +183,17 @@ def machine() -> str:
     )
     memory = int(Path("/proc/meminfo").read_text().split()[1]) // (1 << 20)
     return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}"
+
+
+def pin(pids: list[int], core: int) -> None:
+    for pid in pids:
+        subprocess.run(["taskset", "-a", "-p", "-c", str(core), str(pid)], check=True,
+                       capture_output=True)  # fmt: skip
+
+
+def http_processes(server: Server) -> list[int]:
+    """The uvicorn processes `audiodas serve` runs (its `http-worker` children)."""
+    return [p.pid for p in server.processes() if "http-worker" in " ".join(p.cmdline())]
 
 
 def make_clips(work: Path) -> dict[str, Path]:
@@ -364,6 +388,7 @@ def locust(
     users += sum(1 for c in classes if c.endswith("Uploader"))
     spawn_rate = max(users // 5, 1)
     command = [
+        *(["taskset", "-c", PINNED[0]] if PINNED else []),
         sys.executable,
         "-m",
         "locust",
