@@ -42,8 +42,9 @@ class Edge:
             else:
                 await self.app(scope, body_limits.bounded(scope, receive), answer.send)
         except ClientDisconnect:
+            response = errors.client_gone(scope)  # logged, whether or not it can be sent
             if not answer.started:
-                await errors.client_gone(scope)(scope, receive, answer.send)
+                await response(scope, receive, answer.send)
         except Exception as exc:
             response = errors.failure_response(exc, scope)
             if answer.started:
