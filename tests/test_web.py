@@ -214,6 +214,11 @@ def test_a_failed_recording_offers_a_retry(server, page, corrupt_in_the_middle) 
     page.locator('#status[data-status="failed"]').wait_for(timeout=10_000)
     retry = page.locator("#retry")
     assert retry.is_visible()
+    # What happened, in words; no transcript files offered that the server cannot serve.
+    explain = page.locator("#explain").inner_text()
+    assert explain.startswith("Processing failed: archive") and "Retry" in explain, explain
+    transcribed = stages(rec)["transcribe"]["status"] == "done"
+    assert page.locator("#transcript-files").is_visible() == transcribed
     with page.expect_response(lambda r: r.url.endswith("/retry")) as answer:
         retry.click()
     assert answer.value.status == 202
@@ -334,23 +339,121 @@ def test_the_waveform_seeks_and_the_transcript_follows_the_player(server, page, 
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
     )
-    word = page.locator("#transcript li").nth(2).locator(".word").nth(3)
+    word = page.locator("#transcript .segment").nth(2).locator(".word").nth(3)
     at = float(word.get_attribute("data-start"))
     word.click()  # a word seeks to when it is said
     wait_until(page, f"Math.abs(document.querySelector('#player').currentTime - {at}) < 0.5")
-    first = page.locator("#transcript li").first
-    first.locator(".segment").click()  # a segment seeks, and plays from there
+    # A segment (the keyboard's target: a click lands on one of its words) seeks, and plays.
+    page.locator("#transcript .segment").first.focus()
+    page.keyboard.press("Enter")
     wait_until(page, "document.querySelector('#player').currentTime > 0.5 && "
                "document.querySelector('#player').currentTime < 5")  # fmt: skip
-    wait_until(page, "document.querySelector('#transcript li').classList.contains('current')")
-    second = page.locator("#transcript li").nth(1)
+    wait_until(page, "document.querySelector('#transcript .segment').classList.contains('current')")
+    second = page.locator("#transcript .segment").nth(1)
     later = float(second.get_attribute("data-start"))
     page.evaluate(f"document.querySelector('#player').currentTime = {later - 1}")
     page.evaluate("document.querySelector('#player').play()")  # playing on into the next one
-    wait_until(page, "document.querySelector('#transcript li.current') !== null && "
-               f"Number(document.querySelector('#transcript li.current').dataset.start) === {later}")  # fmt: skip
-    assert page.locator("#transcript li.current").count() == 1
+    wait_until(page, "document.querySelector('#transcript .segment.current') !== null && "
+               f"Number(document.querySelector('#transcript .segment.current').dataset.start) === {later}")  # fmt: skip
+    assert page.locator("#transcript .segment.current").count() == 1
     shot(page, "follow-along")
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_the_player_stays_in_view_marks_the_word_said_and_answers_keys(
+    server, browser, assets, tmp_path, size
+) -> None:
+    """A talk of two minutes, read while it plays: the player stays in view with the transcript
+    scrolled to its end, the word being said is marked (and moves on), keys play, pause and skip
+    wherever the focus is, and a reader who scrolls away gets a way back to the playing line."""
+    from tests.test_engine import upload, wait_finished
+
+    talk = tmp_path / "talk.wav"  # about 2 min 10 s of human speech
+    ffmpeg("-stream_loop", "2", "-i", str(assets / "two_cities.wav"), "-c", "copy", str(talk))
+    rec = wait_finished(server, upload(server, talk)["id"], timeout=300)
+    width, height = size
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{server.url}/#/recordings/{rec['id']}")
+        page.locator("#transcript .word").nth(40).wait_for(timeout=20_000)
+        wait_until(page, "document.querySelector('#player').readyState >= 1")
+        player = "document.querySelector('#player')"
+        said = "document.querySelector('#transcript .word[aria-current=\"true\"]')"
+
+        # Paragraphs, not a line per segment: segments run inline, and a paragraph breaks only
+        # where a sentence ended.
+        assert (
+            page.locator("#transcript .segment").count()
+            > 2 * page.locator("#transcript li").count()
+        )
+        assert (
+            page.evaluate(
+                "getComputedStyle(document.querySelector('#transcript .segment')).display"
+            )
+            == "inline"
+        )
+        shared, boundaries = page.evaluate(
+            """() => {
+                const segments = [...document.querySelectorAll('#transcript .turn-text')[0]
+                    .querySelectorAll('.segment')];
+                let shared = 0;
+                for (let i = 0; i + 1 < segments.length; i++) {
+                    const a = segments[i].getClientRects(), b = segments[i + 1].getClientRects();
+                    if (Math.abs(a[a.length - 1].top - b[0].top) < 2) shared++;
+                }
+                return [shared, segments.length - 1]; }"""
+        )
+        assert boundaries >= 3 and shared >= boundaries / 2, (shared, boundaries)  # one flow
+        ends = page.locator("#transcript li").evaluate_all(
+            "lis => lis.slice(0, -1).map(li => li.querySelector('.turn-text').textContent.trim().slice(-1))"
+        )
+        assert set(ends) <= set(".!?\"')"), ends  # (Dickens' sentence is long: maybe no break)
+
+        page.keyboard.press("k")  # plays, with the focus nowhere in particular
+        wait_until(page, f"!{player}.paused && {player}.currentTime > 1")
+        wait_until(page, f"{said} !== null")
+        first = page.evaluate(f"{said}.dataset.start")
+        wait_until(page, f"{said} !== null && {said}.dataset.start !== '{first}'")
+        assert page.locator('#transcript [aria-current="true"]').count() == 1
+
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # the transcript's end
+        page.wait_for_timeout(300)
+        box = page.locator("#dock").bounding_box()
+        assert box is not None and box["y"] >= -1 and box["y"] + box["height"] <= height + 1, box
+        shot(page, f"reading-{'desktop' if width > 600 else 'phone'}")
+
+        page.mouse.move(width / 2, height - 50)
+        page.mouse.wheel(0, -400)  # the reader scrolls away while it plays
+        page.locator("#to-line").wait_for(state="visible", timeout=5_000)
+        page.locator("#to-line").click()
+        assert page.locator("#to-line").is_hidden()
+        wait_until(page, f"{said} !== null")
+        word = page.locator('#transcript .word[aria-current="true"]').bounding_box()
+        assert word is not None and 0 <= word["y"] <= height, word  # the playing line, in view
+
+        page.locator("#transcript .segment").nth(3).focus()
+        page.keyboard.press(" ")  # pauses: it does not seek to the focused segment
+        wait_until(page, f"{player}.paused")
+        at = page.evaluate(f"{player}.currentTime")
+        assert at > 1.5, at
+        expected = max(0.0, at - 5)
+        for key, by in (("j", -5), ("ArrowRight", 5), ("l", 5), ("ArrowLeft", -5)):
+            expected = max(0.0, expected if key == "j" else expected + by)
+            page.keyboard.press(key)
+            wait_until(page, f"Math.abs({player}.currentTime - {expected}) < 0.3")
+        page.select_option("#speed", "1.5")
+        assert page.evaluate(f"{player}.playbackRate") == 1.5
+        page.locator("#play").click()
+        wait_until(page, f"!{player}.paused")
+        wait_until(page, "document.querySelector('#play').getAttribute('aria-label') === 'Pause'")
+        assert "Space or K" in page.locator("#shortcuts").inner_text() or width < 600
+    finally:
+        context.close()
+    assert not errors, errors
 
 
 def test_speakers_are_told_apart_by_colour_and_named_for_the_recording(server, page, assets):
@@ -359,10 +462,13 @@ def test_speakers_are_told_apart_by_colour_and_named_for_the_recording(server, p
     rec = wait_finished(server, upload(server, assets / "endgame_nagg_nell.wav")["id"])
     page.goto(f"{server.url}/#/recordings/{rec['id']}")
     page.locator("#transcript .speaker").first.wait_for()
-    said_by = page.locator("#transcript li").evaluate_all(
+    said_by = page.locator("#transcript li:not(.more)").evaluate_all(
         "lis => lis.map(li => li.dataset.speaker)"
     )
     assert said_by[:4] == ["S1", "S2", "S1", "S2"]  # Nagg asks, Nell answers
+    # Read as turns: one speaker's consecutive segments are one paragraph, named once.
+    assert all(a != b for a, b in zip(said_by, said_by[1:], strict=False)), said_by
+    assert page.locator("#transcript .speaker").count() == len(said_by)
     colours = page.locator("#transcript .speaker").evaluate_all(
         "tags => tags.map(t => [t.dataset.speaker, getComputedStyle(t).color])"
     )

@@ -9,6 +9,12 @@ const main = () => $("#main");
 let worker = null;
 let topics = [];
 let liveTimer = null;
+let pageListeners = []; // on window or document for the page shown: removed when it goes
+
+function onPage(target, type, listener, options) {
+  target.addEventListener(type, listener, options);
+  pageListeners.push([target, type, listener, options]);
+}
 let liveEvents = null;
 
 // --- Access: the API key of this browser tab (sessionStorage: gone when the tab closes) ----------
@@ -360,6 +366,20 @@ const VARIANTS = { original: "Original", archive: "Archive (AAC)", echo: "Echo (
 const fmtBytes = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`);
 const tookText = (s) => (s.started_at && s.finished_at ? ` (${((new Date(s.finished_at) - new Date(s.started_at)) / 1000).toFixed(1)} s)` : "");
 
+// A recording's state in words, for any status but done.
+function whatHappened(r) {
+  const failed = r.stages.filter((s) => s.status === "failed");
+  const running = r.stages.filter((s) => s.status === "running").map((s) => s.name);
+  if (r.status === "failed") {
+    return `Processing failed: ${failed.map((s) => `${s.name}${s.error ? ` (${s.error})` : ""}`).join("; ")}. ` +
+      "What finished is kept; Retry runs the failed stages again.";
+  }
+  if (r.status === "rejected") return `Rejected as off topic${r.topic ? ` for ${r.topic.expected}` : ""}: its archive copy is kept.`;
+  if (r.status === "queued") return "Waiting for a free slot: processing starts soon. The transcript appears here when it is made.";
+  if (r.status === "processing") return `Processing${running.length ? `: ${running.join(", ")}` : ""}. The transcript appears here when it is made.`;
+  return "";
+}
+
 async function recordingPage(id, startAt) {
   let rec;
   try {
@@ -369,23 +389,35 @@ async function recordingPage(id, startAt) {
     return;
   }
   const stages = h("ol", { class: "stages", "aria-live": "polite" });
-  const audio = h("audio", { controls: true, preload: "metadata", id: "player", "aria-label": "Player" });
+  const audio = h("audio", { controls: true, preload: "metadata", id: "player", "aria-label": "Audio" });
   const wave = h("canvas", { id: "waveform", class: "waveform", height: 96, tabindex: 0, role: "slider", "aria-label": "Waveform: click, drag or use the arrow keys to seek", "aria-valuemin": 0, hidden: true });
   const variant = h("select", { id: "variant", "aria-label": "Variant" });
   const transcript = h("ol", { class: "transcript", id: "transcript" });
   const speakers = h("form", { class: "speakers", id: "speakers", hidden: true });
   const summary = h("p", { class: "summary", id: "summary" });
   // Fetched with the key (a plain link cannot send one), then saved.
-  const downloads = h("p", { class: "downloads" }, "Transcript: ", ["txt", "srt", "vtt", "json"].map((f) => [
+  const downloads = h("p", { class: "downloads", id: "transcript-files" }, "Transcript: ", ["txt", "srt", "vtt", "json"].map((f) => [
     h("a", { href: `${API}/recordings/${id}/transcript?format=${f}`, onclick: (e) => { e.preventDefault(); download(`/recordings/${id}/transcript?format=${f}`, `${rec.filename}.${f}`).catch((error) => { statusLine.textContent = error.message; }); } }, f), " "]));
   const statusLine = h("p", { id: "status" });
+  const explain = h("p", { id: "explain", class: "note", role: "status", hidden: true });
   const variants = h("ul", { class: "variants", id: "variants" });
   const retry = h("button", { type: "button", id: "retry", hidden: true }, "Retry failed stages");
+  // The player stays in view (sticky) above the transcript it is read with; stages and files,
+  // looked at once, come after it.
+  const play = h("button", { type: "button", id: "play", "aria-label": "Play" }, "Play");
+  const back = h("button", { type: "button", id: "back", "aria-label": "Back 5 seconds" }, "−5 s");
+  const forward = h("button", { type: "button", id: "forward", "aria-label": "Forward 5 seconds" }, "+5 s");
+  const speed = h("select", { id: "speed" }, [0.75, 1, 1.25, 1.5, 2].map((r) => h("option", { value: r, selected: r === 1 }, `${r}×`)));
+  const toLine = h("button", { type: "button", id: "to-line", hidden: true }, "Back to the playing line");
+  const dock = h("section", { class: "dock", id: "dock", "aria-label": "Player" },
+    h("div", { class: "controls" }, play, back, forward, h("label", { for: "speed" }, "Speed "), speed,
+      h("label", { for: "variant" }, "Variant "), variant, toLine),
+    wave, audio,
+    h("p", { class: "shortcuts", id: "shortcuts" }, "Keys: Space or K play/pause · J or ← back 5 s · L or → forward 5 s"));
   main().replaceChildren(
-    h("h1", {}, rec.filename), statusLine, retry, h("h2", {}, "Stages"), stages,
-    h("h2", {}, "Player"), h("label", { for: "variant" }, "Variant "), variant, wave, h("p", {}, audio),
-    h("h2", {}, "Files"), variants,
+    h("h1", {}, rec.filename), statusLine, explain, retry, dock,
     h("h2", {}, "Summary"), summary, h("h2", {}, "Transcript"), downloads, speakers, transcript,
+    h("h2", {}, "Stages"), stages, h("h2", {}, "Files"), variants,
   );
 
   // The player and the progress stream use the signed links (an <audio> element and an
@@ -396,6 +428,10 @@ async function recordingPage(id, startAt) {
     statusLine.textContent = `Status: ${r.status} · ${fmtSeconds(r.duration_s)}` + (r.topic ? ` · topic ${r.topic.expected}: ${r.topic.on_topic ? "on topic" : "off topic"}` : "");
     statusLine.dataset.status = r.status;
     retry.hidden = r.status !== "failed";
+    explain.textContent = whatHappened(r);
+    explain.hidden = !explain.textContent;
+    // Only what can be served: the transcript's files once it is made.
+    downloads.hidden = !r.stages.some((s) => s.name === "transcribe" && s.status === "done");
     stages.replaceChildren(...r.stages.map((s) => h("li", { "data-stage": s.name, "data-status": s.status }, `${s.name}: ${s.status}`, tookText(s), s.error ? ` — ${s.error}` : "")));
     variants.replaceChildren(...Object.entries(r.variants).map(([name, v]) => h("li", { "data-variant": name },
       h("a", { href: v.signed_url, download: `${r.filename}.${name}` }, VARIANTS[name] ?? name), ` · ${v.content_type} · ${fmtBytes(v.size_bytes)}`)));
@@ -403,20 +439,61 @@ async function recordingPage(id, startAt) {
     variant.replaceChildren(...Object.keys(r.variants).map((v) => h("option", { value: v, selected: v === current }, VARIANTS[v] ?? v)));
     summary.textContent = r.summary ?? (r.status === "done" ? "(no summary: no speech)" : "…");
   };
-  // Follow-along: the segment being played is marked and kept in view.
+  // Follow-along: the segment being played and the word being said are marked, and the line is
+  // kept in view, unless the reader scrolled away (then a button brings it back).
   let spoken = [];
+  let words = [];
+  let saidWord = null;
+  let following = true;
+  const lastAt = (list, at) => {
+    let found = null;
+    for (const el of list) if (Number(el.dataset.start) <= at + 0.05) found = el; else break;
+    return found;
+  };
   const follow = () => {
     const at = audio.currentTime;
-    let current = null;
-    for (const li of spoken) if (Number(li.dataset.start) <= at + 0.05) current = li;
-    for (const li of spoken) {
-      if (li === current && !li.classList.contains("current")) li.scrollIntoView({ block: "nearest" });
-      li.classList.toggle("current", li === current);
-      li.toggleAttribute("aria-current", li === current);
+    const current = lastAt(spoken, at);
+    for (const segment of spoken) {
+      // Centred: clear of the player that stays at the top.
+      if (segment === current && !segment.classList.contains("current") && following) segment.scrollIntoView({ block: "center" });
+      segment.classList.toggle("current", segment === current);
+    }
+    const word = current ? lastAt(current.querySelectorAll(".word"), at) : null;
+    if (word !== saidWord) {
+      saidWord?.removeAttribute("aria-current");
+      word?.setAttribute("aria-current", "true");
+      saidWord = word;
     }
   };
+  const strayed = () => { if (!audio.paused && following) { following = false; toLine.hidden = false; } };
+  onPage(window, "wheel", strayed, { passive: true });
+  onPage(window, "touchmove", strayed, { passive: true });
+  toLine.addEventListener("click", () => {
+    following = true;
+    toLine.hidden = true;
+    (saidWord ?? spoken.find((segment) => segment.classList.contains("current")))?.scrollIntoView({ block: "center" });
+  });
   audio.addEventListener("timeupdate", follow);
   audio.addEventListener("seeked", follow);
+  // Controls and keys: wherever the focus is, except where keys type or the audio's own controls.
+  const skip = (by) => { audio.currentTime = Math.max(0, Math.min(audio.duration || 0, audio.currentTime + by)); };
+  const toggle = () => (audio.paused ? audio.play() : audio.pause());
+  play.addEventListener("click", toggle);
+  back.addEventListener("click", () => skip(-5));
+  forward.addEventListener("click", () => skip(5));
+  speed.addEventListener("change", () => { audio.playbackRate = Number(speed.value); });
+  const showPlaying = () => { const label = audio.paused ? "Play" : "Pause"; play.textContent = label; play.setAttribute("aria-label", label); };
+  audio.addEventListener("play", showPlaying);
+  audio.addEventListener("pause", showPlaying);
+  onPage(document, "keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.target.closest?.("input, textarea, select, audio, [contenteditable]")) return;
+    const key = e.key.toLowerCase();
+    if (key === " " || key === "k") toggle();
+    else if (key === "j" || (key === "arrowleft" && e.target !== wave)) skip(-5);
+    else if (key === "l" || (key === "arrowright" && e.target !== wave)) skip(5);
+    else return;
+    e.preventDefault(); // Space on a focused segment would click it: here it plays or pauses
+  });
   const loadTranscript = async () => {
     try {
       const t = await api(`/recordings/${id}/transcript?format=json`);
@@ -424,9 +501,34 @@ async function recordingPage(id, startAt) {
       // A word is a click target inside its segment's button (the keyboard's target).
       const said = (s) => (s.words?.length ? s.words.map((w) => [h("span", { class: "word", "data-start": w.start, onclick: (e) => { e.stopPropagation(); seek(w.start); } }, w.word), " "]) : s.text);
       const names = Object.fromEntries(t.speakers.map((p) => [p.id, p.name || p.id]));
-      const tag = (s) => (s.speaker ? [h("span", { class: speakerClass(t.speakers, s.speaker), "data-speaker": s.speaker }, names[s.speaker]), " "] : "");
-      spoken = t.segments.map((s) => h("li", { "data-start": s.start, "data-speaker": s.speaker ?? false }, h("button", { type: "button", class: "segment", "data-start": s.start, onclick: () => seek(s.start) }, `[${fmtSeconds(s.start)}] `, tag(s), said(s))));
-      transcript.replaceChildren(...spoken);
+      const tag = (speaker) => (speaker ? [h("span", { class: speakerClass(t.speakers, speaker), "data-speaker": speaker }, names[speaker]), " "] : "");
+      // Read as turns: one speaker's consecutive segments under their name and time, in
+      // paragraphs, each segment inline (a sentence Whisper split across two reads as one). A
+      // long turn breaks into paragraphs only where a sentence ends.
+      const paragraphs = [];
+      let previous = null;
+      for (const s of t.segments) {
+        const last = paragraphs.at(-1);
+        const sameSpeaker = last && last.speaker === (s.speaker ?? null);
+        const sentenceEnded = previous && /[.!?]["')\]]?$/.test(previous.text.trim());
+        const paused = previous && s.start - previous.end >= 2;
+        if (sameSpeaker && !(sentenceEnded && (paused || last.segments.length >= 4))) last.segments.push(s);
+        else paragraphs.push({ speaker: s.speaker ?? null, start: s.start, segments: [s], turn: !sameSpeaker });
+        previous = s;
+      }
+      spoken = [];
+      const turnItem = (turn) => h("li", { class: turn.turn ? "turn" : "turn more", "data-start": turn.start, "data-speaker": turn.speaker ?? false },
+        turn.turn ? h("p", { class: "turn-head" }, tag(turn.speaker), h("span", { class: "time" }, fmtSeconds(turn.start))) : "",
+        h("p", { class: "turn-text" }, turn.segments.map((s) => {
+          // A span, not a <button>: a button is a box, and would break every segment onto
+          // lines of its own. Enter seeks (Space plays and pauses, as everywhere on the page).
+          const segment = h("span", { class: "segment", role: "button", tabindex: 0, "data-start": s.start, title: fmtSeconds(s.start),
+            onclick: () => seek(s.start), onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); seek(s.start); } } }, said(s));
+          spoken.push(segment);
+          return [segment, " "];
+        })));
+      transcript.replaceChildren(...paragraphs.map(turnItem));
+      saidWord = null;
       showSpeakers(speakers, t.speakers, async (named) => {
         await api(`/recordings/${id}/speakers`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(named) });
         await loadTranscript();
@@ -490,6 +592,8 @@ async function recordingPage(id, startAt) {
 
 async function route() {
   stopLive();
+  for (const [target, type, listener, options] of pageListeners) target.removeEventListener(type, listener, options);
+  pageListeners = [];
   const hash = location.hash || "#/upload";
   document.querySelectorAll("nav a").forEach((a) => a.setAttribute("aria-current", a.getAttribute("href") === hash ? "page" : "false"));
   const match = hash.match(/^#\/recordings\/([0-9a-f]{32})(?:\?t=([0-9.]+))?$/);
