@@ -33,6 +33,7 @@ ENV = {**os.environ, "CONTAINERS_CONF": str(ROOT / "deploy/podman/containers.con
 ENV["AUDIODAS_PORT"] = str(PORT)
 STARTED = time.monotonic()
 SERVICES = ("postgres", "api", "worker-1", "worker-2")
+LOGS = ROOT / "artifacts/compose-logs"
 
 
 def say(message: str) -> None:
@@ -224,7 +225,18 @@ def check_hosts() -> None:
     assert foreign.status_code == 400, foreign.text
     assert foreign.json()["error"] == "host_not_allowed", foreign.text
     by_name = "http://api:8000/healthz"
-    capture("podman", "exec", container("worker-1"), "audiodas", "health", "--url", by_name)
+    # As a health check does (compose retries it): podman 4.3's name server (aardvark-dns
+    # 1.4) drops lookups now and then while it reloads (containers/aardvark-dns#389).
+    for attempt in range(1, 4):
+        tried = subprocess.run(
+            ["podman", "exec", container("worker-1"), "audiodas", "health", "--url", by_name],
+            env=ENV, capture_output=True, text=True,
+        )  # fmt: skip
+        if tried.returncode == 0:
+            break
+        say(f"{by_name} from the worker-1 container, attempt {attempt}: {tried.stdout.strip()}")
+    else:
+        raise SystemExit(f"the worker-1 container cannot reach {by_name}")
     say(f"hosts: a foreign Host answered 400; {by_name} from the worker-1 container 200")
 
 
@@ -267,13 +279,31 @@ def check_no_restarts() -> None:
         restarted = [line for line in logs(service).splitlines() if "starting it again" in line]
         if int(count) or restarted:
             lines = logs(service).splitlines()
-            # What the first failure said (a restart's cause is above its last 60 lines).
-            first = next((i for i, line in enumerate(lines) if "Traceback" in line), None)
-            if first is not None:
-                print("\n".join(lines[max(0, first - 5) : first + 40]))
-            run("podman", "logs", "--tail", "60", container(service), check=False)
-            raise SystemExit(f"{service}: restarted {int(count)} times; {restarted[:3]}")
+            # What the first failure said: a restart's cause is far above the log's end.
+            first = next(
+                (i for i, line in enumerate(lines) if "Traceback" in line or "ERROR" in line), 0
+            )
+            print("\n".join(lines[max(0, first - 20) : first + 60]))
+            raise SystemExit(
+                f"{service}: restarted {int(count)} times; {restarted[:3]};"
+                f" every service's log is in {LOGS.relative_to(ROOT)}/"
+            )
     say("no container and no process in one was restarted")
+
+
+def keep_logs() -> None:
+    """Every service's whole log, with times, for reading after the containers are gone."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    for service in SERVICES:
+        result = subprocess.run(
+            ["podman", "logs", "--timestamps", container(service)],
+            env=ENV, capture_output=True, text=True,
+        )  # fmt: skip
+        (LOGS / f"{service}.log").write_text(result.stdout + result.stderr)
+        inspect = subprocess.run(
+            ["podman", "inspect", container(service)], env=ENV, capture_output=True, text=True
+        )
+        (LOGS / f"{service}.inspect.json").write_text(inspect.stdout)
 
 
 def logs(service: str) -> str:
@@ -307,6 +337,7 @@ def main() -> int:
         say("compose check passed")
         return 0
     finally:
+        keep_logs()
         compose("down", "-v", quiet=True, check=False)
         say("torn down")
 

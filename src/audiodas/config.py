@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in the data folder."
     )
+    # A PostgreSQL server that does not answer at start-up (starting beside this process, its
+    # name not resolvable yet) is waited for this long before the process gives up.
+    database_wait_s: float = Field(default=60.0, ge=0)
 
     # Upload rules.
     max_upload_mb: float = 200

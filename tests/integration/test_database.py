@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import OperationalError
 
 from audiodas.adapters.database import (
     SqlRecordingRepository,
     SqlWorkQueue,
     create_engine_for,
     migrate,
+    open_database,
 )
 from audiodas.adapters.database.awaited import awaited_reads
 from audiodas.adapters.database.connect import MIGRATIONS
@@ -35,6 +39,7 @@ from audiodas.domain import (
     VariantName,
 )
 from audiodas.testing import FakeClock
+from tests.support import PostgresCluster
 
 INFO = AudioInfo("wav", "audio/wav", "wav", "pcm_s16le", 12.5, 16000, 1)
 
@@ -79,6 +84,34 @@ def test_nodes_starting_together_migrate_once(database_url: str) -> None:
         assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
     for engine in engines:
         engine.dispose()
+
+
+def test_a_process_starting_before_its_database_waits_for_it(tmp_path, postgres) -> None:
+    """compose starts the API and the workers beside PostgreSQL: a server that answers a moment
+    later (or whose name a container network resolves a moment later) is waited for, not a
+    start-up failure that restarts the container."""
+    cluster = PostgresCluster().start()
+    try:
+        cluster.pause()
+        threading.Timer(1.5, cluster.resume).start()
+        settings = Settings(data_dir=tmp_path, database_url=cluster.url())
+        started = time.monotonic()
+        engine = open_database(settings)
+        assert time.monotonic() - started >= 1.0
+        assert "recordings" in inspect(engine).get_table_names()  # migrated once it answered
+        engine.dispose()
+    finally:
+        cluster.stop()
+
+
+def test_a_database_that_never_answers_fails_the_start_after_the_wait(tmp_path, postgres) -> None:
+    cluster = PostgresCluster().start()
+    cluster.stop()  # its port now has nothing behind it
+    settings = Settings(data_dir=tmp_path, database_url=cluster.url(), database_wait_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(OperationalError, match="connect"):
+        open_database(settings)
+    assert 1.0 <= time.monotonic() - started < 10
 
 
 def test_round_trip_keeps_every_field(repository: SqlRecordingRepository) -> None:

@@ -3,6 +3,7 @@ autocommit reads) and the schema's migrations."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from pathlib import Path
@@ -12,6 +13,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, exc, text
 
 from audiodas.config import Settings
+
+log = logging.getLogger("audiodas.database")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x617564696F646173  # "audiodas"
@@ -48,8 +51,31 @@ def open_database(settings: Settings) -> Engine:
     SQLite file lives, made first). Every entry point opens it this way."""
     settings.data_path.mkdir(parents=True, exist_ok=True)
     engine = create_engine_for(settings.sqlalchemy_url)
+    wait_until_reachable(engine, settings.database_wait_s)
     migrate(engine)
     return engine
+
+
+def wait_until_reachable(engine: Engine, wait_s: float) -> None:
+    """Return once PostgreSQL accepts a connection, trying again for up to `wait_s`: services
+    that start together (compose, a reboot) find the database a moment later, and a container
+    network's name server can fail a lookup while containers join it (seen with podman). The
+    last error is raised if it never answers. SQLite is a file: nothing to wait for."""
+    if engine.dialect.name != "postgresql":
+        return
+    deadline = time.monotonic() + wait_s
+    delay = 0.25
+    while True:
+        try:
+            with engine.connect():
+                return
+        except exc.OperationalError as error:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            log.warning("database not reachable yet (%s); trying again", error.orig)
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
 
 
 def libpq_url(engine: Engine) -> str:
