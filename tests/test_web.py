@@ -487,6 +487,70 @@ def test_speakers_are_told_apart_by_colour_and_named_for_the_recording(server, p
     assert "Nagg: " in srt and "Nell: " in srt
 
 
+def test_a_correction_and_a_speaker_move_survive_a_reload_and_reach_every_export(
+    server, page, assets
+) -> None:
+    """A reader corrects a segment's words and moves a whole turn to the other speaker on the
+    page: after a reload both are there, SRT, VTT, TXT and search say them, the machine's words
+    are kept beside, and the summary is made again from the corrected text."""
+    from tests.test_engine import upload, wait_finished
+
+    rec = wait_finished(server, upload(server, assets / "endgame_nagg_nell.wav")["id"])
+    api = f"{server.url}/api/v1/recordings/{rec['id']}"
+    summarized = {s["name"]: s for s in rec["stages"]}["summarize"]["finished_at"]
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server.url}/#/recordings/{rec['id']}")
+    page.locator("#transcript .segment").first.wait_for()
+    heard = httpx.get(f"{api}/transcript?format=json").json()["segments"]
+    assert page.locator(".turn-speaker").first.is_hidden()  # reading: no editing controls
+
+    page.click("#edit")
+    assert page.get_attribute("#edit", "aria-pressed") == "true"
+    page.locator("#transcript .segment").first.click()  # opens its editor, does not seek
+    page.fill(".segment-edit textarea", "Zanzibar marmalade, can you hear me?")
+    page.click(".segment-edit button[type=submit]")
+    wait_until(
+        page, "document.querySelector('#transcript .segment').textContent.includes('Zanzibar')"
+    )
+    assert "edited" in page.locator("#transcript .segment").first.get_attribute("class")
+
+    # The second turn (Nell's) moved to Nagg as a whole.
+    second = page.locator("#transcript li.turn").nth(1)
+    assert second.get_attribute("data-speaker") == "S2"
+    moved = second.locator(".segment").evaluate_all("s => s.map(e => Number(e.dataset.id))")
+    second.locator(".turn-speaker").select_option("S1")
+    wait_until(
+        page,
+        f"document.querySelector('#transcript .segment[data-id=\"{moved[0]}\"]').closest('li').dataset.speaker === 'S1'",
+    )
+    shot(page, "corrections")
+
+    page.reload()
+    page.locator("#transcript .segment").first.wait_for()
+    assert "Zanzibar marmalade" in page.locator("#transcript .segment").first.inner_text()
+    after = httpx.get(f"{api}/transcript?format=json").json()
+    assert after["corrected"] is True
+    assert after["segments"][0]["machine"]["text"] == heard[0]["text"]
+    for i in moved:
+        assert after["segments"][i]["speaker"] == "S1"
+        assert after["segments"][i]["machine"]["speaker"] == "S2"
+    srt = httpx.get(f"{api}/transcript?format=srt").text
+    vtt = httpx.get(f"{api}/transcript?format=vtt").text
+    txt = httpx.get(f"{api}/transcript?format=txt").text
+    assert "S1: Zanzibar marmalade, can you hear me?" in srt
+    assert f"S1: {heard[moved[0]]['text'].strip()}" in srt
+    assert "<v S1>Zanzibar marmalade, can you hear me?" in vtt
+    assert txt.startswith("Zanzibar marmalade, can you hear me?")
+    found = httpx.get(f"{server.url}/api/v1/recordings", params={"q": "marmalade"}).json()
+    assert [item["id"] for item in found["items"]] == [rec["id"]]
+    # Summarized again, from the corrected text (the page followed it to done).
+    again = wait_finished(server, rec["id"])
+    assert {s["name"]: s for s in again["stages"]}["summarize"]["finished_at"] > summarized
+    assert not errors, errors
+
+
 def test_the_library_pages_filters_deletes_and_explains_a_retention_refusal(
     server, page, clips, tmp_path
 ) -> None:

@@ -168,6 +168,7 @@ class InMemoryRecordingRepository:
         self._rows: dict[str, Recording] = {}
         self._words: dict[str, list[Word]] = {}
         self._waveforms: dict[str, Waveform] = {}
+        self._machine: dict[str, Transcript] = {}  # the stored transcript before a correction
 
     def add(self, recording: Recording, *, then=None) -> None:  # type: ignore[no-untyped-def]
         if recording.id in self._rows:
@@ -226,6 +227,37 @@ class InMemoryRecordingRepository:
         if recording_id in self._rows:
             self._waveforms[recording_id] = waveform
 
+    def machine_segments(self, recording_id: str) -> list[Segment] | None:
+        found = self._machine.get(recording_id)
+        return copy.deepcopy(found.segments) if found else None
+
+    def correct(self, recording_id: str, change, now: datetime, *, then=None):  # type: ignore[no-untyped-def]
+        row = self._rows.get(recording_id)
+        if row is None:
+            return None
+        stored = Transcript(
+            row.transcript or "", row.language, copy.deepcopy(row.segments),
+            list(self._words.get(recording_id, [])),
+        )  # fmt: skip
+        corrected = change(stored, self._machine.get(recording_id, stored))
+        self._machine.setdefault(recording_id, stored)
+        row.transcript, row.segments = corrected.text, copy.deepcopy(corrected.segments)
+        self._words[recording_id] = list(corrected.words)
+        row.updated_at = now
+        summarize = row.stages.get(StageName.SUMMARIZE)
+        if (
+            corrected.text != stored.text
+            and row.status.finished
+            and summarize is not None
+            and summarize.status in (StageStatus.DONE, StageStatus.FAILED)
+        ):
+            summarize.status, summarize.error = StageStatus.PENDING, None
+            summarize.started_at = summarize.finished_at = None
+            row.status = RecordingStatus.QUEUED
+            if then is not None:
+                then(None)
+        return corrected
+
     def save_speaker_names(self, recording_id: str, names: dict[str, str], now: datetime) -> bool:
         row = self._rows.get(recording_id)
         if row is None:
@@ -235,6 +267,7 @@ class InMemoryRecordingRepository:
 
     def delete(self, recording_id: str) -> bool:
         self._words.pop(recording_id, None)
+        self._machine.pop(recording_id, None)
         self._waveforms.pop(recording_id, None)
         self.outbox.forget(recording_id)
         return self._rows.pop(recording_id, None) is not None

@@ -136,6 +136,49 @@ def test_a_stage_saves_what_it_made_and_moves_the_version(ports: Ports) -> None:
     assert not ports.repository.save_stage(rec.id, done, now=later)  # gone: nothing saved
 
 
+def test_a_correction_keeps_the_machines_transcript_and_reopens_the_summary(ports: Ports) -> None:
+    rec = recording(1)
+    ports.repository.add(rec)
+    later = START + timedelta(seconds=30)
+    heard = Transcript(
+        "Hello there. Bye.", "en",
+        [Segment(0.0, 1.0, "Hello there.", "S1"), Segment(1.0, 2.0, "Bye.", "S1")],
+        [Word("Hello", 0.0, 0.4, "S1"), Word("there.", 0.5, 1.0, "S1"), Word("Bye.", 1.0, 2.0, "S1")],
+    )  # fmt: skip
+    for name in StageName:
+        stage = Stage(name, StageStatus.DONE, START, later, None, 1)
+        ports.repository.save_stage(rec.id, stage, transcript=heard if name == "transcribe" else None, summary="hi", now=later)  # fmt: skip
+    ports.repository.set_status(rec.id, RecordingStatus.DONE, later)
+    assert ports.repository.machine_segments(rec.id) is None  # not corrected yet
+
+    def hello_you(stored: Transcript, machine: Transcript) -> Transcript:
+        assert stored == machine == replace(heard, waveform=None)
+        segments = [replace(stored.segments[0], text="Hello you."), stored.segments[1]]
+        return Transcript.from_parts(segments, "en", [stored.words[0], Word("you.", 0.5, 1.0)])
+
+    woken: list[object] = []
+    now = later + timedelta(seconds=1)
+    assert ports.repository.correct(rec.id, hello_you, now, then=woken.append).text == (
+        "Hello you. Bye."
+    )
+    found = ports.repository.get(rec.id)
+    assert found.transcript == "Hello you. Bye." and found.segments[0].text == "Hello you."
+    assert found.updated_at == now and found.status == RecordingStatus.QUEUED and len(woken) == 1
+    assert found.stages[StageName.SUMMARIZE].status == StageStatus.PENDING
+    assert found.stages[StageName.ARCHIVE].status == StageStatus.DONE
+    assert [w.word for w in ports.repository.words(rec.id)] == ["Hello", "you."]
+    assert ports.repository.machine_segments(rec.id) == heard.segments
+
+    def refused(stored: Transcript, machine: Transcript) -> Transcript:
+        assert machine.segments == heard.segments and stored.text == "Hello you. Bye."
+        raise ValueError("a change that fails stores nothing")
+
+    with pytest.raises(ValueError):
+        ports.repository.correct(rec.id, refused, now + timedelta(seconds=1))
+    assert ports.repository.get(rec.id) == found
+    assert ports.repository.correct("f" * 32, hello_you, now) is None
+
+
 def test_a_status_change_queues_its_deliveries_once(ports: Ports) -> None:
     rec = recording(1)
     ports.repository.add(rec)

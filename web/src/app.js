@@ -398,6 +398,9 @@ async function recordingPage(id, startAt) {
   // Fetched with the key (a plain link cannot send one), then saved.
   const downloads = h("p", { class: "downloads", id: "transcript-files" }, "Transcript: ", ["txt", "srt", "vtt", "json"].map((f) => [
     h("a", { href: `${API}/recordings/${id}/transcript?format=${f}`, onclick: (e) => { e.preventDefault(); download(`/recordings/${id}/transcript?format=${f}`, `${rec.filename}.${f}`).catch((error) => { statusLine.textContent = error.message; }); } }, f), " "]));
+  const editing = h("button", { type: "button", id: "edit", "aria-pressed": "false" }, "Correct the transcript");
+  const editNote = h("p", { id: "edit-note", class: "note", role: "status", hidden: true },
+    "Click a segment to correct its words or its speaker; a turn's speaker menu moves the whole turn. The machine's transcript is kept beside each correction.");
   const statusLine = h("p", { id: "status" });
   const explain = h("p", { id: "explain", class: "note", role: "status", hidden: true });
   const variants = h("ul", { class: "variants", id: "variants" });
@@ -416,7 +419,7 @@ async function recordingPage(id, startAt) {
     h("p", { class: "shortcuts", id: "shortcuts" }, "Keys: Space or K play/pause · J or ← back 5 s · L or → forward 5 s"));
   main().replaceChildren(
     h("h1", {}, rec.filename), statusLine, explain, retry, dock,
-    h("h2", {}, "Summary"), summary, h("h2", {}, "Transcript"), downloads, speakers, transcript,
+    h("h2", {}, "Summary"), summary, h("h2", {}, "Transcript"), downloads, h("p", { class: "edit-bar" }, editing), editNote, speakers, transcript,
     h("h2", {}, "Stages"), stages, h("h2", {}, "Files"), variants,
   );
 
@@ -432,6 +435,7 @@ async function recordingPage(id, startAt) {
     explain.hidden = !explain.textContent;
     // Only what can be served: the transcript's files once it is made.
     downloads.hidden = !r.stages.some((s) => s.name === "transcribe" && s.status === "done");
+    editing.hidden = downloads.hidden;
     stages.replaceChildren(...r.stages.map((s) => h("li", { "data-stage": s.name, "data-status": s.status }, `${s.name}: ${s.status}`, tookText(s), s.error ? ` — ${s.error}` : "")));
     variants.replaceChildren(...Object.entries(r.variants).map(([name, v]) => h("li", { "data-variant": name },
       h("a", { href: v.signed_url, download: `${r.filename}.${name}` }, VARIANTS[name] ?? name), ` · ${v.content_type} · ${fmtBytes(v.size_bytes)}`)));
@@ -499,7 +503,7 @@ async function recordingPage(id, startAt) {
       const t = await api(`/recordings/${id}/transcript?format=json`);
       const seek = (at) => { audio.currentTime = at; audio.play(); };
       // A word is a click target inside its segment's button (the keyboard's target).
-      const said = (s) => (s.words?.length ? s.words.map((w) => [h("span", { class: "word", "data-start": w.start, onclick: (e) => { e.stopPropagation(); seek(w.start); } }, w.word), " "]) : s.text);
+      const said = (s) => (s.words?.length ? s.words.map((w) => [h("span", { class: "word", "data-start": w.start, onclick: (e) => { if (transcript.classList.contains("editing")) return; e.stopPropagation(); seek(w.start); } }, w.word), " "]) : s.text);
       const names = Object.fromEntries(t.speakers.map((p) => [p.id, p.name || p.id]));
       const tag = (speaker) => (speaker ? [h("span", { class: speakerClass(t.speakers, speaker), "data-speaker": speaker }, names[speaker]), " "] : "");
       // Read as turns: one speaker's consecutive segments under their name and time, in
@@ -516,14 +520,60 @@ async function recordingPage(id, startAt) {
         else paragraphs.push({ speaker: s.speaker ?? null, start: s.start, segments: [s], turn: !sameSpeaker });
         previous = s;
       }
+      // A turn (what a speaker move moves): the segments from one paragraph that starts a
+      // turn up to the next.
+      let turnSegments = [];
+      for (const paragraph of paragraphs) {
+        if (paragraph.turn) turnSegments = [];
+        turnSegments.push(...paragraph.segments);
+        paragraph.whole = turnSegments;
+      }
+      const labels = t.speakers.map((p) => p.id);
+      const nextLabel = `S${Math.max(0, ...labels.map((l) => Number(l.slice(1)))) + 1}`;
+      const speakerMenu = (current, attrs) => h("select", attrs,
+        [...labels, nextLabel].map((l) => h("option", { value: l, selected: l === current }, l === nextLabel ? `New speaker (${l})` : names[l])));
+      const correct = async (changes) => {
+        try {
+          await api(`/recordings/${id}/transcript`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ segments: changes }) });
+        } catch (error) {
+          statusLine.textContent = `Not saved: ${error.message}`;
+          return;
+        }
+        await loadTranscript();
+        // A changed text is summarized again: the recording is queued, its progress followed.
+        const now = await api(`/recordings/${id}`);
+        renderLatest(now);
+        if (!["done", "failed", "rejected"].includes(now.status)) followProgress();
+      };
+      const editor = (s, segment) => {
+        const text = h("textarea", { name: "text", rows: 3, "aria-label": `Words said at ${fmtSeconds(s.start)}` }, s.text);
+        const who = labels.length ? speakerMenu(s.speaker, { name: "speaker", "aria-label": "Speaker" }) : "";
+        const form = h("form", { class: "segment-edit" }, text, who ? h("label", {}, "Speaker ", who) : "",
+          h("button", { type: "submit" }, "Save"), " ", h("button", { type: "button", onclick: () => form.replaceWith(segment) }, "Cancel"));
+        form.addEventListener("submit", (e) => {
+          e.preventDefault();
+          const change = { id: s.id };
+          if (text.value.trim() !== s.text.trim()) change.text = text.value;
+          if (who && who.value !== s.speaker) change.speaker = who.value;
+          if (change.text === undefined && change.speaker === undefined) form.replaceWith(segment);
+          else correct([change]);
+        });
+        segment.replaceWith(form);
+        text.focus();
+      };
       spoken = [];
       const turnItem = (turn) => h("li", { class: turn.turn ? "turn" : "turn more", "data-start": turn.start, "data-speaker": turn.speaker ?? false },
-        turn.turn ? h("p", { class: "turn-head" }, tag(turn.speaker), h("span", { class: "time" }, fmtSeconds(turn.start))) : "",
+        turn.turn ? h("p", { class: "turn-head" }, tag(turn.speaker), h("span", { class: "time" }, fmtSeconds(turn.start)),
+          labels.length ? h("label", { class: "turn-move" }, " Move turn to ", speakerMenu(turn.speaker, { class: "turn-speaker", "aria-label": `Speaker of the turn at ${fmtSeconds(turn.start)}`,
+            onchange: (e) => correct(turn.whole.map((s) => ({ id: s.id, speaker: e.target.value }))) })) : "") : "",
         h("p", { class: "turn-text" }, turn.segments.map((s) => {
           // A span, not a <button>: a button is a box, and would break every segment onto
-          // lines of its own. Enter seeks (Space plays and pauses, as everywhere on the page).
-          const segment = h("span", { class: "segment", role: "button", tabindex: 0, "data-start": s.start, title: fmtSeconds(s.start),
-            onclick: () => seek(s.start), onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); seek(s.start); } } }, said(s));
+          // lines of its own. Enter seeks (Space plays and pauses, as everywhere on the page);
+          // while correcting, both open the segment's editor instead.
+          const act = () => (transcript.classList.contains("editing") ? editor(s, segment) : seek(s.start));
+          const machine = s.machine ? `; corrected (the machine heard${s.machine.speaker !== s.speaker ? ` ${names[s.machine.speaker] ?? s.machine.speaker}` : ""}: “${s.machine.text}”)` : "";
+          const segment = h("span", { class: s.machine ? "segment edited" : "segment", role: "button", tabindex: 0, "data-start": s.start, "data-id": s.id, title: fmtSeconds(s.start) + machine,
+            onclick: act, onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); act(); } } }, said(s));
           spoken.push(segment);
           return [segment, " "];
         })));
@@ -546,6 +596,12 @@ async function recordingPage(id, startAt) {
       // no waveform (yet): the player alone
     }
   };
+  editing.addEventListener("click", () => {
+    const on = transcript.classList.toggle("editing");
+    editing.setAttribute("aria-pressed", String(on));
+    editing.textContent = on ? "Done correcting" : "Correct the transcript";
+    editNote.hidden = !on;
+  });
   variant.addEventListener("change", () => {
     const at = audio.currentTime;
     audio.src = streamUrl(rec, variant.value);

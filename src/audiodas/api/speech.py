@@ -15,9 +15,11 @@ from audiodas.api.access import Authorized
 from audiodas.api.body_limits import json_body
 from audiodas.api.schemas import ErrorOut, JSONBody
 from audiodas.api.subtitles import FORMATS, to_srt, to_text, to_vtt
-from audiodas.domain import Recording, Rejected
+from audiodas.domain import Recording, Rejected, Segment
+from audiodas.domain.corrections import parse as parse_corrections
 from audiodas.domain.speakers import speakers_of
 from audiodas.domain.transcript import words_by_segment
+from audiodas.services import RecordingService
 
 router = APIRouter(tags=["speech"], route_class=Authorized)
 
@@ -60,25 +62,10 @@ async def transcript(
     format: Annotated[Literal["txt", "srt", "vtt", "json"], Query()] = "txt",
 ) -> Response:
     service = dependencies.service(request)
+    if format == "json":
+        return JSONResponse(_transcript_json(service, *service.with_machine(recording_id)))
     recording = service.transcribed(recording_id, "transcript", segments=True)
     segments = recording.segments
-    if format == "json":
-        words = words_by_segment(segments, service.repository.words(recording_id))
-        return JSONResponse(
-            {
-                "id": recording.id,
-                "language": recording.language,
-                "text": recording.transcript or "",
-                "speakers": speaker_list(recording),
-                "segments": [
-                    {
-                        "id": i, "start": s.start, "end": s.end, "text": s.text,
-                        "speaker": s.speaker, "words": [asdict(w) for w in said],
-                    }
-                    for i, (s, said) in enumerate(zip(segments, words, strict=True))
-                ],
-            }
-        )  # fmt: skip
     if format == "txt":
         body = to_text(segments)
     else:
@@ -89,6 +76,72 @@ async def transcript(
         media_type=FORMATS[format],
         headers={"Content-Disposition": f'inline; filename="{_ascii(stem)}.{format}"'},
     )
+
+
+def _transcript_json(
+    service: RecordingService, recording: Recording, machine: list[Segment | None]
+) -> dict:
+    """Segments with their words, and beside a corrected one the machine's text and speaker."""
+    words = words_by_segment(recording.segments, service.repository.words(recording.id))
+    segments = []
+    for i, (s, said, made) in enumerate(zip(recording.segments, words, machine, strict=True)):
+        segment = {
+            "id": i, "start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker,
+            "words": [asdict(w) for w in said],
+        }  # fmt: skip
+        if made is not None:
+            segment["machine"] = {"text": made.text, "speaker": made.speaker}
+        segments.append(segment)
+    return {
+        "id": recording.id,
+        "language": recording.language,
+        "text": recording.transcript or "",
+        "corrected": any(m is not None for m in machine),
+        "speakers": speaker_list(recording),
+        "segments": segments,
+    }
+
+
+_CHANGES = {
+    "type": "object",
+    "required": ["segments"],
+    "properties": {
+        "segments": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id"],
+                "properties": {
+                    "id": {"type": "integer", "description": "the segment's id (its index)"},
+                    "text": {"type": "string"},
+                    "speaker": {"type": "string", "pattern": "^S[1-9][0-9]?$"},
+                },
+            },
+        }
+    },
+}
+
+
+@router.patch(
+    "/api/v1/recordings/{recording_id}/transcript",
+    responses={
+        400: {"model": ErrorOut},
+        404: {"model": ErrorOut},
+        409: {"model": ErrorOut},
+        422: {"model": ErrorOut},
+    },
+    summary="Correct the transcript: a segment's text, its speaker, or both (a whole turn "
+    "moved at once); the machine's is kept beside each corrected segment. Exports and search "
+    "use the correction; a changed text is summarized again. Answers the transcript as JSON",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _CHANGES}}}
+    },
+)
+async def correct_transcript(recording_id: str, request: Request) -> JSONBody:
+    service = dependencies.service(request)
+    changes = parse_corrections(await json_body(request))
+    recording, machine = await to_thread.run_sync(service.correct, recording_id, changes)
+    return JSONBody(_transcript_json(service, recording, machine))
 
 
 _NAMES = {"type": "object", "additionalProperties": {"type": "string"}}

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from audiodas.domain.recording import Recording, RecordingStatus, Stage, Variant, VariantName
 from audiodas.domain.search import Query, SearchPage
-from audiodas.domain.transcript import Transcript, Waveform, Word
+from audiodas.domain.transcript import Segment, Transcript, Waveform, Word
 from audiodas.domain.webhooks import Delivery
 
 
@@ -72,6 +72,24 @@ class RecordingRepository(Protocol):
     def words(self, recording_id: str) -> list[Word]: ...
 
     def save_waveform(self, recording_id: str, waveform: Waveform) -> None: ...
+
+    def machine_segments(self, recording_id: str) -> list[Segment] | None:
+        """The segments as transcription made them, if a reader corrected any."""
+        ...
+
+    def correct(
+        self,
+        recording_id: str,
+        change: Callable[[Transcript, Transcript], Transcript],
+        now: datetime,
+        *,
+        then: Callable[[object], None] | None = None,
+    ) -> Transcript | None:
+        """Store the transcript `change(stored, machine's)` makes, atomically (what `change`
+        raises stores nothing), keeping the machine's the first time. A changed text makes a
+        finished recording's summary again: its stage pending, the recording queued, `then`
+        as for `add`. None if there is no such recording."""
+        ...
 
     def save_speaker_names(self, recording_id: str, names: dict[str, str], now: datetime) -> bool:
         """Replace the names of the recording's speaker labels; False if there is no such one."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from audiodas.domain import (
     RecordingRepository,
     RecordingStatus,
     Rejected,
+    Segment,
     StageName,
     StageStatus,
     StorageFull,
@@ -26,6 +27,7 @@ from audiodas.domain import (
     VersionPage,
     quoted,
 )
+from audiodas.domain.corrections import Correction, apply_corrections, machine_beside
 from audiodas.domain.search import SearchPage, parse_query
 from audiodas.domain.speakers import check_count, check_names, speakers_of
 from audiodas.domain.topics import Topic
@@ -271,6 +273,31 @@ class RecordingService:
                 f"only a failed recording can be retried; this one is {recording.status}",
             )
         return self.get(recording_id)
+
+    def correct(
+        self, recording_id: str, corrections: Sequence[Correction]
+    ) -> tuple[Recording, list[Segment | None]]:
+        """Make a reader's corrections to the transcript (its text and speakers; the machine's
+        is kept beside it): the recording as it is now, and beside each segment the machine's
+        where they differ. A changed text is summarized again (the recording is queued)."""
+        self.transcribed(recording_id, "transcript")
+        _existing(
+            recording_id,
+            lambda: self.repository.correct(
+                recording_id,
+                lambda stored, machine: apply_corrections(stored, corrections, machine),
+                self.clock.now(),
+                then=lambda transaction: self.work.enqueue(recording_id, transaction),
+            ),
+        )
+        return self.with_machine(recording_id)
+
+    def with_machine(self, recording_id: str) -> tuple[Recording, list[Segment | None]]:
+        """The transcribed recording with its segments, and beside each one the machine's
+        where a reader corrected it."""
+        recording = self.transcribed(recording_id, "transcript", segments=True)
+        machine = self.repository.machine_segments(recording_id)
+        return recording, machine_beside(recording.segments, machine)
 
     def name_speakers(self, recording_id: str, names: dict[str, str]) -> Recording:
         """Give the recording's speaker labels names (an empty name takes a label back); the

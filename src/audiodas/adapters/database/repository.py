@@ -128,6 +128,63 @@ class SqlRecordingRepository:
             stored = connection.execute(_WORDS, {"id": recording_id}).scalar()
         return [Word(**w) for w in stored or []]
 
+    def machine_segments(self, recording_id: str) -> list[Segment] | None:
+        """The segments as transcription made them, if a reader corrected any."""
+        with self._reads.connect() as connection:
+            stored = connection.execute(_MACHINE, {"id": recording_id}).scalar()
+        return [Segment(**s) for s in stored["segments"]] if stored else None
+
+    def correct(
+        self,
+        recording_id: str,
+        change: Callable[[Transcript, Transcript], Transcript],
+        now: datetime,
+        *,
+        then: Callable[[object], None] | None = None,
+    ) -> Transcript | None:
+        """The transcript as `change(stored, machine's)` makes it, in one transaction with the row locked (what
+        `change` raises leaves everything as it was); the machine's kept the first time. If the
+        text changed and the summary was made from the old one, summarizing runs again: its
+        stage pending, the recording queued, `then` as for `add`. None: no such recording."""
+        with self._sessions.begin() as session:
+            row = session.get(RecordingRow, recording_id, with_for_update=True)
+            if row is None:
+                return None
+            stored = _transcript(row.transcript, row.language, row.segments, row.words)
+            machine = row.machine_transcript
+            if machine is not None:
+                machine = _transcript(
+                    machine["text"], row.language, machine["segments"], machine["words"]
+                )
+            corrected = change(stored, machine or stored)
+            if row.machine_transcript is None:
+                row.machine_transcript = {
+                    "text": row.transcript, "segments": row.segments, "words": row.words
+                }  # fmt: skip
+            row.transcript = corrected.text
+            row.segments = corrected.segments_as_dicts()
+            row.words = [asdict(w) for w in corrected.words]
+            row.updated_at = now
+            summarize = session.get(StageRow, (recording_id, StageName.SUMMARIZE.value))
+            if (
+                corrected.text != stored.text
+                and RecordingStatus(row.status).finished
+                and summarize is not None
+                and summarize.status in (StageStatus.DONE.value, StageStatus.FAILED.value)
+            ):
+                summarize.status, summarize.error = StageStatus.PENDING.value, None
+                summarize.started_at = summarize.finished_at = None
+                row.status, row.claimed_by, row.lease_until = (
+                    RecordingStatus.QUEUED.value,
+                    None,
+                    None,
+                )
+                if then is not None:
+                    then(_transaction(session))
+            session.flush()
+            search.reindex(session.connection(), recording_id)
+        return corrected
+
     def waveform(self, recording_id: str) -> Waveform | None:
         with self._reads.connect() as connection:
             stored = connection.execute(_WAVEFORM, {"id": recording_id}).scalar()
@@ -294,6 +351,17 @@ class SqlRecordingRepository:
             connection.execute(PING)
 
 
+def _transcript(
+    text: str | None, language: str | None, segments: list | None, words: list | None
+) -> Transcript:
+    return Transcript(
+        text or "",
+        language,
+        [Segment(**s) for s in segments or []],
+        [Word(**w) for w in words or []],
+    )
+
+
 def _transaction(session: Session) -> object:
     """The driver's connection under the session's transaction, for work that must commit or
     roll back with it (a job deferred by another library)."""
@@ -397,7 +465,16 @@ _R, _S, _V = RecordingRow.__table__.c, StageRow.__table__.c, VariantRow.__table_
 _LISTED = [
     c
     for c in _R
-    if c.name not in ("transcript", "segments", "words", "waveform", "claimed_by", "lease_until")
+    if c.name
+    not in (
+        "transcript",
+        "segments",
+        "words",
+        "waveform",
+        "machine_transcript",
+        "claimed_by",
+        "lease_until",
+    )
 ]
 _GET = {
     segments: select(*_LISTED, _R.transcript, *([_R.segments] if segments else [])).where(
@@ -456,6 +533,7 @@ VERSION = select(_R.updated_at).where(_R.id == bindparam("id"))
 PING = text("SELECT 1")
 _WAVEFORM = select(_R.waveform).where(_R.id == bindparam("id"))
 _WORDS = select(_R.words).where(_R.id == bindparam("id"))
+_MACHINE = select(_R.machine_transcript).where(_R.id == bindparam("id"))
 _MANY = select(*_LISTED).where(_R.id.in_(bindparam("ids", expanding=True)))
 
 
