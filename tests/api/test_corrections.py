@@ -4,6 +4,7 @@ changed text is summarized again; a bad change is refused and changes nothing.""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -113,6 +114,8 @@ def test_a_changed_text_is_summarized_again_a_speaker_move_is_not(client, dialog
         ({"segments": [{"id": 3, "text": "Nobody"}]}, 404, "not_found"),  # no segment 3
         ({"segments": [{"id": -1, "text": "Nobody"}]}, 404, "not_found"),
         ({"segments": [{"id": 0, "text": "  "}]}, 400, "invalid_field"),  # emptied
+        ({"segments": [{"id": 0, "text": "\x00\x07"}]}, 400, "invalid_field"),  # no text
+        ({"segments": [{"id": 0, "text": "\ud800"}]}, 400, "malformed_body"),  # not UTF-8
         ({"segments": [{"id": 0, "text": "x" * 2001}]}, 400, "invalid_field"),
         (
             {"segments": [{"id": 0, "speaker": "Nell"}]},
@@ -132,7 +135,11 @@ def test_a_bad_change_is_refused_and_changes_nothing(
     client, dialogue, changes, status, error
 ) -> None:
     before = transcript(client, dialogue)
-    assert_error(client.patch(f"{API}/{dialogue}/transcript", json=changes), status, error)
+    body = json.dumps(changes)  # escaped: a lone surrogate is sent as a client could send it
+    answer = client.patch(
+        f"{API}/{dialogue}/transcript", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert_error(answer, status, error)
     assert transcript(client, dialogue) == before
     assert client.get(f"{API}/{dialogue}").json()["status"] == "done"
 

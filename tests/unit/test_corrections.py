@@ -38,6 +38,8 @@ def test_corrections_are_checked_against_the_transcript() -> None:
     transcript = Transcript.from_parts([Segment(0.0, 1.0, "Hi.", "S1")], "en")
     fixed = apply_corrections(transcript, [Correction(0, "  Hi   there. ", "S2")])
     assert fixed.segments == [Segment(0.0, 1.0, "Hi there.", "S2")] and fixed.text == "Hi there."
+    odd = apply_corrections(transcript, [Correction(0, "Hi\x00 th\ud800ere\n\u200dnow")])
+    assert odd.segments[0].text == "Hi there \u200dnow"  # a joiner is text; NUL is not
     for bad in (Correction(1, "x"), Correction(0, " "), Correction(0, speaker="S0")):
         with pytest.raises(Rejected):
             apply_corrections(transcript, [bad])

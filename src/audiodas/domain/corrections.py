@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -20,6 +21,7 @@ from audiodas.domain.transcript import Segment, Transcript, Word, words_by_segme
 MAX_TEXT = 2000  # a segment is a sentence or two: a longer body is not an edit of one
 MAX_CHANGES = 1000  # one request: a whole turn moved at once
 _LABEL = re.compile(r"^S([1-9][0-9]?)$")
+_NOT_TEXT = {"Cc", "Cs"}
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,9 @@ def machine_beside(
 
 
 def _checked_text(text: str) -> str:
-    cleaned = " ".join(text.split())
+    # One line, without control characters or lone surrogates (which no database stores).
+    one_line = " ".join(text.split())
+    cleaned = "".join(ch for ch in one_line if unicodedata.category(ch) not in _NOT_TEXT)
     if not cleaned:
         raise Rejected(Rejected.INVALID_FIELD, "a segment's text cannot be empty")
     if len(cleaned) > MAX_TEXT:
