@@ -375,6 +375,10 @@ function whatHappened(r) {
       "What finished is kept; Retry runs the failed stages again.";
   }
   if (r.status === "rejected") return `Rejected as off topic${r.topic ? ` for ${r.topic.expected}` : ""}: its archive copy is kept.`;
+  const stage = (name) => r.stages.find((s) => s.name === name)?.status;
+  if (["queued", "processing"].includes(r.status) && stage("transcribe") === "done" && ["pending", "running"].includes(stage("summarize"))) {
+    return "Transcribed; the summary is being made again.";
+  }
   if (r.status === "queued") return "Waiting for a free slot: processing starts soon. The transcript appears here when it is made.";
   if (r.status === "processing") return `Processing${running.length ? `: ${running.join(", ")}` : ""}. The transcript appears here when it is made.`;
   return "";
