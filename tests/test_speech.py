@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -124,7 +125,11 @@ def test_transcript_formats(server, processed) -> None:
     base = f"{server.url}/api/v1/recordings/{rec['id']}/transcript"
     txt = httpx.get(base, params={"format": "txt"})
     assert txt.headers["content-type"].startswith("text/plain")
-    assert txt.text.strip() == rec["transcript"]
+    assert txt.headers["content-disposition"] == 'inline; filename="two_cities.txt"'
+    lines = txt.text.splitlines()  # a line per turn: "[0:03] S1: ..."
+    assert lines and all(re.match(r"\[\d+:\d\d\] (S\d+: )?\S", line) for line in lines), lines
+    said = " ".join(re.sub(r"^\[[\d:]+\] (S\d+: )?", "", line) for line in lines)
+    assert said == rec["transcript"]
     srt = httpx.get(base, params={"format": "srt"}).text
     blocks = srt.strip().split("\n\n")
     assert len(blocks) >= 2
@@ -142,6 +147,18 @@ def test_transcript_formats(server, processed) -> None:
     starts = [s["start"] for s in js["segments"]]
     assert starts == sorted(starts) and all(s["end"] > s["start"] for s in js["segments"])
     assert js["segments"][-1]["end"] <= rec["duration_s"] + 0.5
+    md = httpx.get(base, params={"format": "md"})
+    assert md.headers["content-type"].startswith("text/markdown")
+    assert md.text.startswith("# two\\_cities\n") and "## Summary" in md.text
+    assert "## Transcript" in md.text and rec["summary"].split()[0] in md.text
+    word = httpx.get(base, params={"format": "docx"})
+    assert word.headers["content-disposition"] == 'attachment; filename="two_cities.docx"'
+    import docx
+
+    opened = docx.Document(io.BytesIO(word.content))
+    texts = [p.text for p in opened.paragraphs]
+    assert texts[0] == "two_cities" and "Summary" in texts and "Transcript" in texts
+    assert rec["transcript"].split(".")[0] in " ".join(texts)
     assert httpx.get(base, params={"format": "doc"}).status_code == 422
 
 

@@ -237,7 +237,10 @@ def test_a_failed_recording_offers_a_retry(server, page, corrupt_in_the_middle) 
     with page.expect_response(lambda r: r.url.endswith("/retry")) as answer:
         page.locator(f'tr[data-id="{rec["id"]}"] button.retry').click()
     assert answer.value.status == 202
-    wait_until(page, "document.querySelector('#library-message').textContent.includes('run again')")
+    # Said in its row while it runs; once it has failed again, that is what the row says.
+    note = f"document.querySelector('tr[data-id=\"{rec['id']}\"] .row-note').textContent"
+    wait_until(page, f"/run again|Failed again/.test({note})")
+    wait_until(page, f"{note}.startsWith('Failed again')", timeout=120)
 
 
 def test_a_late_answer_never_undoes_a_newer_state(server, page, clips) -> None:
@@ -546,7 +549,7 @@ def test_a_correction_and_a_speaker_move_survive_a_reload_and_reach_every_export
     assert "S1: Zanzibar marmalade, can you hear me?" in srt
     assert f"S1: {heard[moved[0]]['text'].strip()}" in srt
     assert "<v S1>Zanzibar marmalade, can you hear me?" in vtt
-    assert txt.startswith("Zanzibar marmalade, can you hear me?")
+    assert txt.startswith("[0:00] S1: Zanzibar marmalade, can you hear me?")
     found = httpx.get(f"{server.url}/api/v1/recordings", params={"q": "marmalade"}).json()
     assert rec["id"] in [item["id"] for item in found["items"]]
     # Summarized again, from the corrected text (the page followed it to done).
@@ -556,19 +559,78 @@ def test_a_correction_and_a_speaker_move_survive_a_reload_and_reach_every_export
     assert not errors, errors
 
 
-def test_the_library_pages_filters_deletes_and_explains_a_retention_refusal(
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_a_title_names_the_page_the_library_search_and_the_files(
+    server, browser, assets, size
+) -> None:
+    from tests.test_engine import upload, wait_finished
+
+    rec = wait_finished(server, upload(server, assets / "endgame_nagg_nell.wav")["id"])
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{server.url}/#/recordings/{rec['id']}")
+        page.locator("#transcript .segment").first.wait_for()
+        assert page.locator("#title").inner_text() == "endgame_nagg_nell.wav"
+        page.click("#rename")
+        page.fill("#title-input", "Endgame, the ditch scene")
+        page.click("#title-form button[type=submit]")
+        wait_until(
+            page, "document.querySelector('#title').textContent === 'Endgame, the ditch scene'"
+        )
+        assert page.locator("#file-name").inner_text() == "File: endgame_nagg_nell.wav"
+        with page.expect_download() as got:
+            page.click('#transcript-files a[data-format="md"]')
+        assert got.value.suggested_filename == "Endgame, the ditch scene.md"
+        assert "# Endgame, the ditch scene" in Path(got.value.path()).read_text()
+        with page.expect_download() as got:
+            page.click('#transcript-files a[data-format="docx"]')
+        assert got.value.suggested_filename == "Endgame, the ditch scene.docx"
+        page.reload()
+        page.locator("#transcript .segment").first.wait_for()
+        assert page.locator("#title").inner_text() == "Endgame, the ditch scene"
+        assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
+
+        page.goto(f"{server.url}/#/library")
+        row = page.locator(f'tr[data-id="{rec["id"]}"]')
+        row.wait_for()
+        assert "Endgame, the ditch scene" in row.inner_text()
+        assert "endgame_nagg_nell.wav" in row.locator(".file-name").inner_text()
+        page.fill("#search", "ditch scene")
+        page.click("#search-form button[type=submit]")
+        page.locator(f'#search-results li[data-id="{rec["id"]}"]').wait_for()
+        hit = page.locator(f'#search-results li[data-id="{rec["id"]}"]').inner_text()
+        assert "Endgame, the ditch scene" in hit, hit
+        shot(page, f"title-search-{'desktop' if size[0] > 600 else 'phone'}")
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def test_the_library_pages_filters_deletes_only_what_it_can_and_says_until_when(
     server, page, clips, tmp_path
 ) -> None:
     from tests.test_engine import upload
 
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("dialog", lambda dialog: dialog.accept())  # "Delete …?": yes
     kept = upload(server, clips["economics"])  # five years of retention on this server
+    year = kept["held_until"][:4]
     page.goto(f"{server.url}/#/library")
-    page.locator(f'tr[data-id="{kept["id"]}"] button.delete').click()
-    wait_until(page, "document.querySelector('#library-message').textContent.includes('retention')")
-    said = page.locator("#library-message").inner_text()
-    assert "cannot be deleted before" in said and "under_retention" not in said, said
-    assert page.locator(f'tr[data-id="{kept["id"]}"]').count() == 1
+    row = page.locator(f'tr[data-id="{kept["id"]}"]')
+    row.wait_for()
+    # Under retention: no Delete that would be refused, but until when it is kept.
+    assert row.locator("button.delete").count() == 0
+    assert "Kept until" in row.locator(".held").inner_text() and year in row.inner_text()
+    assert row.locator("time").get_attribute("datetime") == kept["created_at"]
+    page.goto(f"{server.url}/#/recordings/{kept['id']}")
+    page.locator("#held").wait_for()
+    assert page.locator("#delete").is_hidden()
+    assert "cannot be deleted before then" in page.locator("#held").inner_text()
 
     free = Server(tmp_path / "free", env={"AUDIODAS_RETENTION_DAYS": "0"}).start()  # API only
     try:
@@ -584,6 +646,8 @@ def test_the_library_pages_filters_deletes_and_explains_a_retention_refusal(
         wait_until(page, "document.querySelectorAll('tbody tr').length === 20")
         page.select_option("#status-filter", "failed")
         wait_until(page, "document.querySelectorAll('tbody tr').length === 0")
+        assert page.locator("#library-empty").inner_text() == "No recording is failed."
+        assert page.locator("table.library").is_hidden()
         page.select_option("#status-filter", "queued")
         wait_until(page, "document.querySelectorAll('tbody tr').length === 20")
         page.locator(f'tr[data-id="{ids[-1]}"] button.delete').click()
@@ -591,8 +655,23 @@ def test_the_library_pages_filters_deletes_and_explains_a_retention_refusal(
         assert "was deleted" in page.locator("#library-message").inner_text()
         assert httpx.get(f"{free.url}/api/v1/recordings/{ids[-1]}").status_code == 404
         shot(page, "library-pages")
+        # From its own page, where nothing holds it: back to the library, gone.
+        page.goto(f"{free.url}/#/recordings/{ids[-2]}")
+        page.locator("#delete").click()
+        page.wait_for_url("**/#/library")
+        assert httpx.get(f"{free.url}/api/v1/recordings/{ids[-2]}").status_code == 404
+        # A phone: the rows stack, each value labelled, nothing scrolls sideways.
+        page.set_viewport_size({"width": 390, "height": 844})
+        rows.first.wait_for()
+        label = rows.first.locator('td[data-label="Date"]').evaluate(
+            "td => getComputedStyle(td, '::before').content"
+        )
+        assert label == '"Date: "', label
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(page, "library-phone")
     finally:
         free.stop()
+    assert not errors, errors
 
 
 def test_with_keys_required_the_app_asks_for_one_and_plays_by_signed_links(

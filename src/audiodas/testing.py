@@ -265,6 +265,13 @@ class InMemoryRecordingRepository:
         row.speaker_names, row.updated_at = dict(names), now
         return True
 
+    def save_title(self, recording_id: str, title: str | None, now: datetime) -> bool:
+        row = self._rows.get(recording_id)
+        if row is None:
+            return False
+        row.title, row.updated_at = title, now
+        return True
+
     def delete(self, recording_id: str) -> bool:
         self._words.pop(recording_id, None)
         self._machine.pop(recording_id, None)

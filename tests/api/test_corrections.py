@@ -70,7 +70,10 @@ def test_an_edit_and_a_speaker_move_are_what_every_rendering_says(client, dialog
     srt, vtt = transcript(client, dialogue, "srt"), transcript(client, dialogue, "vtt")
     assert "S1: Do you hear me, Nell?" in srt and "S1: Yes." in srt and "here" not in srt
     assert "<v S1>Do you hear me, Nell?" in vtt and "<v S1>Yes." in vtt
-    assert transcript(client, dialogue, "txt") == "Do you hear me? Yes. Do you hear me, Nell?\n"
+    assert (
+        transcript(client, dialogue, "txt")
+        == "[0:00] S1: Do you hear me? Yes. Do you hear me, Nell?\n"
+    )
     [hit] = client.get(API, params={"q": "Nell"}).json()["items"]
     assert hit["id"] == dialogue and hit["match"]["text"] == "Do you hear me, Nell?"
     assert client.get(API, params={"q": "here"}).json()["items"] == []

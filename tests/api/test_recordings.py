@@ -181,7 +181,7 @@ def test_head_allow_and_refused_actions(client, stored) -> None:
     assert client.head(f"{API}/{'0' * 32}/stream").status_code == 404
     assert client.head(f"{API}/{rid}/transcript").status_code == 409  # queued: not transcribed
     # 405 names every method of the path, not only the first route's.
-    for path, allowed in [(API, "GET, POST"), (f"{API}/{rid}", "GET, DELETE")]:
+    for path, allowed in [(API, "GET, POST"), (f"{API}/{rid}", "GET, PATCH, DELETE")]:
         r = client.put(path)
         assert_error(r, 405, "method_not_allowed")
         assert r.headers["allow"] == allowed

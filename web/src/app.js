@@ -284,13 +284,22 @@ async function showResults(q, results) {
     const at = r.match.start_s;
     const href = `#/recordings/${r.id}` + (at != null ? `?t=${at}` : "");
     return h("li", { "data-id": r.id },
-      h("a", { href }, r.filename, at != null ? ` at ${fmtSeconds(at)}` : ""),
+      h("a", { href }, nameOf(r), at != null ? ` at ${fmtSeconds(at)}` : ""),
       h("p", { class: "passage" }, r.match.field === "transcript" ? "" : `${r.match.field}: `, passage(r.match)));
   })));
 }
 
 const STATUSES = ["queued", "processing", "done", "failed", "rejected"];
 const topicText = (t) => (t ? `${t.expected}: ${t.on_topic ? "on topic" : "off topic"} (${t.score})` : "");
+
+// What users call a recording: its title, else its file's name.
+const nameOf = (r) => r.title || r.filename;
+const fileStem = (r) => r.title || r.filename.replace(/\.[^.]+$/, "");
+const fmtDate = (iso, withTime = false) => new Date(iso).toLocaleString(undefined, withTime ? { dateStyle: "medium", timeStyle: "short" } : { dateStyle: "long" });
+// Kept under legal retention (its archive copy): a delete would be refused until then.
+const heldUntil = (r) => (r.held_until && new Date(r.held_until) > Date.now() ? r.held_until : null);
+const heldText = (r) => `Kept until ${fmtDate(r.held_until)}`;
+const HELD_WHY = "Its archive copy is under legal retention: it cannot be deleted before then.";
 
 // Why a delete was refused, in words.
 function deleteRefusal(error, r) {
@@ -303,18 +312,24 @@ function deleteRefusal(error, r) {
 
 async function libraryPage() {
   const body = h("tbody");
-  const table = h("table", { class: "library" }, h("caption", {}, "Recordings, newest first"), h("thead", {}, h("tr", {}, ["File", "Status", "Duration", "Summary", "Topic", "Actions"].map((c) => h("th", { scope: "col" }, c)))), body);
+  const COLUMNS = ["File", "Date", "Status", "Duration", "Summary", "Topic", "Actions"];
+  const table = h("table", { class: "library" }, h("caption", {}, "Recordings, newest first"), h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", { scope: "col" }, c)))), body);
   const filter = h("select", { id: "status-filter" }, h("option", { value: "" }, "all"), STATUSES.map((st) => h("option", { value: st }, st)));
   const newer = h("button", { type: "button", id: "newer", disabled: true }, "← Newer");
   const older = h("button", { type: "button", id: "older", disabled: true }, "Older →");
   const message = h("p", { id: "library-message", role: "status", "aria-live": "polite" });
-  const results = h("div", { id: "results" }, h("p", { class: "controls" }, h("label", { for: "status-filter" }, "Status "), filter, " ", newer, " ", older), message, table);
+  const empty = h("p", { id: "library-empty", class: "note", hidden: true });
+  const results = h("div", { id: "results" }, h("p", { class: "controls" }, h("label", { for: "status-filter" }, "Status "), filter, " ", newer, " ", older), message, empty, table);
   main().replaceChildren(h("h1", {}, "Library"), searchForm((q) => showResults(q, results)), results);
   // The cursors of the pages before this one, so "Newer" can go back.
   const pages = [null];
   let next = null;
+  // What an action on a row led to, shown in that row while it holds: a retry's note until
+  // the recording is finished again (then what became of it).
+  const notes = new Map();
   const act = async (r, what) => {
     message.textContent = "";
+    notes.delete(r.id);
     try {
       if (what === "delete") {
         if (!confirm(`Delete ${r.filename}? Its files are removed for good.`)) return;
@@ -322,13 +337,22 @@ async function libraryPage() {
         message.textContent = `${r.filename} was deleted.`;
       } else {
         await api(`/recordings/${r.id}/retry`, { method: "POST" });
-        message.textContent = `${r.filename}: its failed stages run again.`;
+        notes.set(r.id, { text: "Its failed stages run again.", retried: true });
       }
     } catch (error) {
-      message.textContent = what === "delete" ? deleteRefusal(error, r) : `${r.filename}: retry refused: ${error.message}`;
+      notes.set(r.id, { text: what === "delete" ? deleteRefusal(error, r) : `Retry refused: ${error.message}`, alert: true });
     }
     await refresh();
   };
+  const noteFor = (r) => {
+    const note = notes.get(r.id);
+    if (note?.retried && ["done", "failed", "rejected"].includes(r.status)) {
+      notes.set(r.id, { text: r.status === "failed" ? "Failed again: its page says why." : `Retried: ${r.status}.`, alert: r.status === "failed" });
+    }
+    const now = notes.get(r.id);
+    return now ? h("p", { class: now.alert ? "row-note alert" : "row-note", role: now.alert ? "alert" : "status" }, now.text) : "";
+  };
+  const label = (i) => ({ "data-label": COLUMNS[i] });
   const refresh = async () => {
     const query = new URLSearchParams({ limit: 20 });
     if (pages.at(-1)) query.set("cursor", pages.at(-1));
@@ -337,18 +361,25 @@ async function libraryPage() {
     next = page.next_cursor;
     older.disabled = !next;
     newer.disabled = pages.length === 1;
+    empty.hidden = page.items.length > 0;
+    empty.textContent = filter.value ? `No recording is ${filter.value}.` : "No recordings yet: upload one on the Upload page.";
+    table.hidden = !empty.hidden;
     body.replaceChildren(
       ...page.items.map((r) =>
         h("tr", { "data-id": r.id },
-          h("td", {}, h("a", { href: `#/recordings/${r.id}` }, r.filename)),
-          h("td", { class: `status ${r.status}` }, r.status),
-          h("td", {}, fmtSeconds(r.duration_s)),
-          h("td", {}, r.summary ?? ""),
-          h("td", {}, topicText(r.topic)),
-          h("td", { class: "actions" },
+          h("td", label(0), h("a", { href: `#/recordings/${r.id}` }, nameOf(r)), r.title ? h("span", { class: "file-name" }, r.filename) : ""),
+          h("td", label(1), h("time", { datetime: r.created_at }, fmtDate(r.created_at, true))),
+          h("td", { ...label(2), class: `status ${r.status}` }, r.status),
+          h("td", label(3), fmtSeconds(r.duration_s)),
+          h("td", label(4), r.summary ?? ""),
+          h("td", label(5), topicText(r.topic)),
+          h("td", { ...label(6), class: "actions" },
             r.status === "failed" ? h("button", { type: "button", class: "retry", onclick: () => act(r, "retry") }, "Retry") : "",
             " ",
-            h("button", { type: "button", class: "delete", "aria-label": `Delete ${r.filename}`, onclick: () => act(r, "delete") }, "Delete")),
+            heldUntil(r)
+              ? h("span", { class: "held", title: HELD_WHY }, heldText(r))
+              : h("button", { type: "button", class: "delete", "aria-label": `Delete ${r.filename}`, onclick: () => act(r, "delete") }, "Delete"),
+            noteFor(r)),
         ),
       ),
     );
@@ -400,15 +431,26 @@ async function recordingPage(id, startAt) {
   const speakers = h("form", { class: "speakers", id: "speakers", hidden: true });
   const summary = h("p", { class: "summary", id: "summary" });
   // Fetched with the key (a plain link cannot send one), then saved.
-  const downloads = h("p", { class: "downloads", id: "transcript-files" }, "Transcript: ", ["txt", "srt", "vtt", "json"].map((f) => [
-    h("a", { href: `${API}/recordings/${id}/transcript?format=${f}`, onclick: (e) => { e.preventDefault(); download(`/recordings/${id}/transcript?format=${f}`, `${rec.filename}.${f}`).catch((error) => { statusLine.textContent = error.message; }); } }, f), " "]));
+  const FILES = { txt: "Text", md: "Markdown", docx: "Word", srt: "SRT", vtt: "WebVTT", json: "JSON" };
+  const downloads = h("p", { class: "downloads", id: "transcript-files" }, "Transcript: ", Object.entries(FILES).map(([f, label]) => [
+    h("a", { href: `${API}/recordings/${id}/transcript?format=${f}`, "data-format": f, onclick: (e) => { e.preventDefault(); download(`/recordings/${id}/transcript?format=${f}`, `${fileStem(rec)}.${f}`).catch((error) => { statusLine.textContent = error.message; }); } }, label), " "]));
   const editing = h("button", { type: "button", id: "edit", "aria-pressed": "false" }, "Correct the transcript");
   const editNote = h("p", { id: "edit-note", class: "note", role: "status", hidden: true },
     "Click a segment to correct its words or its speaker; a turn's speaker menu moves the whole turn. The machine's transcript is kept beside each correction.");
+  const heading = h("h1", { id: "title" }, nameOf(rec));
+  const fileLine = h("span", { id: "file-name", class: "file-name" });
+  const rename = h("button", { type: "button", id: "rename" }, "Rename");
+  const titleInput = h("input", { id: "title-input", maxlength: 200, size: 40, "aria-label": "Title" });
+  const titleNote = h("span", { role: "alert" });
+  const titleForm = h("form", { id: "title-form", hidden: true }, titleInput, " ", h("button", { type: "submit" }, "Save title"), " ",
+    h("button", { type: "button", onclick: () => { titleForm.hidden = true; rename.hidden = false; } }, "Cancel"), " ", titleNote);
   const statusLine = h("p", { id: "status" });
   const explain = h("p", { id: "explain", class: "note", role: "status", hidden: true });
   const variants = h("ul", { class: "variants", id: "variants" });
   const retry = h("button", { type: "button", id: "retry", hidden: true }, "Retry failed stages");
+  const remove = h("button", { type: "button", id: "delete", class: "delete", hidden: true }, "Delete");
+  const held = h("span", { id: "held", class: "held", title: HELD_WHY, hidden: true });
+  const removeNote = h("span", { id: "delete-note", role: "alert" });
   // The player stays in view (sticky) above the transcript it is read with; stages and files,
   // looked at once, come after it.
   const play = h("button", { type: "button", id: "play", "aria-label": "Play" }, "Play");
@@ -422,7 +464,7 @@ async function recordingPage(id, startAt) {
     wave, audio,
     h("p", { class: "shortcuts", id: "shortcuts" }, "Keys: Space or K play/pause · J or ← back 5 s · L or → forward 5 s"));
   main().replaceChildren(
-    h("h1", {}, rec.filename), statusLine, explain, retry, dock,
+    heading, h("p", { class: "controls" }, fileLine, rename), titleForm, statusLine, explain, h("p", { class: "controls" }, retry, remove, held, removeNote), dock,
     h("h2", {}, "Summary"), summary, h("h2", {}, "Transcript"), downloads, h("p", { class: "edit-bar" }, editing), editNote, speakers, transcript,
     h("h2", {}, "Stages"), stages, h("h2", {}, "Files"), variants,
   );
@@ -432,9 +474,14 @@ async function recordingPage(id, startAt) {
   const streamUrl = (r, name) => r.variants[name]?.signed_url ?? `${API}/recordings/${id}/stream?variant=${name}`;
   const render = (r) => {
     rec = r;
+    heading.textContent = nameOf(r);
+    fileLine.textContent = r.title ? `File: ${r.filename}` : "";
     statusLine.textContent = `Status: ${r.status} · ${fmtSeconds(r.duration_s)}` + (r.topic ? ` · topic ${r.topic.expected}: ${r.topic.on_topic ? "on topic" : "off topic"}` : "");
     statusLine.dataset.status = r.status;
     retry.hidden = r.status !== "failed";
+    remove.hidden = Boolean(heldUntil(r));
+    held.hidden = !remove.hidden;
+    held.textContent = held.hidden ? "" : `${heldText(r)}: under legal retention, it cannot be deleted before then.`;
     explain.textContent = whatHappened(r);
     explain.hidden = !explain.textContent;
     // Only what can be served: the transcript's files once it is made.
@@ -503,6 +550,11 @@ async function recordingPage(id, startAt) {
     e.preventDefault(); // Space on a focused segment would click it: here it plays or pauses
   });
   const loadTranscript = async () => {
+    // Before transcription there is nothing to ask for (the answer would be a 409).
+    if (!rec.stages.some((s) => s.name === "transcribe" && s.status === "done")) {
+      transcript.replaceChildren(h("li", { class: "note" }, "The transcript appears here once the recording is transcribed."));
+      return;
+    }
     try {
       const t = await api(`/recordings/${id}/transcript?format=json`);
       const seek = (at) => { audio.currentTime = at; audio.play(); };
@@ -629,10 +681,38 @@ async function recordingPage(id, startAt) {
     liveEvents.addEventListener("stage", () => renderLatest(api(`/recordings/${id}`)));
     liveEvents.addEventListener("done", async (e) => {
       liveEvents.close();
-      renderLatest(JSON.parse(e.data));
+      await renderLatest(JSON.parse(e.data));
       await loadTranscript();
     });
   };
+  rename.addEventListener("click", () => {
+    titleInput.value = rec.title ?? "";
+    titleForm.hidden = false;
+    rename.hidden = true;
+    titleInput.focus();
+  });
+  titleForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    titleNote.textContent = "";
+    try {
+      const r = await api(`/recordings/${id}`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ title: titleInput.value }) });
+      renderLatest(r);
+      titleForm.hidden = true;
+      rename.hidden = false;
+    } catch (error) {
+      titleNote.textContent = `Not saved: ${error.message}`;
+    }
+  });
+  remove.addEventListener("click", async () => {
+    removeNote.textContent = "";
+    if (!confirm(`Delete ${nameOf(rec)}? Its files are removed for good.`)) return;
+    try {
+      await request(`/recordings/${id}`, { method: "DELETE" });
+      location.hash = "#/library";
+    } catch (error) {
+      removeNote.textContent = deleteRefusal(error, rec);
+    }
+  });
   retry.addEventListener("click", async () => {
     retry.disabled = true;
     try {

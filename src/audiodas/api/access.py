@@ -39,6 +39,7 @@ RULES: dict[str, Scope | None] = {
     "POST /api/v1/recordings": Scope.UPLOAD,
     "POST /api/v1/recordings/{recording_id}/retry": Scope.UPLOAD,
     "PUT /api/v1/recordings/{recording_id}/speakers": Scope.UPLOAD,
+    "PATCH /api/v1/recordings/{recording_id}": Scope.UPLOAD,
     "PATCH /api/v1/recordings/{recording_id}/transcript": Scope.UPLOAD,
     # Those who send recordings in are the ones who wire their systems to the webhooks.
     "GET /api/v1/recordings/{recording_id}/deliveries": Scope.UPLOAD,

@@ -21,8 +21,8 @@ from audiodas.api import dependencies, refusals
 from audiodas.api.access import Authorized
 from audiodas.api.errors import rejected_response
 from audiodas.api.openai_errors import openai_error
+from audiodas.api.renderings import to_srt, to_vtt
 from audiodas.api.schemas import ERRORS, ErrorOut
-from audiodas.api.subtitles import to_srt, to_vtt
 from audiodas.api.uploads import multipart_openapi, receive_form
 from audiodas.domain import Rejected, Segment, Transcript, quoted
 from audiodas.domain.speakers import speakers_of

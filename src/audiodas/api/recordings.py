@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from audiodas.api import dependencies
 from audiodas.api.access import Authorized
+from audiodas.api.body_limits import json_body
 from audiodas.api.files import RangeFileResponse
 from audiodas.api.schemas import (
     ERRORS,
@@ -124,10 +125,37 @@ async def list_recordings(
     return RenderedJSON(await views.page_json(limit=limit, cursor=cursor, status=status))
 
 
+_TITLE = {
+    "type": "object",
+    "required": ["title"],
+    "properties": {"title": {"type": ["string", "null"], "maxLength": 200}},
+}
+
+
 @router.get("/{recording_id}", response_model=RecordingOut, responses={404: {"model": ErrorOut}})
 async def get_recording(recording_id: str, request: Request) -> JSONBody:
     views = dependencies.views(request)
     return RenderedJSON(await views.one_json(recording_id))
+
+
+@router.patch(
+    "/{recording_id}",
+    response_model=RecordingOut,
+    responses={404: {"model": ErrorOut}, 400: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    summary='Give the recording a title: {"title": "Budget meeting"} (null or "" takes it '
+    "away); search finds it and exports are named after it; the filename stays",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _TITLE}}}
+    },
+)
+async def retitle(recording_id: str, request: Request) -> JSONBody:
+    service = dependencies.service(request)
+    views = dependencies.views(request)
+    body = await json_body(request)
+    if not isinstance(body, dict) or set(body) != {"title"}:
+        raise Rejected(Rejected.INVALID_REQUEST, 'the body is {"title": "..."}')
+    recording = await to_thread.run_sync(service.retitle, recording_id, body["title"])
+    return JSONBody(views.linked(recording_body(recording)))
 
 
 @router.head("/{recording_id}/stream", include_in_schema=False)  # what a player asks first

@@ -52,7 +52,12 @@ class RecordingItem(BaseModel):
     summary: str | None
     domain: str | None
     topic: dict | None
+    title: str | None = Field(description="Given by users (PATCH); the filename stays")
     retention_until: datetime
+    held_until: datetime | None = Field(
+        description="A DELETE is refused before this time (the archive copy's legal retention);"
+        " null when there is no copy to keep"
+    )
     created_at: datetime
     updated_at: datetime
     events_url: str = Field(description="The progress stream, signed like `signed_url`")
@@ -145,7 +150,9 @@ def recording_body(r: Recording, *, transcript: bool = True) -> dict[str, Any]:
         "summary": r.summary,
         "domain": r.domain,
         "topic": r.topic,
+        "title": r.title,
         "retention_until": r.retention_until,
+        "held_until": r.held_until,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
@@ -13,8 +14,17 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from audiodas.api import dependencies
 from audiodas.api.access import Authorized
 from audiodas.api.body_limits import json_body
+from audiodas.api.renderings import (
+    FORMATS,
+    Document,
+    clock,
+    to_docx,
+    to_markdown,
+    to_srt,
+    to_text,
+    to_vtt,
+)
 from audiodas.api.schemas import ErrorOut, JSONBody
-from audiodas.api.subtitles import FORMATS, to_srt, to_text, to_vtt
 from audiodas.domain import Recording, Rejected, Segment
 from audiodas.domain.corrections import parse as parse_corrections
 from audiodas.domain.speakers import speakers_of
@@ -54,28 +64,52 @@ async def waveform(recording_id: str, request: Request) -> JSONBody:
         404: {"model": ErrorOut},
         409: {"model": ErrorOut},
     },
-    summary="The transcript as txt, srt, vtt or json (segments with times)",
+    summary="The transcript as txt or md (turns with names and times), srt, vtt, docx, or json "
+    "(segments with times and words); files are named after the title",
 )
 async def transcript(
     request: Request,
     recording_id: str,
-    format: Annotated[Literal["txt", "srt", "vtt", "json"], Query()] = "txt",
+    format: Annotated[Literal["txt", "srt", "vtt", "json", "md", "docx"], Query()] = "txt",
 ) -> Response:
     service = dependencies.service(request)
     if format == "json":
         return JSONResponse(_transcript_json(service, *service.with_machine(recording_id)))
     recording = service.transcribed(recording_id, "transcript", segments=True)
-    segments = recording.segments
-    if format == "txt":
-        body = to_text(segments)
-    else:
-        body = {"srt": to_srt, "vtt": to_vtt}[format](segments, recording.speaker_names)
-    stem = os.path.splitext(recording.filename)[0] or recording.id
+    segments, names = recording.segments, recording.speaker_names
+    name = f"{_title(recording)}.{format}"
+    if format in ("md", "docx"):
+        document = Document(
+            _title(recording),
+            f"{recording.filename} · {clock(recording.duration_s)} · uploaded"
+            f" {recording.created_at:%Y-%m-%d %H:%M} UTC",
+            recording.summary,
+        )
+        if format == "docx":
+            body = await to_thread.run_sync(to_docx, document, segments, names)
+            return Response(body, media_type=FORMATS[format], headers=_named(name, "attachment"))
+        return Response(to_markdown(document, segments, names), media_type=FORMATS[format],
+                        headers=_named(name, "inline"))  # fmt: skip
+    render = {"txt": to_text, "srt": to_srt, "vtt": to_vtt}[format]
     return PlainTextResponse(
-        body,
-        media_type=FORMATS[format],
-        headers={"Content-Disposition": f'inline; filename="{_ascii(stem)}.{format}"'},
+        render(segments, names), media_type=FORMATS[format], headers=_named(name, "inline")
     )
+
+
+def _title(recording: Recording) -> str:
+    """What a file made of the recording is named after: its title, or its file's name."""
+    return recording.title or os.path.splitext(recording.filename)[0] or recording.id
+
+
+def _named(name: str, disposition: str) -> dict[str, str]:
+    """A download name in ASCII for old clients and in UTF-8 for the others (RFC 6266)."""
+    fallback = _ascii(name)
+    if fallback == name:
+        return {"Content-Disposition": f'{disposition}; filename="{name}"'}
+    return {
+        "Content-Disposition": f'{disposition}; filename="{fallback}";'
+        f" filename*=UTF-8''{quote(name, safe='')}"
+    }
 
 
 def _transcript_json(

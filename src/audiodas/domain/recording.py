@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from audiodas.domain.errors import Rejected
 from audiodas.domain.transcript import Segment
 
 
@@ -116,6 +117,7 @@ class Recording:
     callback_url: str | None = None  # told when finished (domain/webhooks.py)
     speakers: int | None = None  # how many voices, if the upload said (domain/speakers.py)
     speaker_names: dict[str, str] = field(default_factory=dict)  # S1 -> a name users gave
+    title: str | None = None  # what users call it (the filename stays as uploaded)
     stages: dict[StageName, Stage] = field(default_factory=dict)
     variants: dict[VariantName, Variant] = field(default_factory=dict)
 
@@ -175,12 +177,32 @@ class Recording:
             )
         return RecordingStatus.PROCESSING
 
-    def under_retention(self, now: datetime) -> bool:
-        """The archive copy must be kept until `retention_until` (legal retention). A recording
-        whose archive stage failed has no copy to keep (a retry would make one)."""
+    @property
+    def held_until(self) -> datetime | None:
+        """Until when the recording must be kept: its archive copy's legal retention. None
+        when its archive stage failed and there is no copy to keep (a retry would make one)."""
         if (
             self.stages[StageName.ARCHIVE].status == StageStatus.FAILED
             and VariantName.ARCHIVE not in self.variants
         ):
-            return False
-        return now < self.retention_until
+            return None
+        return self.retention_until
+
+    def under_retention(self, now: datetime) -> bool:
+        return self.held_until is not None and now < self.held_until
+
+
+MAX_TITLE = 200
+
+
+def check_title(title: object) -> str | None:
+    """A title as given: one line of printable text, at most `MAX_TITLE` characters; an empty
+    one (or null) takes the title away."""
+    if title is not None and not isinstance(title, str):
+        raise Rejected(Rejected.INVALID_REQUEST, 'a title is text (or null): {"title": "..."}')
+    cleaned = " ".join(
+        "".join(ch for ch in title or "" if ch.isprintable() or ch.isspace()).split()
+    )
+    if len(cleaned) > MAX_TITLE:
+        raise Rejected(Rejected.INVALID_FIELD, f"a title has at most {MAX_TITLE} characters")
+    return cleaned or None

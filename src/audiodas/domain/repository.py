@@ -95,6 +95,10 @@ class RecordingRepository(Protocol):
         """Replace the names of the recording's speaker labels; False if there is no such one."""
         ...
 
+    def save_title(self, recording_id: str, title: str | None, now: datetime) -> bool:
+        """Give the recording a title (None: none); False if there is no such recording."""
+        ...
+
     def delete(self, recording_id: str) -> bool: ...
 
     def repair_search(self) -> int:

@@ -24,6 +24,8 @@ class Field(StrEnum):
     """Where a match was found."""
 
     FILENAME = "filename"
+    TITLE = "title"
+    SPEAKERS = "speakers"  # the names given to its speakers
     SUMMARY = "summary"
     TRANSCRIPT = "transcript"  # a segment: the match has its start time
 

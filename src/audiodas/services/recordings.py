@@ -28,6 +28,7 @@ from audiodas.domain import (
     quoted,
 )
 from audiodas.domain.corrections import Correction, apply_corrections, machine_beside
+from audiodas.domain.recording import check_title
 from audiodas.domain.search import SearchPage, parse_query
 from audiodas.domain.speakers import check_count, check_names, speakers_of
 from audiodas.domain.topics import Topic
@@ -298,6 +299,15 @@ class RecordingService:
         recording = self.transcribed(recording_id, "transcript", segments=True)
         machine = self.repository.machine_segments(recording_id)
         return recording, machine_beside(recording.segments, machine)
+
+    def retitle(self, recording_id: str, title: object) -> Recording:
+        """Give the recording a title (null or empty: none); its filename stays."""
+        given = check_title(title)
+        _existing(
+            recording_id,
+            lambda: self.repository.save_title(recording_id, given, self.clock.now()) or None,
+        )
+        return self.get(recording_id)
 
     def name_speakers(self, recording_id: str, names: dict[str, str]) -> Recording:
         """Give the recording's speaker labels names (an empty name takes a label back); the

@@ -280,16 +280,23 @@ class SqlRecordingRepository:
 
     def save_speaker_names(self, recording_id: str, names: dict[str, str], now: datetime) -> bool:
         """The names given to the recording's speaker labels (its version moves: every
-        rendering of it changes)."""
+        rendering of it changes; search finds them)."""
+        return self._save_searched(recording_id, now, speaker_names=names or None)
+
+    def save_title(self, recording_id: str, title: str | None, now: datetime) -> bool:
+        return self._save_searched(recording_id, now, title=title)
+
+    def _save_searched(self, recording_id: str, now: datetime, **values: object) -> bool:
+        """Change searched columns of a recording and its search entry, in one transaction."""
         with self.engine.begin() as connection:
-            return (
-                connection.execute(
-                    update(RecordingRow)
-                    .where(RecordingRow.id == recording_id)
-                    .values(speaker_names=names or None, updated_at=now)
-                ).rowcount
-                == 1
-            )
+            changed = connection.execute(
+                update(RecordingRow)
+                .where(RecordingRow.id == recording_id)
+                .values(**values, updated_at=now)
+            ).rowcount
+            if changed:
+                search.reindex(connection, recording_id)
+            return changed == 1
 
     def set_status(
         self,
@@ -429,6 +436,7 @@ def _to_row(recording: Recording) -> RecordingRow:
         callback_url=recording.callback_url,
         speakers=recording.speakers,
         speaker_names=recording.speaker_names or None,
+        title=recording.title,
         retention_until=recording.retention_until,
         created_at=recording.created_at,
         updated_at=recording.updated_at,
@@ -623,6 +631,7 @@ def _recording(
         callback_url=row.callback_url,
         speakers=row.speakers,
         speaker_names=row.speaker_names or {},
+        title=row.title,
         # In UTC again: psycopg's rows (`assembled`) carry the session's time zone.
         retention_until=as_utc(row.retention_until),
         created_at=as_utc(row.created_at),

@@ -1,6 +1,7 @@
 """Full-text search over recordings, in each dialect's own index (migration 0007).
 
-One document per recording (filename, summary, transcript), ranked by relevance: SQLite's FTS5
+One document per recording (filename, title, speakers' names, summary, transcript; migrations
+0007 and 0013), ranked by relevance: SQLite's FTS5
 (`recordings_fts`, rowid = the recording's rowid, written by `reindex` in the transaction that
 changes what is indexed) or PostgreSQL's generated `search_tsv` column with a GIN index. Ranking
 whole recordings keeps a word said in most of them cheap (10,000 documents, not 510,000
@@ -23,8 +24,13 @@ from audiodas.domain.search import Field, Match, Query, SearchHit
 _MARK, _END = "\x02", "\x03"  # around matched words in a snippet
 SNIPPET_WORDS = 16
 # Where a match is shown from, best first, with each column's weight in the ranking.
-_COLUMNS = (Field.TRANSCRIPT, Field.SUMMARY, Field.FILENAME)
-_WEIGHTS = {Field.FILENAME: 4.0, Field.SUMMARY: 2.0, Field.TRANSCRIPT: 1.0}
+_COLUMNS = (Field.TRANSCRIPT, Field.TITLE, Field.SPEAKERS, Field.SUMMARY, Field.FILENAME)
+_WEIGHTS = {
+    Field.FILENAME: 4.0, Field.TITLE: 4.0, Field.SPEAKERS: 4.0, Field.SUMMARY: 2.0,
+    Field.TRANSCRIPT: 1.0,
+}  # fmt: skip
+# The FTS5 table's columns after recording_id, in order (for bm25's weights and snippet()).
+_FTS_COLUMNS = (Field.FILENAME, Field.SUMMARY, Field.TRANSCRIPT, Field.TITLE, Field.SPEAKERS)
 
 
 def reindex(connection: Connection, recording_id: str) -> None:
@@ -89,11 +95,7 @@ def search(
 
 def _match(row) -> Match:  # type: ignore[no-untyped-def]
     """The best column's snippet; for the transcript, the segment it falls in."""
-    snippets = {
-        Field.TRANSCRIPT: row.transcript_snippet,
-        Field.SUMMARY: row.summary_snippet,
-        Field.FILENAME: row.filename_snippet,
-    }
+    snippets = {field: getattr(row, f"{field}_snippet") for field in _COLUMNS}
     field = next((f for f in _COLUMNS if _MARK in (snippets[f] or "")), None)
     if field is None:  # PostgreSQL's stemming found what its headline does not mark
         return Match(Field.FILENAME, row.filename)
@@ -143,8 +145,11 @@ def _in_segment(
 
 
 _SQLITE_COLUMNS = """
-    INSERT INTO recordings_fts (rowid, recording_id, filename, summary, transcript)
-    SELECT rowid, id, filename, coalesce(summary, ''), coalesce(transcript, '') FROM recordings
+    INSERT INTO recordings_fts (rowid, recording_id, filename, summary, transcript, title, speakers)
+    SELECT rowid, id, filename, coalesce(summary, ''), coalesce(transcript, ''),
+           coalesce(title, ''),
+           coalesce((SELECT group_concat(value, ' ') FROM json_each(speaker_names)), '')
+    FROM recordings
 """
 _SQLITE_INDEX = text(_SQLITE_COLUMNS + " WHERE id = :id")
 _SQLITE_INDEX_ALL = text(_SQLITE_COLUMNS)
@@ -169,9 +174,7 @@ def _rank(postgres: bool, by_status: bool):  # type: ignore[no-untyped-def]
             ORDER BY ts_rank(search_tsv, q) DESC, id
             LIMIT :limit OFFSET :offset"""
     else:
-        weights = ", ".join(
-            ["0", *(str(_WEIGHTS[f]) for f in (Field.FILENAME, Field.SUMMARY, Field.TRANSCRIPT))]
-        )
+        weights = ", ".join(["0", *(str(_WEIGHTS[f]) for f in _FTS_COLUMNS)])
         # Without a status, the index alone ranks (a join per match doubled the time of a
         # word said in every recording: profiled); rowids left by a deletion drop out later.
         source = (
@@ -192,13 +195,15 @@ _RANK = {(pg, st): _rank(pg, st) for pg in (False, True) for st in (False, True)
 
 _SNIPPET = f"'{_MARK}', '{_END}', '…', {SNIPPET_WORDS}"
 _HEADLINE = f"'StartSel={_MARK}, StopSel={_END}, MaxWords={SNIPPET_WORDS}, MinWords=6'"
+_FTS_SNIPPETS = ",\n".join(
+    f"snippet(recordings_fts, {i}, {_SNIPPET}) AS {field}_snippet"
+    for i, field in enumerate(_FTS_COLUMNS, start=1)
+)
 _SNIPPETS = {
     False: text(f"""
         SELECT r.rowid AS id, r.id AS recording_id, r.updated_at, r.filename, r.transcript,
                r.segments,
-               snippet(recordings_fts, 3, {_SNIPPET}) AS transcript_snippet,
-               snippet(recordings_fts, 2, {_SNIPPET}) AS summary_snippet,
-               snippet(recordings_fts, 1, {_SNIPPET}) AS filename_snippet
+               {_FTS_SNIPPETS}
         FROM recordings_fts JOIN recordings r
              ON r.rowid = recordings_fts.rowid AND r.id = recordings_fts.recording_id
         WHERE recordings_fts MATCH :query AND recordings_fts.rowid IN :keys
@@ -210,7 +215,11 @@ _SNIPPETS = {
                ts_headline('english', coalesce(transcript, ''), q, {_HEADLINE})
                    AS transcript_snippet,
                ts_headline('english', coalesce(summary, ''), q, {_HEADLINE}) AS summary_snippet,
-               ts_headline('english', filename, q, {_HEADLINE}) AS filename_snippet
+               ts_headline('english', filename, q, {_HEADLINE}) AS filename_snippet,
+               ts_headline('english', coalesce(title, ''), q, {_HEADLINE}) AS title_snippet,
+               ts_headline('english', CASE WHEN json_typeof(speaker_names) = 'object' THEN
+                   (SELECT string_agg(value, ', ') FROM json_each_text(speaker_names))
+                   ELSE '' END, q, {_HEADLINE}) AS speakers_snippet
         FROM recordings, websearch_to_tsquery('english', :query) AS q
         WHERE id IN :keys
     """)

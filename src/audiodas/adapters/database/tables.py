@@ -76,6 +76,7 @@ class RecordingRow(Base):
     callback_url: Mapped[str | None] = mapped_column(String(2048))  # this upload's own webhook
     speakers: Mapped[int | None] = mapped_column(Integer)  # how many voices, if the upload said
     speaker_names: Mapped[dict | None] = mapped_column(JSON)  # label -> name, given by users
+    title: Mapped[str | None] = mapped_column(String(200))  # given by users; searched
     # The transcript as transcription made it ({"text", "segments", "words"}), kept the first
     # time a reader corrects it (domain/corrections.py); None while uncorrected.
     machine_transcript: Mapped[dict | None] = mapped_column(JSON)

@@ -3,7 +3,7 @@ never a cue's timing, a new cue or styling."""
 
 from __future__ import annotations
 
-from audiodas.api.subtitles import to_srt, to_vtt
+from audiodas.api.renderings import to_srt, to_vtt
 from audiodas.domain import Segment
 
 HOSTILE = {
