@@ -610,6 +610,59 @@ def test_a_title_names_the_page_the_library_search_and_the_files(
     assert not errors, errors
 
 
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_the_library_keeps_its_search_order_and_filter_in_the_url(
+    server, browser, clips, size
+) -> None:
+    """Back and reload bring back what the reader was looking at: the search and its results,
+    the order and the filter."""
+    from tests.test_engine import upload
+
+    tag = f"Quokka{size[0]}"
+    made = [upload(server, clips["economics"])["id"] for _ in range(3)]
+    for n, rid in enumerate(made):  # titled so that A to Z is the reverse of newest first
+        httpx.patch(f"{server.url}/api/v1/recordings/{rid}", json={"title": f"{tag} {'cba'[n]}"})
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    hits = "#search-results li"
+    try:
+        page.goto(f"{server.url}/#/library")
+        page.fill("#search", tag)
+        page.click("#search-form button[type=submit]")
+        page.locator(hits).nth(2).wait_for()
+        assert f"q={tag}" in page.url
+        page.locator(f"{hits} a").first.click()
+        page.locator("#title").wait_for()
+        page.go_back()  # the search and its results again
+        page.locator(hits).nth(2).wait_for()
+        assert page.locator("#search").input_value() == tag
+
+        page.goto(f"{server.url}/#/library")
+        page.locator("tbody tr").first.wait_for()
+        page.select_option("#sort", "title")
+        wait_until(page, "location.hash.includes('sort=title')")
+        page.reload()
+        page.locator("tbody tr").first.wait_for()
+        assert page.locator("#sort").input_value() == "title"
+        ids = page.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
+        ours = [i for i in ids if i in made]
+        assert ours == made[::-1], (ours, made)  # "a", "b", "c"
+        assert page.locator('th[aria-sort="ascending"]').inner_text() == "File"
+        page.select_option("#status-filter", "failed")
+        wait_until(page, "location.hash.includes('status=failed')")
+        page.go_back()
+        wait_until(page, "document.querySelector('#status-filter').value === ''")
+        assert page.locator("#sort").input_value() == "title"
+        assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
+        shot(page, f"library-order-{'desktop' if size[0] > 600 else 'phone'}")
+    finally:
+        context.close()
+    assert not errors, errors
+
+
 def test_the_library_pages_filters_deletes_only_what_it_can_and_says_until_when(
     server, page, clips, tmp_path
 ) -> None:

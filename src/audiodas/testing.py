@@ -25,6 +25,7 @@ from pathlib import Path
 from audiodas.adapters.listeners import Listeners
 from audiodas.config import Settings
 from audiodas.domain import (
+    Order,
     RecordingStatus,
     Segment,
     Stage,
@@ -157,6 +158,14 @@ class FakeClock:
         await asyncio.sleep(0)  # others still get their turn, as after a real wait
 
 
+_ORDERS = {
+    Order.OLDEST: (lambda r: (r.created_at, r.id), False),
+    Order.LONGEST: (lambda r: (r.duration_s, r.id), True),
+    Order.SHORTEST: (lambda r: (r.duration_s, r.id), False),
+    Order.TITLE: (lambda r: ((r.title or r.filename).lower(), r.id), False),
+}
+
+
 class InMemoryRecordingRepository:
     """The RecordingRepository port's twin: each recording kept as a copy in a dict (a read
     never shares an object with the store). Webhook deliveries that `set_status` queues go to
@@ -186,10 +195,21 @@ class InMemoryRecordingRepository:
             found.segments = []
         return found
 
-    def versions(self, *, limit: int, cursor: str | None = None, status=None) -> VersionPage:  # type: ignore[no-untyped-def]
+    def versions(
+        self, *, limit: int, cursor: str | None = None, status=None, order=Order.NEWEST
+    ) -> VersionPage:  # type: ignore[no-untyped-def]
         rows = sorted(self._rows.values(), key=lambda r: (r.created_at, r.id), reverse=True)
         if status is not None:
             rows = [r for r in rows if r.status == status]
+        if order != Order.NEWEST:  # by offset, as the database pages these
+            key, backwards = _ORDERS[order]
+            rows = sorted(rows, key=key, reverse=backwards)
+            offset = int(cursor.split("|")[1]) if cursor else 0
+            page = rows[offset : offset + limit]
+            more = len(rows) > offset + limit
+            return VersionPage(
+                [(r.id, r.updated_at) for r in page], f"{order}|{offset + limit}" if more else None
+            )
         if cursor:
             after = cursor.split("|", 1)
             rows = [r for r in rows if (r.created_at.isoformat(), r.id) < (after[0], after[1])]

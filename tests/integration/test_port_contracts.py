@@ -20,6 +20,7 @@ from audiodas.adapters.database import SqlRecordingRepository, SqlWebhookOutbox,
 from audiodas.config import Settings
 from audiodas.domain import (
     AudioInfo,
+    Order,
     Recording,
     RecordingStatus,
     Segment,
@@ -107,6 +108,34 @@ def test_versions_are_newest_first_and_paged_without_repeats(ports: Ports) -> No
     queued = ports.repository.versions(limit=10, status=RecordingStatus.QUEUED)
     assert len(queued.items) == 5
     assert ports.repository.versions(limit=10, status=RecordingStatus.DONE).items == []
+
+
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [
+        (Order.OLDEST, [0, 1, 2, 3, 4]),
+        (Order.LONGEST, [3, 4, 1, 0, 2]),  # equal lengths: the later id first
+        (Order.SHORTEST, [2, 0, 1, 4, 3]),  # equal lengths: the earlier id first
+        (Order.TITLE, [4, 0, 1, 2, 3]),  # by title, else by file name, A to Z, any case
+    ],
+)
+def test_a_list_in_another_order_pages_through_all_of_it_once(
+    ports: Ports, order: Order, expected: list[int]
+) -> None:
+    lengths = [10.0, 30.0, 5.0, 60.0, 30.0]
+    titles = ["b-side", "Bz", None, "zz", "A"]  # recording 2 is "talk2.wav"
+    for n, (length, title) in enumerate(zip(lengths, titles, strict=True)):
+        rec = replace(recording(n, START + timedelta(minutes=n)), duration_s=length, title=title)
+        ports.repository.add(rec)
+    seen, cursor = [], None
+    while True:
+        page = ports.repository.versions(limit=2, cursor=cursor, order=order)
+        seen += [int(i, 16) for i, _ in page.items]
+        if not (cursor := page.next_cursor):
+            break
+    assert seen == expected
+    queued = ports.repository.versions(limit=10, status=RecordingStatus.QUEUED, order=order)
+    assert [int(i, 16) for i, _ in queued.items] == expected
 
 
 def test_a_stage_saves_what_it_made_and_moves_the_version(ports: Ports) -> None:

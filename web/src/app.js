@@ -259,8 +259,8 @@ function passage(match) {
   return [...parts, match.text.slice(at)];
 }
 
-function searchForm(onSearch) {
-  const input = h("input", { type: "search", id: "search", name: "q", placeholder: "despair, \"interest rates\"", maxlength: 500, size: 30 });
+function searchForm(onSearch, q = "") {
+  const input = h("input", { type: "search", id: "search", name: "q", placeholder: "despair, \"interest rates\"", maxlength: 500, size: 30, value: q });
   const form = h("form", { id: "search-form", role: "search" },
     h("label", { for: "search" }, "Find what was said "), input, " ", h("button", { type: "submit" }, "Search"));
   form.addEventListener("submit", (e) => { e.preventDefault(); onSearch(input.value.trim()); });
@@ -271,7 +271,6 @@ async function showResults(q, results) {
   stopLive();
   const status = h("p", { id: "search-status", role: "status" });
   results.replaceChildren(status);
-  if (!q) return libraryPage();
   let items;
   try {
     ({ items } = await api(`/recordings?limit=50&q=${encodeURIComponent(q)}`));
@@ -310,19 +309,34 @@ function deleteRefusal(error, r) {
   return `${r.filename} was not deleted: ${error.message}`;
 }
 
-async function libraryPage() {
+// The library's state lives in the URL (#/library?q=…&status=…&sort=…&pages=…), so Back and a
+// reload bring back the search, the filter, the order and the page.
+const libraryUrl = (state) => {
+  const query = new URLSearchParams(Object.entries(state).filter(([, v]) => v));
+  return `#/library${query.size ? `?${query}` : ""}`;
+};
+const SORTS = { newest: "Newest first", oldest: "Oldest first", longest: "Longest first", shortest: "Shortest first", title: "Title, A to Z" };
+
+async function libraryPage(params = new URLSearchParams()) {
+  const state = { q: params.get("q") ?? "", status: params.get("status") ?? "", sort: params.get("sort") ?? "", pages: params.get("pages") ?? "" };
+  const go = (change) => { location.hash = libraryUrl({ ...state, ...change }); };
   const body = h("tbody");
   const COLUMNS = ["File", "Date", "Status", "Duration", "Summary", "Topic", "Actions"];
-  const table = h("table", { class: "library" }, h("caption", {}, "Recordings, newest first"), h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", { scope: "col" }, c)))), body);
-  const filter = h("select", { id: "status-filter" }, h("option", { value: "" }, "all"), STATUSES.map((st) => h("option", { value: st }, st)));
+  const sorted = { File: ["title"], Date: ["newest", "oldest"], Duration: ["longest", "shortest"] };
+  const sort = state.sort in SORTS ? state.sort : "newest";
+  const ariaSort = (c) => (sorted[c]?.includes(sort) ? (["oldest", "shortest", "title"].includes(sort) ? "ascending" : "descending") : false);
+  const table = h("table", { class: "library" }, h("caption", {}, `Recordings, ${SORTS[sort].toLowerCase()}`), h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", { scope: "col", "aria-sort": ariaSort(c) }, c)))), body);
+  const filter = h("select", { id: "status-filter" }, h("option", { value: "" }, "all"), STATUSES.map((st) => h("option", { value: st, selected: st === state.status }, st)));
+  const order = h("select", { id: "sort" }, Object.entries(SORTS).map(([value, text]) => h("option", { value, selected: value === sort }, text)));
   const newer = h("button", { type: "button", id: "newer", disabled: true }, "← Newer");
   const older = h("button", { type: "button", id: "older", disabled: true }, "Older →");
   const message = h("p", { id: "library-message", role: "status", "aria-live": "polite" });
   const empty = h("p", { id: "library-empty", class: "note", hidden: true });
-  const results = h("div", { id: "results" }, h("p", { class: "controls" }, h("label", { for: "status-filter" }, "Status "), filter, " ", newer, " ", older), message, empty, table);
-  main().replaceChildren(h("h1", {}, "Library"), searchForm((q) => showResults(q, results)), results);
-  // The cursors of the pages before this one, so "Newer" can go back.
-  const pages = [null];
+  const results = h("div", { id: "results" }, h("p", { class: "controls" }, h("label", { for: "status-filter" }, "Status "), filter, " ", h("label", { for: "sort" }, "Order "), order, " ", newer, " ", older), message, empty, table);
+  main().replaceChildren(h("h1", {}, "Library"), searchForm((q) => go({ q, pages: "" }), state.q), results);
+  if (state.q) return showResults(state.q, results);
+  // The cursors of the pages before this one and of this one, so "Newer" can go back.
+  const pages = [null, ...state.pages.split(",").filter(Boolean)];
   let next = null;
   // What an action on a row led to, shown in that row while it holds: a retry's note until
   // the recording is finished again (then what became of it).
@@ -356,13 +370,20 @@ async function libraryPage() {
   const refresh = async () => {
     const query = new URLSearchParams({ limit: 20 });
     if (pages.at(-1)) query.set("cursor", pages.at(-1));
-    if (filter.value) query.set("status", filter.value);
-    const page = await api(`/recordings?${query}`);
+    if (state.status) query.set("status", state.status);
+    if (sort !== "newest") query.set("sort", sort);
+    let page;
+    try {
+      page = await api(`/recordings?${query}`);
+    } catch (error) {
+      message.textContent = `The list could not be read: ${error.message}`;
+      return;
+    }
     next = page.next_cursor;
     older.disabled = !next;
     newer.disabled = pages.length === 1;
     empty.hidden = page.items.length > 0;
-    empty.textContent = filter.value ? `No recording is ${filter.value}.` : "No recordings yet: upload one on the Upload page.";
+    empty.textContent = state.status ? `No recording is ${state.status}.` : "No recordings yet: upload one on the Upload page.";
     table.hidden = !empty.hidden;
     body.replaceChildren(
       ...page.items.map((r) =>
@@ -384,9 +405,10 @@ async function libraryPage() {
       ),
     );
   };
-  filter.addEventListener("change", () => { pages.splice(1); refresh(); });
-  older.addEventListener("click", () => { if (next) { pages.push(next); refresh(); } });
-  newer.addEventListener("click", () => { if (pages.length > 1) { pages.pop(); refresh(); } });
+  filter.addEventListener("change", () => go({ status: filter.value, pages: "" }));
+  order.addEventListener("change", () => go({ sort: order.value === "newest" ? "" : order.value, pages: "" }));
+  older.addEventListener("click", () => { if (next) go({ pages: [...pages.slice(1), next].join(",") }); });
+  newer.addEventListener("click", () => { if (pages.length > 1) go({ pages: pages.slice(1, -1).join(",") }); });
   await refresh();
   liveTimer = setInterval(refresh, 3000);
 }
@@ -735,10 +757,11 @@ async function route() {
   for (const [target, type, listener, options] of pageListeners) target.removeEventListener(type, listener, options);
   pageListeners = [];
   const hash = location.hash || "#/upload";
-  document.querySelectorAll("nav a").forEach((a) => a.setAttribute("aria-current", a.getAttribute("href") === hash ? "page" : "false"));
+  const path = hash.split("?")[0];
+  document.querySelectorAll("nav a").forEach((a) => a.setAttribute("aria-current", a.getAttribute("href") === path ? "page" : "false"));
   const match = hash.match(/^#\/recordings\/([0-9a-f]{32})(?:\?t=([0-9.]+))?$/);
   if (match) return recordingPage(match[1], Number(match[2] ?? 0));
-  if (hash === "#/library") return libraryPage();
+  if (path === "#/library") return libraryPage(new URLSearchParams(hash.split("?")[1] ?? ""));
   if (hash.startsWith("#/key")) return keyPage();
   return uploadPage();
 }

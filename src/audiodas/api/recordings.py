@@ -29,7 +29,7 @@ from audiodas.api.schemas import (
     recording_body,
 )
 from audiodas.api.uploads import multipart_openapi, receive_form
-from audiodas.domain import Recording, RecordingStatus, Rejected, VariantName
+from audiodas.domain import Order, Recording, RecordingStatus, Rejected, VariantName
 from audiodas.domain.speakers import MAX_SPEAKERS
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"], route_class=Authorized)
@@ -106,7 +106,8 @@ async def upload(request: Request) -> JSONBody:
     "",
     response_model=RecordingList,
     responses={400: {"model": ErrorOut}},
-    summary="Recordings, newest first; with `q`, those that say it, best match first",
+    summary="Recordings, newest first (or in `sort` order); with `q`, those that say it, best "
+    "match first",
     description="Without transcripts (read one recording for that). With `q` (words, and "
     '"phrases" in double quotes; English stemming), every term must occur somewhere in the '
     "recording: its filename, its summary or its transcript. Each item then carries its best passage as "
@@ -118,11 +119,17 @@ async def list_recordings(
     cursor: str | None = None,
     status: RecordingStatus | None = None,
     q: Annotated[str | None, Query(description="what to search for (up to 500 characters)")] = None,
+    sort: Annotated[
+        Order, Query(description="a list's order (a search's is by relevance): newest first, ...")
+    ] = Order.NEWEST,
 ) -> JSONBody:
     views = dependencies.views(request)
     if q is not None:
+        if sort is not Order.NEWEST:
+            raise Rejected(Rejected.INVALID_FIELD, "a search is ordered by relevance: no sort")
         return JSONBody(await views.search(q, limit=limit, cursor=cursor, status=status))
-    return RenderedJSON(await views.page_json(limit=limit, cursor=cursor, status=status))
+    page = await views.page_json(limit=limit, cursor=cursor, status=status, order=sort)
+    return RenderedJSON(page)
 
 
 _TITLE = {

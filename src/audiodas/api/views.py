@@ -15,7 +15,7 @@ from collections import OrderedDict
 from datetime import datetime
 
 from audiodas.api.schemas import match_body, recording_body, render_json
-from audiodas.domain import RecordingStatus
+from audiodas.domain import Order, RecordingStatus
 from audiodas.services import RecordingService
 from audiodas.services.access import OPEN, AccessControl, Grant
 
@@ -47,10 +47,15 @@ class RecordingViews:
         return views
 
     async def page_json(
-        self, *, limit: int, cursor: str | None, status: RecordingStatus | None
+        self,
+        *,
+        limit: int,
+        cursor: str | None,
+        status: RecordingStatus | None,
+        order: Order = Order.NEWEST,
     ) -> bytes:
-        """A page of recordings, newest first, as listed (no transcript), as JSON."""
-        page = await self.service.versions(limit=limit, cursor=cursor, status=status)
+        """A page of recordings in `order`, as listed (no transcript), as JSON."""
+        page = await self.service.versions(limit=limit, cursor=cursor, status=status, order=order)
         items = await self._listed(page.items)
         expires = self.access.link_expiry(self.grant)
         rendered = b",".join(self._rendered(item, expires) for item in items if item is not None)

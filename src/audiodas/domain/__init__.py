@@ -21,6 +21,7 @@ from audiodas.domain.recording import (
     VariantName,
 )
 from audiodas.domain.repository import (
+    Order,
     RecordingRepository,
     StoredVariant,
     VersionPage,
@@ -49,6 +50,7 @@ __all__ = [
     "Transcript",
     "Variant",
     "VersionPage",
+    "Order",
     "VariantName",
     "quoted",
 ]

@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 from audiodas.domain.recording import Recording, RecordingStatus, Stage, Variant, VariantName
 from audiodas.domain.search import Query, SearchPage
 from audiodas.domain.transcript import Segment, Transcript, Waveform, Word
 from audiodas.domain.webhooks import Delivery
+
+
+class Order(StrEnum):
+    """How a list of recordings is ordered (a search is ordered by relevance)."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    LONGEST = "longest"
+    SHORTEST = "shortest"
+    TITLE = "title"  # by title, else by file name, A to Z
 
 
 @dataclass(frozen=True)
@@ -41,9 +52,14 @@ class RecordingRepository(Protocol):
         ...
 
     def versions(
-        self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
+        self,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: RecordingStatus | None = None,
+        order: Order = Order.NEWEST,
     ) -> VersionPage:
-        """A page of recordings, newest first, as (id, updated_at) pairs."""
+        """A page of recordings in `order`, as (id, updated_at) pairs."""
         ...
 
     def search(

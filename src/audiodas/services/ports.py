@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from audiodas.domain import Recording, RecordingStatus, Transcript, VariantName, VersionPage
+from audiodas.domain import (
+    Order,
+    Recording,
+    RecordingStatus,
+    Transcript,
+    VariantName,
+    VersionPage,
+)
 from audiodas.domain.webhooks import Delivery
 from audiodas.slots import Slots
 
@@ -149,7 +156,12 @@ class AwaitedReads(Protocol):
     async def get_many(self, recording_ids: list[str]) -> list[Recording]: ...
 
     async def versions(
-        self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
+        self,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: RecordingStatus | None = None,
+        order: Order = Order.NEWEST,
     ) -> VersionPage: ...
 
     async def ping(self) -> None: ...

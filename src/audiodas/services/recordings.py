@@ -15,6 +15,7 @@ from typing import TypeVar
 from audiodas.config import Settings
 from audiodas.domain import (
     AudioInfo,
+    Order,
     Recording,
     RecordingRepository,
     RecordingStatus,
@@ -207,10 +208,15 @@ class RecordingService:
         )
 
     async def versions(
-        self, *, limit: int = 50, cursor: str | None = None, status: RecordingStatus | None = None
+        self,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        status: RecordingStatus | None = None,
+        order: Order = Order.NEWEST,
     ) -> VersionPage:
         return await self.reads.versions(
-            limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status
+            limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status, order=order
         )
 
     def search(

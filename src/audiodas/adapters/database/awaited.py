@@ -27,12 +27,11 @@ from audiodas.adapters.database.repository import (
     WHOLE_LISTED,
     SqlRecordingRepository,
     assembled,
-    version_page,
     versions_query,
 )
 from audiodas.adapters.database.tables import as_utc
 from audiodas.adapters.failures import at_the_edge
-from audiodas.domain import Recording, RecordingStatus, VersionPage
+from audiodas.domain import Order, Recording, RecordingStatus, VersionPage
 from audiodas.services.ports import AwaitedReads
 
 # Per HTTP process, all kept open: overflow connections closed after each burst cost a
@@ -64,9 +63,14 @@ class InProcessReads:
         return self.repository.get_many(recording_ids)
 
     async def versions(
-        self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
+        self,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: RecordingStatus | None = None,
+        order: Order = Order.NEWEST,
     ) -> VersionPage:
-        return self.repository.versions(limit=limit, cursor=cursor, status=status)
+        return self.repository.versions(limit=limit, cursor=cursor, status=status, order=order)
 
     async def ping(self) -> None:
         self.repository.ping()
@@ -90,13 +94,16 @@ class SqliteReads(InProcessReads):
         return sqlite_time(rows[0][0]) if rows else None
 
     async def versions(
-        self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
+        self,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: RecordingStatus | None = None,
+        order: Order = Order.NEWEST,
     ) -> VersionPage:
-        query, params = versions_query(limit=limit, cursor=cursor, status=status)
-        rows = self._db.fetch(query, params)
-        return version_page(
-            [_Version(i, sqlite_time(c), sqlite_time(u)) for i, c, u in rows], limit
-        )
+        query = versions_query(limit=limit, cursor=cursor, status=status, order=order)
+        rows = self._db.fetch(query.statement, query.params)
+        return query.page([_Version(i, sqlite_time(c), sqlite_time(u)) for i, c, u in rows])
 
     async def ping(self) -> None:
         self._db.fetch(PING, {})
@@ -125,11 +132,16 @@ class AsyncReads:
         return assembled(await self._connections.fetch(WHOLE_LISTED, {"ids": recording_ids}))
 
     async def versions(
-        self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
+        self,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: RecordingStatus | None = None,
+        order: Order = Order.NEWEST,
     ) -> VersionPage:
-        query, params = versions_query(limit=limit, cursor=cursor, status=status)
-        rows = await self._connections.fetch(query, params)
-        return version_page([_Version(i, as_utc(c), as_utc(u)) for i, c, u in rows], limit)
+        query = versions_query(limit=limit, cursor=cursor, status=status, order=order)
+        rows = await self._connections.fetch(query.statement, query.params)
+        return query.page([_Version(i, as_utc(c), as_utc(u)) for i, c, u in rows])
 
     async def ping(self) -> None:
         await self._connections.fetch(PING, {})
@@ -139,7 +151,7 @@ class AsyncReads:
 
 
 class _Version(NamedTuple):
-    """A row of a page of versions, as `version_page` reads it."""
+    """A row of a page of versions, as `PageQuery.page` reads it."""
 
     id: str
     created_at: datetime

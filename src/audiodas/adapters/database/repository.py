@@ -6,7 +6,7 @@ import base64
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
@@ -44,6 +44,7 @@ from audiodas.adapters.database.tables import (
 from audiodas.adapters.failures import at_the_edge
 from audiodas.domain import (
     STAGE_NAMES,
+    Order,
     Recording,
     RecordingStatus,
     Rejected,
@@ -89,12 +90,17 @@ class SqlRecordingRepository:
             return _assemble(connection, [row])[0] if row else None
 
     def versions(
-        self, *, limit: int, cursor: str | None = None, status: RecordingStatus | None = None
+        self,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: RecordingStatus | None = None,
+        order: Order = Order.NEWEST,
     ) -> VersionPage:
-        """A page of recordings, newest first, as (id, updated_at): one index-ordered query."""
-        query, params = versions_query(limit=limit, cursor=cursor, status=status)
+        """A page of recordings as (id, updated_at): one query (newest first, index-ordered)."""
+        query = versions_query(limit=limit, cursor=cursor, status=status, order=order)
         with self._reads.connect() as connection:
-            return version_page(connection.execute(query, params).all(), limit)
+            return query.page(connection.execute(query.statement, query.params).all())
 
     def search(
         self,
@@ -377,9 +383,11 @@ def _transaction(session: Session) -> object:
 
 # A cursor is flat text in base64url, parsed by a pattern without recursion or any decoder a
 # client could make work hard (it once was JSON): the last row's key, "<created_at>|<id>", for
-# a list; "search|<offset>" for a search.
+# a list newest first; "<order>|<offset>" for a list in another order; "search|<offset>" for
+# a search.
 _CURSOR = re.compile(r"^(\d{4}-\d\d-\d\dT[\d:.]+(?:[+-]\d\d:\d\d)?)\|([0-9a-f]{32})$")
 _OFFSET = re.compile(r"^search\|(\d{1,9})$")
+_ORDERED = re.compile(r"^(oldest|longest|shortest|title)\|(\d{1,9})$")
 _MAX_CURSOR = 128
 
 
@@ -406,6 +414,14 @@ def _encode_cursor(last: Row) -> str:
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     return _unpack(cursor, _CURSOR, lambda found: (datetime.fromisoformat(found[1]), found[2]))
+
+
+def _decode_ordered(cursor: str, order: Order) -> int:
+    """An offset into the list in `order`; a cursor of another order is not one for it."""
+    offset, of = _unpack(cursor, _ORDERED, lambda found: (int(found[2]), found[1]))
+    if of != order.value:
+        raise Rejected(Rejected.BAD_CURSOR, f"this cursor pages a list in {of} order, not {order}")
+    return offset
 
 
 def _encode_offset(offset: int) -> str:
@@ -545,21 +561,57 @@ _MACHINE = select(_R.machine_transcript).where(_R.id == bindparam("id"))
 _MANY = select(*_LISTED).where(_R.id.in_(bindparam("ids", expanding=True)))
 
 
+@dataclass(frozen=True)
+class PageQuery:
+    """A page of versions to read: the statement, its parameters, and how its rows become a
+    page. Newest first (the list's default) pages by the last row's key, on an index; the
+    other orders by offset (a sort of at most the whole table: milliseconds at 10,000)."""
+
+    statement: Select
+    params: dict
+    limit: int
+    order: Order
+    offset: int = 0
+
+    def page(self, rows: Sequence[Any]) -> VersionPage:
+        """Rows with `id`, `created_at` and `updated_at`, one more than `limit` if more follow."""
+        more = len(rows) > self.limit
+        if self.order is Order.NEWEST:
+            next_cursor = _encode_cursor(rows[self.limit - 1]) if more else None
+        else:
+            next_cursor = _pack(f"{self.order}|{self.offset + self.limit}") if more else None
+        return VersionPage([(row.id, row.updated_at) for row in rows[: self.limit]], next_cursor)
+
+
 def versions_query(
-    *, limit: int, cursor: str | None, status: RecordingStatus | None
-) -> tuple[Select, dict]:
-    """The statement and parameters of a page of versions (`version_page` reads its rows)."""
+    *, limit: int, cursor: str | None, status: RecordingStatus | None, order: Order = Order.NEWEST
+) -> PageQuery:
     params: dict = {"limit": limit + 1}
     if status is not None:
         params["status"] = status.value
-    if cursor:
-        params["created_at"], params["last_id"] = _decode_cursor(cursor)
-    return _page(status is not None, bool(cursor)), params
+    if order is Order.NEWEST:
+        if cursor:
+            params["created_at"], params["last_id"] = _decode_cursor(cursor)
+        return PageQuery(_page(status is not None, bool(cursor)), params, limit, order)
+    offset = _decode_ordered(cursor, order) if cursor else 0
+    params["offset"] = offset
+    return PageQuery(_ordered(order, status is not None), params, limit, order, offset)
 
 
-def version_page(rows: Sequence[Row], limit: int) -> VersionPage:
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return VersionPage([(row.id, row.updated_at) for row in rows[:limit]], next_cursor)
+_ORDER_KEYS = {
+    Order.OLDEST: lambda: (_R.created_at.asc(), _R.id.asc()),
+    Order.LONGEST: lambda: (_R.duration_s.desc(), _R.id.desc()),
+    Order.SHORTEST: lambda: (_R.duration_s.asc(), _R.id.asc()),
+    Order.TITLE: lambda: (func.lower(func.coalesce(_R.title, _R.filename)).asc(), _R.id.asc()),
+}
+
+
+@cache
+def _ordered(order: Order, by_status: bool) -> Select:
+    query = select(_R.id, _R.created_at, _R.updated_at).order_by(*_ORDER_KEYS[order]())
+    if by_status:
+        query = query.where(_R.status == bindparam("status"))
+    return query.limit(bindparam("limit")).offset(bindparam("offset"))
 
 
 @cache
