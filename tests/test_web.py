@@ -663,6 +663,36 @@ def test_the_library_keeps_its_search_order_and_filter_in_the_url(
     assert not errors, errors
 
 
+def test_the_app_follows_a_dark_system_setting_and_explains_its_parts(
+    server, browser, assets
+) -> None:
+    from tests.test_engine import upload, wait_finished
+
+    rec = wait_finished(server, upload(server, assets / "endgame_nagg_nell.wav")["id"])
+    looks = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
+        page.goto(f"{server.url}/#/recordings/{rec['id']}")
+        page.locator("#waveform[data-drawn]").wait_for(timeout=20_000)
+        looks[scheme] = page.evaluate(
+            "[getComputedStyle(document.documentElement).backgroundColor,"
+            " getComputedStyle(document.body).color]"
+        )
+        # The copies and the stages say what they are, where they are listed.
+        assert "legal retention" in page.locator('[data-variant="archive"]').inner_text()
+        assert "echo filtered out" in page.locator('[data-variant="echo"]').inner_text()
+        assert "speech to text" in page.locator('[data-stage="transcribe"]').inner_text()
+        assert page.locator("#wave-note").is_hidden()  # drawn: the placeholder is gone
+        shot(page, f"recording-{scheme}")
+        context.close()
+        assert not errors, errors
+    assert looks["light"] == ["rgb(250, 250, 250)", "rgb(27, 31, 36)"]
+    assert looks["dark"] == ["rgb(21, 24, 28)", "rgb(230, 233, 237)"]
+
+
 def test_the_library_pages_filters_deletes_only_what_it_can_and_says_until_when(
     server, page, clips, tmp_path
 ) -> None:
@@ -698,8 +728,10 @@ def test_the_library_pages_filters_deletes_only_what_it_can_and_says_until_when(
         page.click("#newer")
         wait_until(page, "document.querySelectorAll('tbody tr').length === 20")
         page.select_option("#status-filter", "failed")
-        wait_until(page, "document.querySelectorAll('tbody tr').length === 0")
-        assert page.locator("#library-empty").inner_text() == "No recording is failed."
+        # The page is drawn anew for the filter: its list arrives a moment later.
+        empty = "document.querySelector('#library-empty')"
+        wait_until(page, f"{empty}.textContent === 'No recording is failed.' && !{empty}.hidden")
+        assert page.locator("tbody tr").count() == 0
         assert page.locator("table.library").is_hidden()
         page.select_option("#status-filter", "queued")
         wait_until(page, "document.querySelectorAll('tbody tr').length === 20")
@@ -750,13 +782,16 @@ def test_with_keys_required_the_app_asks_for_one_and_plays_by_signed_links(
             ).json()
         page.goto(f"{srv.url}/#/library")
         page.locator("#api-key").wait_for(timeout=20_000)  # the 401 brought the key page
-        assert "needs an API key" in page.locator("#key-refused").inner_text()
+        assert "needs an access key" in page.locator("#key-refused").inner_text()
+        assert "sign in" in page.locator("main").inner_text().lower()
         page.fill("#api-key", "adk_000000000000_wrong")
-        page.click("#key-form button[type=submit]")  # back to the library, refused again
+        page.click("#key-form button[type=submit]")  # tried first: refused here, not kept
         wait_until(
             page,
-            "(document.querySelector('#key-refused')?.textContent ?? '').includes('unknown or revoked')",
+            "(document.querySelector('#key-refused')?.textContent ?? '').includes('not accepted')",
         )
+        assert "unknown or revoked" in page.locator("#key-refused").inner_text()
+        assert page.evaluate("sessionStorage.getItem('audiodas-api-key')") is None
         shot(page, "key-refused")
         page.fill("#api-key", key)
         page.click("#key-form button[type=submit]")

@@ -26,6 +26,7 @@ const keyHeaders = () => (sessionStorage.getItem(KEY) ? { Authorization: `Bearer
 function refusal(status, body) {
   const detail = body?.detail ?? `HTTP ${status}`;
   if (status === 401) {
+    sessionStorage.removeItem(KEY); // wrong, expired or revoked: asked for afresh, not re-sent
     if (!location.hash.startsWith("#/key")) location.hash = `#/key?then=${encodeURIComponent(location.hash || "#/upload")}&why=${encodeURIComponent(detail)}`;
     return new Error(`This server needs an API key (${detail}).`);
   }
@@ -52,23 +53,35 @@ function keyPage() {
   const asked = new URLSearchParams(location.hash.split("?")[1] ?? "");
   const then = asked.get("then") || "#/upload";
   const why = asked.get("why");
-  const input = h("input", { type: "password", id: "api-key", autocomplete: "off", required: true, size: 50 });
+  const input = h("input", { type: "password", id: "api-key", autocomplete: "off", required: true, size: 40 });
+  const refused = h("p", { role: "alert", id: "key-refused", hidden: !why }, why ? `This server needs an access key to show that (${why}).` : "");
   const form = h("form", { id: "key-form" },
-    h("label", { for: "api-key" }, "API key "), input, " ", h("button", { type: "submit" }, "Use this key"));
+    h("label", { for: "api-key" }, "Access key "), input, " ", h("button", { type: "submit" }, "Sign in"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    sessionStorage.setItem(KEY, input.value.trim());
-    topics = (await api("/domains").catch(() => ({ items: [] }))).items;
+    const key = input.value.trim();
+    // Tried before it is kept: a wrong key is never stored, and says so here.
+    const answer = await fetch(`${API}/domains`, { headers: { Authorization: `Bearer ${key}` } }).catch(() => null);
+    if (!answer?.ok) {
+      const body = await answer?.json().catch(() => null);
+      refused.textContent = answer ? `This key was not accepted (${body?.detail ?? `HTTP ${answer.status}`}). Check it and try again.` : "The server could not be reached. Try again.";
+      refused.hidden = false;
+      input.select();
+      return;
+    }
+    sessionStorage.setItem(KEY, key);
+    topics = (await answer.json()).items;
     location.hash = then;
   });
-  const forget = h("button", { type: "button", id: "forget-key", hidden: !sessionStorage.getItem(KEY) }, "Forget the key");
+  const forget = h("button", { type: "button", id: "forget-key", hidden: !sessionStorage.getItem(KEY) }, "Sign out");
   forget.addEventListener("click", () => { sessionStorage.removeItem(KEY); forget.hidden = true; });
   main().replaceChildren(
-    h("h1", {}, "API key"),
-    why ? h("p", { role: "alert", id: "key-refused" }, `The server refused the request: ${why}.`) : "",
-    h("p", {}, "This server asks for an API key. Its operator makes one with ", h("code", {}, "audiodas keys create"),
-      ". The key is kept for this browser tab only."),
+    h("h1", {}, "Sign in"),
+    refused,
+    h("p", {}, "This server is private: sign in with the access key its administrator gave you. ",
+      "It is kept in this browser tab only, and forgotten when the tab is closed."),
     form, h("p", {}, forget),
+    h("p", { class: "note-line" }, "Administrators make keys on the server with ", h("code", {}, "audiodas keys create"), "."),
   );
   input.focus();
 }
@@ -416,6 +429,9 @@ async function libraryPage(params = new URLSearchParams()) {
 // --- Recording -------------------------------------------------------------------------------
 
 const VARIANTS = { original: "Original", archive: "Archive (AAC)", echo: "Echo (MP3)" };
+// What each copy and each stage is, where they are listed.
+const VARIANT_WHY = { original: "the file as uploaded", archive: "the copy kept for legal retention", echo: "echo filtered out, for listening" };
+const STAGE_WHY = { archive: "the archive copy (AAC)", echo: "the echo-filtered copy (MP3)", transcribe: "speech to text, with speakers", summarize: "a summary of at most 50 characters" };
 const fmtBytes = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`);
 const tookText = (s) => (s.started_at && s.finished_at ? ` (${((new Date(s.finished_at) - new Date(s.started_at)) / 1000).toFixed(1)} s)` : "");
 
@@ -448,7 +464,8 @@ async function recordingPage(id, startAt) {
   const stages = h("ol", { class: "stages", "aria-live": "polite" });
   const audio = h("audio", { controls: true, preload: "metadata", id: "player", "aria-label": "Audio" });
   const wave = h("canvas", { id: "waveform", class: "waveform", height: 96, tabindex: 0, role: "slider", "aria-label": "Waveform: click, drag or use the arrow keys to seek", "aria-valuemin": 0, hidden: true });
-  const variant = h("select", { id: "variant", "aria-label": "Variant" });
+  const variant = h("select", { id: "variant", "aria-label": "Copy to play", title: "Which copy plays: the original, the archive copy or the echo-filtered one" });
+  const waveNote = h("p", { id: "wave-note", class: "note-line" }, "The waveform appears here once the recording is transcribed.");
   const transcript = h("ol", { class: "transcript", id: "transcript" });
   const speakers = h("form", { class: "speakers", id: "speakers", hidden: true });
   const summary = h("p", { class: "summary", id: "summary" });
@@ -482,13 +499,14 @@ async function recordingPage(id, startAt) {
   const toLine = h("button", { type: "button", id: "to-line", hidden: true }, "Back to the playing line");
   const dock = h("section", { class: "dock", id: "dock", "aria-label": "Player" },
     h("div", { class: "controls" }, play, back, forward, h("label", { for: "speed" }, "Speed "), speed,
-      h("label", { for: "variant" }, "Variant "), variant, toLine),
-    wave, audio,
+      h("label", { for: "variant" }, "Copy "), variant, toLine),
+    wave, waveNote, audio,
     h("p", { class: "shortcuts", id: "shortcuts" }, "Keys: Space or K play/pause · J or ← back 5 s · L or → forward 5 s"));
   main().replaceChildren(
     heading, h("p", { class: "controls" }, fileLine, rename), titleForm, statusLine, explain, h("p", { class: "controls" }, retry, remove, held, removeNote), dock,
     h("h2", {}, "Summary"), summary, h("h2", {}, "Transcript"), downloads, h("p", { class: "edit-bar" }, editing), editNote, speakers, transcript,
-    h("h2", {}, "Stages"), stages, h("h2", {}, "Files"), variants,
+    h("h2", {}, "Stages"), h("p", { class: "note-line" }, "Each recording runs four stages; the first three at once."), stages,
+    h("h2", {}, "Files"), variants,
   );
 
   // The player and the progress stream use the signed links (an <audio> element and an
@@ -509,9 +527,9 @@ async function recordingPage(id, startAt) {
     // Only what can be served: the transcript's files once it is made.
     downloads.hidden = !r.stages.some((s) => s.name === "transcribe" && s.status === "done");
     editing.hidden = downloads.hidden;
-    stages.replaceChildren(...r.stages.map((s) => h("li", { "data-stage": s.name, "data-status": s.status }, `${s.name}: ${s.status}`, tookText(s), s.error ? ` — ${s.error}` : "")));
+    stages.replaceChildren(...r.stages.map((s) => h("li", { "data-stage": s.name, "data-status": s.status }, `${s.name}: ${s.status}`, tookText(s), s.error ? ` — ${s.error}` : "", h("span", { class: "why" }, ` (${STAGE_WHY[s.name] ?? ""})`))));
     variants.replaceChildren(...Object.entries(r.variants).map(([name, v]) => h("li", { "data-variant": name },
-      h("a", { href: v.signed_url, download: `${r.filename}.${name}` }, VARIANTS[name] ?? name), ` · ${v.content_type} · ${fmtBytes(v.size_bytes)}`)));
+      h("a", { href: v.signed_url, download: `${r.filename}.${name}` }, VARIANTS[name] ?? name), ` · ${VARIANT_WHY[name] ?? ""} · ${v.content_type} · ${fmtBytes(v.size_bytes)}`)));
     const current = variant.value || "original";
     variant.replaceChildren(...Object.keys(r.variants).map((v) => h("option", { value: v, selected: v === current }, VARIANTS[v] ?? v)));
     summary.textContent = r.summary ?? (r.status === "done" ? "(no summary: no speech)" : "…");
@@ -670,6 +688,7 @@ async function recordingPage(id, startAt) {
     try {
       drawWaveform(wave, audio, await api(`/recordings/${id}/waveform`));
       wave.hidden = false;
+      waveNote.hidden = true;
     } catch {
       // no waveform (yet): the player alone
     }

@@ -8,6 +8,7 @@ export function drawWaveform(canvas, audio, { peaks, peaks_per_s: perS }) {
     const width = (canvas.width = Math.round(canvas.clientWidth * devicePixelRatio) || 800);
     const height = canvas.height;
     const g = canvas.getContext("2d");
+    const colour = (name) => getComputedStyle(canvas).getPropertyValue(name).trim(); // the theme's
     g.clearRect(0, 0, width, height);
     const played = (audio.currentTime / total()) * width;
     for (let x = 0; x < width; x++) {
@@ -16,10 +17,10 @@ export function drawWaveform(canvas, audio, { peaks, peaks_per_s: perS }) {
       let level = 0;
       for (let i = from; i < to && i < peaks.length; i++) level = Math.max(level, peaks[i]);
       const bar = Math.max(1, (level / loudest) * (height - 4));
-      g.fillStyle = x < played ? "#16324f" : "#9fb3c8";
+      g.fillStyle = x < played ? colour("--played") : colour("--faint");
       g.fillRect(x, (height - bar) / 2, 1, bar);
     }
-    g.fillStyle = "#b3261e";
+    g.fillStyle = colour("--danger");
     g.fillRect(Math.min(width - 2, played), 0, 2, height);
     canvas.setAttribute("aria-valuemax", Math.round(total()));
     canvas.setAttribute("aria-valuenow", Math.round(audio.currentTime));
