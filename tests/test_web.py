@@ -54,6 +54,14 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     return found
 
 
+def console_errors(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """What the page logs as an error or throws uncaught from now on, as it happens."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -377,9 +385,7 @@ def test_the_player_stays_in_view_marks_the_word_said_and_answers_keys(
     width, height = size
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = console_errors(page)
     try:
         page.goto(f"{server.url}/#/recordings/{rec['id']}")
         page.locator("#transcript .word").nth(40).wait_for(timeout=20_000)
@@ -504,9 +510,7 @@ def test_a_correction_and_a_speaker_move_survive_a_reload_and_reach_every_export
     summarized = {s["name"]: s for s in rec["stages"]}["summarize"]["finished_at"]
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = console_errors(page)
     page.goto(f"{server.url}/#/recordings/{rec['id']}")
     page.locator("#transcript .segment").first.wait_for()
     heard = httpx.get(f"{api}/transcript?format=json").json()["segments"]
@@ -568,9 +572,7 @@ def test_a_title_names_the_page_the_library_search_and_the_files(
     rec = wait_finished(server, upload(server, assets / "endgame_nagg_nell.wav")["id"])
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = console_errors(page)
     try:
         page.goto(f"{server.url}/#/recordings/{rec['id']}")
         page.locator("#transcript .segment").first.wait_for()
@@ -624,9 +626,7 @@ def test_the_library_keeps_its_search_order_and_filter_in_the_url(
         httpx.patch(f"{server.url}/api/v1/recordings/{rid}", json={"title": f"{tag} {'cba'[n]}"})
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = console_errors(page)
     hits = "#search-results li"
     try:
         page.goto(f"{server.url}/#/library")
@@ -673,8 +673,7 @@ def test_the_app_follows_a_dark_system_setting_and_explains_its_parts(
     for scheme in ("light", "dark"):
         context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 800})
         page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
+        errors = console_errors(page)
         page.goto(f"{server.url}/#/recordings/{rec['id']}")
         page.locator("#waveform[data-drawn]").wait_for(timeout=20_000)
         looks[scheme] = page.evaluate(
@@ -698,8 +697,7 @@ def test_the_library_pages_filters_deletes_only_what_it_can_and_says_until_when(
 ) -> None:
     from tests.test_engine import upload
 
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    errors = console_errors(page)
     page.on("dialog", lambda dialog: dialog.accept())  # "Delete …?": yes
     kept = upload(server, clips["economics"])  # five years of retention on this server
     year = kept["held_until"][:4]

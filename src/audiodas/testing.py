@@ -35,6 +35,7 @@ from audiodas.domain import (
     VariantName,
     VersionPage,
 )
+from audiodas.domain.corrections import summarized_again
 from audiodas.domain.recording import Recording
 from audiodas.domain.repository import StoredVariant
 from audiodas.domain.transcript import Waveform, Word
@@ -265,11 +266,8 @@ class InMemoryRecordingRepository:
         self._words[recording_id] = list(corrected.words)
         row.updated_at = now
         summarize = row.stages.get(StageName.SUMMARIZE)
-        if (
-            corrected.text != stored.text
-            and row.status.finished
-            and summarize is not None
-            and summarize.status in (StageStatus.DONE, StageStatus.FAILED)
+        if summarize is not None and summarized_again(
+            stored, corrected, row.status, summarize.status
         ):
             summarize.status, summarize.error = StageStatus.PENDING, None
             summarize.started_at = summarize.finished_at = None

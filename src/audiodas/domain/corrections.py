@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from audiodas.domain.errors import Rejected
+from audiodas.domain.recording import RecordingStatus, StageStatus
 from audiodas.domain.speakers import MAX_SPEAKERS
 from audiodas.domain.transcript import Segment, Transcript, Word, words_by_segment
 
@@ -126,6 +127,19 @@ def retimed(words: list[Word], text: str, start: float, end: float) -> list[Word
             result.append(Word(tokens[j], at, round(at + step, 3)))
         k = gap_end
     return result
+
+
+def summarized_again(
+    before: Transcript, after: Transcript, status: RecordingStatus, summarize: StageStatus | None
+) -> bool:
+    """Whether a correction sends the recording back for its summary: the text changed and a
+    finished recording's summary was made (or failed) from the old one. A recording still in
+    flight summarizes what is stored when its turn comes."""
+    return (
+        after.text != before.text
+        and status.finished
+        and summarize in (StageStatus.DONE, StageStatus.FAILED)
+    )
 
 
 def machine_beside(

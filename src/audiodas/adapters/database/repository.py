@@ -58,6 +58,7 @@ from audiodas.domain import (
     VariantName,
     VersionPage,
 )
+from audiodas.domain.corrections import summarized_again
 from audiodas.domain.search import Query, SearchPage
 from audiodas.domain.transcript import Waveform, Word
 from audiodas.domain.webhooks import Delivery
@@ -172,11 +173,8 @@ class SqlRecordingRepository:
             row.words = [asdict(w) for w in corrected.words]
             row.updated_at = now
             summarize = session.get(StageRow, (recording_id, StageName.SUMMARIZE.value))
-            if (
-                corrected.text != stored.text
-                and RecordingStatus(row.status).finished
-                and summarize is not None
-                and summarize.status in (StageStatus.DONE.value, StageStatus.FAILED.value)
+            if summarize is not None and summarized_again(
+                stored, corrected, RecordingStatus(row.status), StageStatus(summarize.status)
             ):
                 summarize.status, summarize.error = StageStatus.PENDING.value, None
                 summarize.started_at = summarize.finished_at = None
