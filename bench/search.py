@@ -1,6 +1,7 @@
-"""What search costs at 10,000 recordings, on SQLite and on PostgreSQL: p50/p95 of search
-requests against an API-only `audiodas serve`, beside the plain list request (a page of 50
-newest) in the same run, interleaved, so the machine's noise falls on both alike.
+"""What search and the list's other orders cost at 10,000 recordings, on SQLite and on
+PostgreSQL: p50/p95 of search requests and of lists by title and by length against an API-only
+`audiodas serve`, beside the plain list request (a page of 50 newest, on its index) in the same
+run, interleaved, so the machine's noise falls on all alike.
 
 The library is made by this script (nothing committed): each recording a five-minute talk of
 50 transcript segments of about 15 words, drawn from a vocabulary of some 500 English words
@@ -35,6 +36,8 @@ from audiodas.config import Settings  # noqa: E402
 
 REQUESTS = {
     "list, page of 50": {"limit": 50},
+    "list by title, page of 50": {"limit": 50, "sort": "title"},
+    "list longest first, page of 50": {"limit": 50, "sort": "longest"},
     "search, 1 hit": {"limit": 50, "q": "zeppelin"},
     "search, common word": {"limit": 50, "q": "market"},
     "search, two words": {"limit": 50, "q": "prices inflation"},
