@@ -82,9 +82,10 @@ def wait_state(page, name: str, timeout_s: float = 180) -> str:
     raise AssertionError(f"{name}: edge check did not end; card: {locator.inner_text()}")
 
 
-def recordings(server) -> list[dict]:
+def recordings(server, key: str | None = None) -> list[dict]:
     """What is stored, without the signed links (they move on as time does)."""
-    items = httpx.get(f"{server.url}/api/v1/recordings?limit=500").json()["items"]
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    items = httpx.get(f"{server.url}/api/v1/recordings?limit=500", headers=headers).json()["items"]
     return [unlinked(item) for item in items]
 
 
@@ -757,19 +758,24 @@ def test_the_library_pages_filters_deletes_only_what_it_can_and_says_until_when(
     assert not errors, errors
 
 
-def test_with_keys_required_the_app_asks_for_one_and_plays_by_signed_links(
+def test_a_private_server_asks_once_per_browser_and_plays_by_signed_links(
     page, clips, tmp_path
 ) -> None:
-    """The page asks for a key on 401, keeps it for the tab only, and plays through signed
-    links (an <audio> element sends no key) that seek with 206, then expire."""
+    """A walk-through of a server with keys: the app opens on its sign-in page (no refused call
+    first); a wrong key is refused there and opens nothing; the right one opens a session that
+    every tab shares (an HttpOnly cookie no script sees), through which the page lists, uploads
+    and plays by signed links (an <audio> element sends no key) that seek with 206, then expire.
+    Signing out in one tab signs out all. The console shows no error but the wrong key's 401."""
     srv = Server(
         tmp_path / "data",
         env={
             "AUDIODAS_AUTH": "required",
             "AUDIODAS_ACCESS_CACHE_S": "0",
             "AUDIODAS_LINK_TTL_S": "10",  # long enough to play and seek, then waited out
+            "AUDIODAS_WEB_MODEL_DIR": str(tmp_path / "no-model"),  # speech checked only: quicker
         },
     ).start()
+    errors = console_errors(page)
     try:
         key = srv.create_key("upload", "browser")
         with clips["economics"].open("rb") as f:
@@ -779,26 +785,42 @@ def test_with_keys_required_the_app_asks_for_one_and_plays_by_signed_links(
                 headers={"Authorization": f"Bearer {key}"},
             ).json()
         page.goto(f"{srv.url}/#/library")
-        page.locator("#api-key").wait_for(timeout=20_000)  # the 401 brought the key page
-        assert "needs an access key" in page.locator("#key-refused").inner_text()
+        page.locator("#api-key").wait_for(timeout=20_000)  # asked for straight away
+        assert page.locator("#key-refused").is_hidden() and page.locator("#signed-in").is_hidden()
         assert "sign in" in page.locator("main").inner_text().lower()
+        assert not [n for n in page.network if n[0] == 401]  # no refused call to get here
         page.fill("#api-key", "adk_000000000000_wrong")
-        page.click("#key-form button[type=submit]")  # tried first: refused here, not kept
+        page.click("#key-form button[type=submit]")  # tried first: refused here, opens nothing
         wait_until(
             page,
             "(document.querySelector('#key-refused')?.textContent ?? '').includes('not accepted')",
         )
         assert "unknown or revoked" in page.locator("#key-refused").inner_text()
-        assert page.evaluate("sessionStorage.getItem('audiodas-api-key')") is None
+        assert page.context.cookies() == []
         shot(page, "key-refused")
         page.fill("#api-key", key)
         page.click("#key-form button[type=submit]")
-        wait_until(page, "location.hash === '#/library'")  # back where the 401 came from
-        page.locator(f'tr[data-id="{rec["id"]}"]').wait_for(timeout=20_000)  # read with the key
+        wait_until(page, "location.hash === '#/library'")  # back where it was going
+        page.locator(f'tr[data-id="{rec["id"]}"]').wait_for(timeout=20_000)
+        (cookie,) = page.context.cookies()
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] == -1
+        assert page.evaluate("document.cookie") == ""  # no script of the page can read it
+        kept = "localStorage.length + sessionStorage.length"
+        assert page.evaluate(kept) == 0 and key not in page.content()
+
+        # Another tab of the same browser: signed in already; it uploads through the session.
+        tab = page.context.new_page()
+        errors += console_errors(tab)
+        tab.on("response", lambda r: page.network.append((r.status, r.url, None)))
+        tab.goto(f"{srv.url}/#/upload")
+        tab.locator("#model-note", has_text="not installed").wait_for(timeout=20_000)
+        assert tab.locator('nav a[href="#/key"]').inner_text() == "Signed in"
+        tab.set_input_files("#files", [str(clips["cooking"])])
+        assert wait_state(tab, "cooking.wav") == "uploaded"
+        assert {r["filename"] for r in recordings(srv, key)} == {"economics.wav", "cooking.wav"}
+
         page.goto(f"{srv.url}/#/recordings/{rec['id']}")
         page.locator("#player").wait_for(timeout=20_000)
-        assert page.evaluate(f"sessionStorage.getItem('audiodas-api-key') === '{key}'")
-        assert page.evaluate("localStorage.length") == 0  # nothing kept past the tab
         src = page.evaluate("document.querySelector('#player').src")
         assert "sig=" in src and "expires=" in src
         page.evaluate("document.querySelector('#player').play()")
@@ -809,6 +831,28 @@ def test_with_keys_required_the_app_asks_for_one_and_plays_by_signed_links(
         ranged = [n for n in page.network if "/stream" in n[1] and "sig=" in n[1] and n[0] == 206]
         assert ranged and ranged[0][2].startswith("bytes="), page.network
         shot(page, "recording-with-key")
+
+        # Signing out in one tab signs out every tab: the others go to the sign-in page, and
+        # come back where they were when it signs in again.
+        tab.goto(f"{srv.url}/#/key")
+        tab.locator("#signed-in", has_text="browser").wait_for(timeout=20_000)
+        tab.click("#sign-out")
+        tab.locator("#signed-in").wait_for(state="hidden", timeout=20_000)
+        page.locator("#api-key").wait_for(timeout=20_000)
+        assert page.context.cookies() == []
+        page.reload()
+        page.locator("#api-key").wait_for(timeout=20_000)  # still asked for after a reload
+        tab.fill("#api-key", key)
+        tab.click("#key-form button[type=submit]")
+        wait_until(page, f"location.hash === '#/recordings/{rec['id']}'")
+        page.locator("#player").wait_for(timeout=20_000)
+
+        wrong_key = [e for e in errors if "401" in e]
+        refused = [n[1] for n in page.network if n[0] == 401]
+        assert len(wrong_key) == 1 and not [e for e in errors if e not in wrong_key], (
+            errors,
+            refused,
+        )
         deadline = time.monotonic() + 60
         while (answer := httpx.get(src)).status_code != 403:
             assert time.monotonic() < deadline, "the signed link never expired"

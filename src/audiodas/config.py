@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     signing_secret: SecretStr | None = None
     # Signed stream and event links are valid this long (a player seeking keeps using them).
     link_ttl_s: float = Field(default=3600.0, gt=0)
+    # A sign-in of the web app (a key exchanged for a session cookie) lasts at most this long.
+    session_hours: float = Field(default=12.0, gt=0)
     # A key made or revoked on another node takes effect here within this.
     access_cache_s: float = Field(default=5.0, ge=0)
     # Wrong API keys one client address may send in a minute; past that it waits before any

@@ -44,6 +44,7 @@ def finished(client, recording: dict) -> dict:
 
 
 def call(client, rule: str, recording_id: str, audio, key: str | None):  # type: ignore[no-untyped-def]
+    client.cookies.clear()  # a sign-in (POST /api/v1/session) leaves none for the next caller
     method, path = rule.split(" ")
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     path = path.replace("{recording_id}", recording_id)

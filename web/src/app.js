@@ -17,26 +17,48 @@ function onPage(target, type, listener, options) {
 }
 let liveEvents = null;
 
-// --- Access: the API key of this browser tab (sessionStorage: gone when the tab closes) ----------
+// --- Access: one sign-in per browser session ---------------------------------------------------
+// A key is exchanged once (POST /session) for an HttpOnly cookie that every tab of this browser
+// sends; no script here ever holds it (README, "Access").
 
-const KEY = "audiodas-api-key";
-const keyHeaders = () => (sessionStorage.getItem(KEY) ? { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` } : {});
+const SESSION = `${API}/session`;
+const signInLink = () => $('nav a[href="#/key"]');
+// Tabs tell each other when this browser signs in or out: the others follow without a refused call.
+const tabs = new BroadcastChannel("audiodas-session");
+const askedFor = () => `#/key?then=${encodeURIComponent(location.hash || "#/upload")}`;
+tabs.addEventListener("message", async ({ data }) => {
+  await sessionState();
+  if (data === "signed-out" && !location.hash.startsWith("#/key")) location.hash = askedFor();
+  if (data === "signed-in" && location.hash.startsWith("#/key")) {
+    topics = (await api("/domains")).items;
+    location.hash = new URLSearchParams(location.hash.split("?")[1] ?? "").get("then") || "#/upload";
+  }
+});
+
+// What the server says of this browser: { required, signed_in, key, expires_at }; null offline.
+async function sessionState() {
+  const answer = await fetch(SESSION).catch(() => null);
+  const state = answer?.ok ? await answer.json() : null;
+  signInLink().hidden = !state?.required;
+  signInLink().textContent = state?.signed_in ? "Signed in" : "Sign in";
+  return state;
+}
 
 // What a refusal means, in words: the server's own detail follows.
 function refusal(status, body) {
   const detail = body?.detail ?? `HTTP ${status}`;
   if (status === 401) {
-    sessionStorage.removeItem(KEY); // wrong, expired or revoked: asked for afresh, not re-sent
     if (!location.hash.startsWith("#/key")) location.hash = `#/key?then=${encodeURIComponent(location.hash || "#/upload")}&why=${encodeURIComponent(detail)}`;
-    return new Error(`This server needs an API key (${detail}).`);
+    return new Error(`This server needs you to sign in (${detail}).`);
   }
-  if (status === 403 && body?.error === "forbidden") return new Error(`Your API key may not do this: ${detail}`);
+  if (status === 403 && body?.error === "forbidden") return new Error(`Your access key may not do this: ${detail}`);
   return new Error(detail);
 }
 
-// Every call of the API: with the tab's key; a refusal thrown as an Error that says it in words.
+// Every call of the API (the session cookie goes with it); a refusal thrown as an Error that
+// says it in words.
 async function request(path, options = {}) {
-  const response = await fetch(API + path, { ...options, headers: { ...keyHeaders(), ...options.headers } });
+  const response = await fetch(API + path, options);
   if (!response.ok) {
     const body = await response.json().catch(() => null);
     throw Object.assign(refusal(response.status, body), { code: body?.error });
@@ -49,19 +71,19 @@ async function api(path, options) {
   return response.headers.get("content-type")?.includes("json") ? response.json() : response.text();
 }
 
-function keyPage() {
+async function keyPage() {
   const asked = new URLSearchParams(location.hash.split("?")[1] ?? "");
   const then = asked.get("then") || "#/upload";
   const why = asked.get("why");
+  const state = await sessionState();
   const input = h("input", { type: "password", id: "api-key", autocomplete: "off", required: true, size: 40 });
-  const refused = h("p", { role: "alert", id: "key-refused", hidden: !why }, why ? `This server needs an access key to show that (${why}).` : "");
+  const refused = h("p", { role: "alert", id: "key-refused", hidden: !why }, why ? `Sign in to see that (${why}).` : "");
   const form = h("form", { id: "key-form" },
     h("label", { for: "api-key" }, "Access key "), input, " ", h("button", { type: "submit" }, "Sign in"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const key = input.value.trim();
-    // Tried before it is kept: a wrong key is never stored, and says so here.
-    const answer = await fetch(`${API}/domains`, { headers: { Authorization: `Bearer ${key}` } }).catch(() => null);
+    // Tried by the server before anything is kept: a wrong key opens no session, and says so.
+    const answer = await fetch(SESSION, { method: "POST", headers: { Authorization: `Bearer ${input.value.trim()}` } }).catch(() => null);
     if (!answer?.ok) {
       const body = await answer?.json().catch(() => null);
       refused.textContent = answer ? `This key was not accepted (${body?.detail ?? `HTTP ${answer.status}`}). Check it and try again.` : "The server could not be reached. Try again.";
@@ -69,18 +91,29 @@ function keyPage() {
       input.select();
       return;
     }
-    sessionStorage.setItem(KEY, key);
-    topics = (await answer.json()).items;
+    input.value = "";
+    tabs.postMessage("signed-in");
+    await sessionState();
+    topics = (await api("/domains")).items;
     location.hash = then;
   });
-  const forget = h("button", { type: "button", id: "forget-key", hidden: !sessionStorage.getItem(KEY) }, "Sign out");
-  forget.addEventListener("click", () => { sessionStorage.removeItem(KEY); forget.hidden = true; });
+  const until = state?.expires_at ? new Date(state.expires_at).toLocaleString() : "";
+  const who = h("p", { id: "signed-in", hidden: !state?.signed_in },
+    state?.signed_in ? `Signed in with the key “${state.key.name}” (${state.key.scope}) until ${until}, or until this browser closes. ` : "",
+    h("button", { type: "button", id: "sign-out" }, "Sign out"));
+  $("#sign-out", who).addEventListener("click", async () => {
+    await fetch(SESSION, { method: "DELETE" });
+    tabs.postMessage("signed-out");
+    topics = [];
+    await keyPage();
+  });
   main().replaceChildren(
     h("h1", {}, "Sign in"),
     refused,
+    who,
     h("p", {}, "This server is private: sign in with the access key its administrator gave you. ",
-      "It is kept in this browser tab only, and forgotten when the tab is closed."),
-    form, h("p", {}, forget),
+      "You then stay signed in, in every tab of this browser, until you close it or sign out."),
+    form,
     h("p", { class: "note-line" }, "Administrators make keys on the server with ", h("code", {}, "audiodas keys create"), "."),
   );
   input.focus();
@@ -141,7 +174,6 @@ function uploadWithProgress(file, domain, onProgress) {
     if (domain) form.append("domain", domain);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `${API}/recordings`);
-    for (const [name, value] of Object.entries(keyHeaders())) xhr.setRequestHeader(name, value);
     xhr.responseType = "json";
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
     xhr.onload = () => (xhr.status === 202 ? resolve(xhr.response) : reject(refusal(xhr.status, xhr.response)));
@@ -786,10 +818,12 @@ async function route() {
 }
 
 (async () => {
-  try {
-    topics = (await api("/domains")).items;
-  } catch {
-    topics = []; // without a key yet: the key page asks for one, then the page reloads them
+  const state = await sessionState();
+  if (state?.required && !state.signed_in) {
+    // Straight to the sign-in page, rather than a refused call first; back here after it.
+    if (!location.hash.startsWith("#/key")) history.replaceState(null, "", askedFor());
+  } else {
+    topics = (await api("/domains").catch(() => ({ items: [] }))).items;
   }
   window.addEventListener("hashchange", route);
   await route();

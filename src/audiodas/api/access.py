@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from audiodas.api import refusals
 from audiodas.api.errors import documented
-from audiodas.domain import Rejected, Scope
+from audiodas.domain import ApiKey, Rejected, Scope
 from audiodas.services.access import OPEN, AccessControl, Grant, KeyCheck, LinkCheck
 from audiodas.services.signing import key_id
 
@@ -49,6 +49,11 @@ RULES: dict[str, Scope | None] = {
     "GET /v1/models": Scope.READ,
     "GET /v1/models/{model_id}": Scope.READ,
     "DELETE /api/v1/recordings/{recording_id}": Scope.ADMIN,
+    # The web app's sign-in: a key exchanged for a session cookie (api/session.py). Saying
+    # whether one is signed in, and signing out, need none.
+    "POST /api/v1/session": Scope.READ,
+    "GET /api/v1/session": PUBLIC,
+    "DELETE /api/v1/session": PUBLIC,
     "GET /": PUBLIC,
     "GET /healthz": PUBLIC,
 }
@@ -59,6 +64,12 @@ LINKED = {
     "HEAD /api/v1/recordings/{recording_id}/stream",
     "GET /api/v1/recordings/{recording_id}/events",
 }
+
+# Where only a key will do: a session is opened with a key, never renewed by itself (so it ends
+# `session_hours` after a sign-in, however busy).
+KEY_ONLY = {"POST /api/v1/session"}
+# The web app's session (api/session.py): HttpOnly, so no script of a page can read or send it on.
+SESSION_COOKIE = "audiodas_session"
 
 SCHEME = "API key"
 _SECURITY_SCHEME = {
@@ -86,11 +97,12 @@ class Authorized(APIRoute):
 
 def authorize(request: Request) -> None:
     """Decides access, before any body is read; leaves in `request.state.grant` what the links
-    made for this request may carry (services/access.py's Grant)."""
+    made for this request may carry (services/access.py's Grant), and in `request.state.key`
+    the key it came with, by header or session (None when open or by a signed link)."""
     rule = f"{request.method} {request.scope['route'].path}"
     need = RULES[rule]
     access: AccessControl = request.app.state.runtime.access
-    request.state.grant = OPEN
+    request.state.grant, request.state.key = OPEN, None
     if need is PUBLIC or not access.required():
         return
     if rule == "GET /metrics" and access.settings.metrics_public:
@@ -106,6 +118,15 @@ def authorize(request: Request) -> None:
             f"this signed link is {why}: read the recording again for a fresh one",
         )
     credentials = _bearer(request.headers.get("authorization"))
+    if credentials is None and rule not in KEY_ONLY and (token := session_token(request)):
+        _, session = access.check_session(token)
+        if session is None:
+            raise Rejected(
+                Rejected.INVALID_KEY,
+                "your sign-in has ended (it expired, or its key was revoked): sign in again",
+            )
+        _allow(request, session.key, need)
+        return
     if credentials is None:
         raise Rejected(
             Rejected.UNAUTHENTICATED,
@@ -128,12 +149,26 @@ def authorize(request: Request) -> None:
         raise Rejected(Rejected.INVALID_KEY, "the API key has expired")
     if key is None:
         raise Rejected(Rejected.INVALID_KEY, "the API key is unknown or revoked")
+    _allow(request, key, need)
+
+
+def _allow(request: Request, key: ApiKey, need: Scope) -> None:
     if not key.scope.allows(need):
         raise Rejected(
             Rejected.FORBIDDEN,
             f"key '{key.name}' has scope '{key.scope}'; this needs '{need}' or above",
         )
     request.state.grant = Grant(key.id)
+    request.state.key = key
+
+
+def session_token(request: Request) -> str | None:
+    """The session cookie, when a page of this server's own origin sent the request (or no
+    browser did). SameSite=Strict already keeps other sites' pages from sending it; this also
+    keeps a page of another origin of the same site (a sibling subdomain) from using it."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return None
+    return request.cookies.get(SESSION_COOKIE)
 
 
 def _bearer(authorization: str | None) -> str | None:

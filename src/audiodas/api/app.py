@@ -20,6 +20,7 @@ from audiodas.api import (
     openai_compat,
     openai_errors,
     recordings,
+    session,
     speech,
     web,
 )
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(speech.router)
     app.include_router(openai_compat.router)
     app.include_router(health.router)
+    app.include_router(session.router)
     access.install(app)
     if settings.cors_origins:
         app.add_middleware(

@@ -1,4 +1,5 @@
-"""Who may do what: API keys (made, listed, revoked, checked) and signed links.
+"""Who may do what: API keys (made, listed, revoked, checked), signed links and the web app's
+sessions.
 
 Checks are answered from a small in-process cache for `access_cache_s`, so a request costs a
 dictionary lookup; a key made or revoked on another node takes effect here within that time.
@@ -50,6 +51,14 @@ class Grant:
 OPEN = Grant()  # keys not required, or none used
 
 
+@dataclass(frozen=True)
+class Session:
+    """A browser signed in: with which key, until when (Unix time)."""
+
+    key: ApiKey
+    expires: int
+
+
 class Guesses:
     """Failed key attempts by client address. Past `free` failures within WINDOW_S an address
     waits before any key it sends is checked again: 1 s, doubling with each failure after, at
@@ -99,7 +108,7 @@ class AccessControl:
         self._clock = clock
         self._checked: dict[str, tuple[float, ApiKey | None]] = {}
         self._touched: dict[str, float] = {}
-        self._valid_ids: dict[str, tuple[float, bool]] = {}
+        self._active_ids: dict[str, tuple[float, ApiKey | None]] = {}
         self.guesses = Guesses(settings.key_failures_allowed, clock)
         self._required: tuple[float, bool] = (-math.inf, False)
 
@@ -166,7 +175,7 @@ class AccessControl:
 
     def _forget(self) -> None:
         self._checked.clear()
-        self._valid_ids.clear()
+        self._active_ids.clear()
         self._required = (-math.inf, False)
 
     # --- Signed links ------------------------------------------------------------------------
@@ -205,22 +214,51 @@ class AccessControl:
         if self._clock() > expires:
             return LinkCheck.EXPIRED, OPEN
         key_id = found.get(KEY_PARAM)
-        if key_id is not None and not self._key_valid(key_id):
+        if key_id is not None and self._active(key_id) is None:
             return LinkCheck.REVOKED, OPEN
         return LinkCheck.VALID, Grant(key_id, expires)
 
-    def _key_valid(self, key_id: str) -> bool:
-        """The key of this id is neither revoked nor expired (cached as key checks are)."""
+    def _active(self, key_id: str) -> ApiKey | None:
+        """The key of this id if it is neither revoked nor expired (cached as key checks are)."""
         now = self._clock()
-        cached = self._valid_ids.get(key_id)
+        cached = self._active_ids.get(key_id)
         if cached is None or now - cached[0] >= self.settings.access_cache_s:
             found = self.repository.find(key_id)
             key = found[0] if found else None
-            valid = key is not None and key.revoked_at is None and not key.expired(self._now())
-            if len(self._valid_ids) >= _CACHED_KEYS:
-                self._valid_ids.clear()
-            cached = self._valid_ids[key_id] = (now, valid)
+            if key is not None and (key.revoked_at is not None or key.expired(self._now())):
+                key = None
+            if len(self._active_ids) >= _CACHED_KEYS:
+                self._active_ids.clear()
+            cached = self._active_ids[key_id] = (now, key)
         return cached[1]
+
+    # --- Browser sessions --------------------------------------------------------------------
+
+    def open_session(self, key: ApiKey) -> tuple[str, Session]:
+        """A session token for `key`, and the session: it expires: `session_hours` from now, never past
+        the key's own expiry. It names the key and is signed, so nothing is stored: revoking
+        the key ends its sessions, on every node within `access_cache_s`."""
+        expires = math.floor(self._clock() + self.settings.session_hours * 3600)
+        if key.expires_at is not None:
+            expires = min(expires, math.floor(key.expires_at.timestamp()))
+        signature = signing.session_signature(key.id, expires, self._secret)
+        return f"{key.id}.{expires}.{signature}", Session(key, expires)
+
+    def check_session(self, token: str) -> tuple[KeyCheck, Session | None]:
+        """The key a session token was opened with, if the token is this deployment's, not
+        expired, and its key still valid."""
+        key_id, _, rest = token.partition(".")
+        expires_text, _, signature = rest.partition(".")
+        if not expires_text.isdigit() or not signing.same(
+            signing.session_signature(key_id, int(expires_text), self._secret), signature
+        ):
+            return KeyCheck.UNKNOWN, None
+        if self._clock() > int(expires_text):
+            return KeyCheck.EXPIRED, None
+        key = self._active(key_id)
+        if key is None:
+            return KeyCheck.UNKNOWN, None
+        return KeyCheck.VALID, Session(key, int(expires_text))
 
 
 def _canonical(path: str, query: list[tuple[str, str]]) -> str:

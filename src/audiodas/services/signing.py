@@ -1,5 +1,6 @@
 """Keyed hashes with the deployment's secret: API keys stored as hashes, and short-lived signed
-links (an <audio> element or an EventSource cannot send an Authorization header); and webhooks,
+links (an <audio> element or an EventSource cannot send an Authorization header), browser
+sessions (a key exchanged for a cookie the page's scripts cannot read); and webhooks,
 signed with a secret of their own, which receivers hold.
 
 A key reads `adk_<id>_<secret>`: the id finds the row, the secret is compared by its HMAC.
@@ -37,6 +38,12 @@ def key_hash(key: str, secret: bytes) -> str:
 def link_signature(path: str, expires: int, secret: bytes) -> str:
     """The signature of `path` (with its query) valid until `expires` (Unix time)."""
     message = f"link:{expires}:{path}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+def session_signature(key_id: str, expires: int, secret: bytes) -> str:
+    """The signature of a browser session opened with the key `key_id`, valid until `expires`."""
+    message = f"session:{expires}:{key_id}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
 
 
