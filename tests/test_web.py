@@ -495,6 +495,10 @@ def test_speakers_are_told_apart_by_colour_and_named_for_the_recording(server, p
     assert page.locator("#speaker-S2").input_value() == "Nell"
     srt = httpx.get(f"{server.url}/api/v1/recordings/{rec['id']}/transcript?format=srt").text
     assert "Nagg: " in srt and "Nell: " in srt
+    page.goto(f"{server.url}/#/library")  # the library says who speaks, by name
+    cell = page.locator(f'tr[data-id="{rec["id"]}"] td.speakers')
+    cell.wait_for(timeout=20_000)
+    assert cell.inner_text() == "Nagg, Nell"
 
 
 @pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])

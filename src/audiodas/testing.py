@@ -38,6 +38,7 @@ from audiodas.domain import (
 from audiodas.domain.corrections import summarized_again
 from audiodas.domain.recording import Recording
 from audiodas.domain.repository import StoredVariant
+from audiodas.domain.speakers import speakers_of
 from audiodas.domain.transcript import Waveform, Word
 from audiodas.domain.webhooks import Delivery
 from audiodas.runtime import Runtime, open_runtime
@@ -183,7 +184,8 @@ class InMemoryRecordingRepository:
     def add(self, recording: Recording, *, then=None) -> None:  # type: ignore[no-untyped-def]
         if recording.id in self._rows:
             raise ValueError(f"recording {recording.id} exists")
-        self._rows[recording.id] = copy.deepcopy(recording)
+        self._rows[recording.id] = row = copy.deepcopy(recording)
+        row.speakers_heard = speakers_of(row.segments)
         if then is not None:
             then(None)
 
@@ -263,6 +265,7 @@ class InMemoryRecordingRepository:
         corrected = change(stored, self._machine.get(recording_id, stored))
         self._machine.setdefault(recording_id, stored)
         row.transcript, row.segments = corrected.text, copy.deepcopy(corrected.segments)
+        row.speakers_heard = speakers_of(corrected.segments)
         self._words[recording_id] = list(corrected.words)
         row.updated_at = now
         summarize = row.stages.get(StageName.SUMMARIZE)
@@ -314,6 +317,7 @@ class InMemoryRecordingRepository:
         if transcript is not None:
             row.transcript, row.language = transcript.text, transcript.language
             row.segments, row.topic = copy.deepcopy(transcript.segments), topic
+            row.speakers_heard = speakers_of(transcript.segments)
             self._words[recording_id] = list(transcript.words)
             if transcript.waveform is not None:
                 self._waveforms[recording_id] = transcript.waveform

@@ -38,6 +38,23 @@ def test_the_transcript_carries_each_segments_speaker(client, dialogue) -> None:
     assert "00:00:00.000 --> 00:00:01.400\n<v S1>Do you hear me?\n" in vtt
 
 
+def test_the_list_and_the_recording_say_who_speaks(client, dialogue, audio_files) -> None:
+    """The library's speakers column: labels in order of first appearance, with their names,
+    read without the transcript; none before transcription."""
+    untranscribed = upload(client, audio_files["short_mp3"]).json()
+    assert untranscribed["speakers"] == []
+    client.put(f"{API}/{dialogue}/speakers", json={"S2": "Nell"})
+    listed = {r["id"]: r["speakers"] for r in client.get(API).json()["items"]}
+    assert listed[dialogue] == [{"id": "S1", "name": None}, {"id": "S2", "name": "Nell"}]
+    assert listed[untranscribed["id"]] == []
+    assert client.get(f"{API}/{dialogue}").json()["speakers"] == listed[dialogue]
+    # A turn moved to a new voice by a correction: the list follows.
+    moved = {"segments": [{"id": 1, "speaker": "S3"}]}
+    assert client.patch(f"{API}/{dialogue}/transcript", json=moved).status_code == 200
+    listed = {r["id"]: r["speakers"] for r in client.get(API).json()["items"]}
+    assert [s["id"] for s in listed[dialogue]] == ["S1", "S3"]
+
+
 def test_named_speakers_are_kept_and_used_in_exports(client, dialogue) -> None:
     named = client.put(f"{API}/{dialogue}/speakers", json={"S1": "Nagg", "S2": "Nell <3"})
     assert named.status_code == 200, named.text

@@ -73,6 +73,56 @@ def test_migrations_build_the_schema_from_an_empty_database(database_url: str) -
     engine.dispose()
 
 
+def test_recordings_stored_before_lists_showed_speakers_show_them(database_url: str) -> None:
+    """Migration 0014 keeps each transcript's speakers beside it for the list, for the library
+    it finds (here: taken down to 0013 and back up)."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = create_engine_for(Settings(database_url=database_url).sqlalchemy_url)
+    migrate(engine)
+    repository = SqlRecordingRepository(engine)
+    talk = make(1, datetime(2026, 5, 1, tzinfo=UTC))
+    silent = make(2, datetime(2026, 5, 2, tzinfo=UTC))
+    repository.add(talk)
+    repository.add(silent)
+    lines = [Segment(0, 1, "Hello.", "S2"), Segment(1, 2, "Hi.", "S1"), Segment(2, 3, "Bye.", "S2")]
+    done = Stage(StageName.TRANSCRIBE, StageStatus.DONE, None, None, None, 1)
+    now = datetime(2026, 5, 3, tzinfo=UTC)
+    repository.save_stage(talk.id, done, transcript=Transcript.from_parts(lines, "en"), now=now)
+    assert repository.get_many([talk.id])[0].speakers_heard == ["S2", "S1"]  # as listed
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0013")
+        command.upgrade(config, "head")
+    listed = {r.id: r.speakers_heard for r in repository.get_many([talk.id, silent.id])}
+    assert listed == {talk.id: ["S2", "S1"], silent.id: []}
+    engine.dispose()
+
+
+def test_every_order_of_the_list_reads_an_index(tmp_path) -> None:
+    """SQLite walks an index for each order of the list instead of sorting the table."""
+    from audiodas.adapters.database.repository import versions_query
+    from audiodas.domain.repository import Order
+
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'plans.db'}")
+    migrate(engine)
+    with engine.connect() as connection:
+        for order in Order:
+            query = versions_query(limit=50, cursor=None, status=None, order=order)
+            compiled = query.statement.compile(engine)
+            values = {**compiled.params, **query.params}
+            values = tuple(values[name] for name in compiled.positiontup or ())
+            plan = [
+                row[-1]
+                for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", values)
+            ]
+            assert not [step for step in plan if "TEMP B-TREE" in step], (order, plan)
+    engine.dispose()
+
+
 def test_nodes_starting_together_migrate_once(database_url: str) -> None:
     """An API's processes and two workers started at once on an empty database all come up."""
     engines = [

@@ -366,7 +366,7 @@ async function libraryPage(params = new URLSearchParams()) {
   const state = { q: params.get("q") ?? "", status: params.get("status") ?? "", sort: params.get("sort") ?? "", pages: params.get("pages") ?? "" };
   const go = (change) => { location.hash = libraryUrl({ ...state, ...change }); };
   const body = h("tbody");
-  const COLUMNS = ["File", "Date", "Status", "Duration", "Summary", "Topic", "Actions"];
+  const COLUMNS = ["File", "Date", "Status", "Duration", "Speakers", "Summary", "Topic", "Actions"];
   const sorted = { File: ["title"], Date: ["newest", "oldest"], Duration: ["longest", "shortest"] };
   const sort = state.sort in SORTS ? state.sort : "newest";
   const ariaSort = (c) => (sorted[c]?.includes(sort) ? (["oldest", "shortest", "title"].includes(sort) ? "ascending" : "descending") : false);
@@ -437,9 +437,10 @@ async function libraryPage(params = new URLSearchParams()) {
           h("td", label(1), h("time", { datetime: r.created_at }, fmtDate(r.created_at, true))),
           h("td", { ...label(2), class: `status ${r.status}` }, r.status),
           h("td", label(3), fmtSeconds(r.duration_s)),
-          h("td", label(4), r.summary ?? ""),
-          h("td", label(5), topicText(r.topic)),
-          h("td", { ...label(6), class: "actions" },
+          h("td", { ...label(4), class: "speakers" }, r.speakers.map((s) => s.name ?? s.id).join(", ")),
+          h("td", label(5), r.summary ?? ""),
+          h("td", label(6), topicText(r.topic)),
+          h("td", { ...label(7), class: "actions" },
             r.status === "failed" ? h("button", { type: "button", class: "retry", onclick: () => act(r, "retry") }, "Retry") : "",
             " ",
             heldUntil(r)

@@ -34,6 +34,11 @@ class VariantOut(BaseModel):
     )
 
 
+class SpeakerOut(BaseModel):
+    id: str = Field(description="S1, S2, ... in order of first appearance")
+    name: str | None
+
+
 class RecordingItem(BaseModel):
     """A recording as listed: everything but the transcript."""
 
@@ -53,6 +58,10 @@ class RecordingItem(BaseModel):
     domain: str | None
     topic: dict | None
     title: str | None = Field(description="Given by users (PATCH); the filename stays")
+    speakers: list[SpeakerOut] = Field(
+        description="The transcript's speaker labels in order of first appearance, with the "
+        "names users gave them (PUT .../speakers); empty before transcription"
+    )
     retention_until: datetime
     held_until: datetime | None = Field(
         description="A DELETE is refused before this time (the archive copy's legal retention);"
@@ -151,6 +160,7 @@ def recording_body(r: Recording, *, transcript: bool = True) -> dict[str, Any]:
         "domain": r.domain,
         "topic": r.topic,
         "title": r.title,
+        "speakers": speaker_list(r),
         "retention_until": r.retention_until,
         "held_until": r.held_until,
         "created_at": r.created_at,
@@ -159,6 +169,12 @@ def recording_body(r: Recording, *, transcript: bool = True) -> dict[str, Any]:
     if transcript:
         body["transcript"] = r.transcript
     return body
+
+
+def speaker_list(recording: Recording) -> list[dict]:
+    """The transcript's speaker labels in order of first appearance, with their names."""
+    names = recording.speaker_names
+    return [{"id": s, "name": names.get(s)} for s in recording.speakers_heard]
 
 
 def render_json(content: Any) -> bytes:

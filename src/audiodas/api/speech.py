@@ -24,10 +24,9 @@ from audiodas.api.renderings import (
     to_text,
     to_vtt,
 )
-from audiodas.api.schemas import ErrorOut, JSONBody
+from audiodas.api.schemas import ErrorOut, JSONBody, speaker_list
 from audiodas.domain import Recording, Rejected, Segment
 from audiodas.domain.corrections import parse as parse_corrections
-from audiodas.domain.speakers import speakers_of
 from audiodas.domain.transcript import words_by_segment
 from audiodas.services import RecordingService
 
@@ -198,12 +197,6 @@ async def name_speakers(recording_id: str, request: Request) -> JSONBody:
         raise Rejected(Rejected.INVALID_REQUEST, 'the body is an object of names: {"S1": "Alice"}')
     recording = await to_thread.run_sync(service.name_speakers, recording_id, names)
     return JSONBody({"id": recording.id, "speakers": speaker_list(recording)})
-
-
-def speaker_list(recording: Recording) -> list[dict]:
-    """The transcript's speaker labels in order of first appearance, with their names."""
-    names = recording.speaker_names
-    return [{"id": s, "name": names.get(s)} for s in speakers_of(recording.segments)]
 
 
 def _ascii(text: str) -> str:

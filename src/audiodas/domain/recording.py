@@ -118,6 +118,9 @@ class Recording:
     speakers: int | None = None  # how many voices, if the upload said (domain/speakers.py)
     speaker_names: dict[str, str] = field(default_factory=dict)  # S1 -> a name users gave
     title: str | None = None  # what users call it (the filename stays as uploaded)
+    # The transcript's speaker labels in order of first appearance (speakers.speakers_of), kept
+    # beside it so a list shows them without reading any transcript.
+    speakers_heard: list[str] = field(default_factory=list)
     stages: dict[StageName, Stage] = field(default_factory=dict)
     variants: dict[VariantName, Variant] = field(default_factory=dict)
 

@@ -60,6 +60,7 @@ from audiodas.domain import (
 )
 from audiodas.domain.corrections import summarized_again
 from audiodas.domain.search import Query, SearchPage
+from audiodas.domain.speakers import speakers_of
 from audiodas.domain.transcript import Waveform, Word
 from audiodas.domain.webhooks import Delivery
 
@@ -170,6 +171,7 @@ class SqlRecordingRepository:
                 }  # fmt: skip
             row.transcript = corrected.text
             row.segments = corrected.segments_as_dicts()
+            row.speakers_heard = speakers_of(corrected.segments)
             row.words = [asdict(w) for w in corrected.words]
             row.updated_at = now
             summarize = session.get(StageRow, (recording_id, StageName.SUMMARIZE.value))
@@ -271,6 +273,7 @@ class SqlRecordingRepository:
                 recording.transcript = transcript.text
                 recording.language = transcript.language
                 recording.segments = transcript.segments_as_dicts()
+                recording.speakers_heard = speakers_of(transcript.segments)
                 recording.words = [asdict(w) for w in transcript.words]
                 recording.topic = topic
                 if transcript.waveform is not None:
@@ -446,6 +449,7 @@ def _to_row(recording: Recording) -> RecordingRow:
         language=recording.language,
         summary=recording.summary,
         segments=[asdict(s) for s in recording.segments],
+        speakers_heard=speakers_of(recording.segments),
         topic=recording.topic,
         callback_url=recording.callback_url,
         speakers=recording.speakers,
@@ -682,6 +686,7 @@ def _recording(
         speakers=row.speakers,
         speaker_names=row.speaker_names or {},
         title=row.title,
+        speakers_heard=row.speakers_heard or [],
         # In UTC again: psycopg's rows (`assembled`) carry the session's time zone.
         retention_until=as_utc(row.retention_until),
         created_at=as_utc(row.created_at),

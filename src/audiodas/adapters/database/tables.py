@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -77,6 +78,7 @@ class RecordingRow(Base):
     speakers: Mapped[int | None] = mapped_column(Integer)  # how many voices, if the upload said
     speaker_names: Mapped[dict | None] = mapped_column(JSON)  # label -> name, given by users
     title: Mapped[str | None] = mapped_column(String(200))  # given by users; searched
+    speakers_heard: Mapped[list | None] = mapped_column(JSON)  # the segments' labels, in order
     # The transcript as transcription made it ({"text", "segments", "words"}), kept the first
     # time a reader corrects it (domain/corrections.py); None while uncorrected.
     machine_transcript: Mapped[dict | None] = mapped_column(JSON)
@@ -96,6 +98,9 @@ class RecordingRow(Base):
     __table_args__ = (
         Index("ix_recordings_created_at_id", "created_at", "id"),
         Index("ix_recordings_status_created_at", "status", "created_at"),
+        # The list's other orders (repository._ORDER_KEYS), read from an index as newest first.
+        Index("ix_recordings_duration_s_id", "duration_s", "id"),
+        Index("ix_recordings_title_order", text("lower(coalesce(title, filename))"), "id"),
     )
 
 
