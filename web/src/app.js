@@ -377,7 +377,7 @@ async function libraryPage(params = new URLSearchParams()) {
   const older = h("button", { type: "button", id: "older", disabled: true }, "Older →");
   const message = h("p", { id: "library-message", role: "status", "aria-live": "polite" });
   const empty = h("p", { id: "library-empty", class: "note", hidden: true });
-  const results = h("div", { id: "results" }, h("p", { class: "controls" }, h("label", { for: "status-filter" }, "Status "), filter, " ", h("label", { for: "sort" }, "Order "), order, " ", newer, " ", older), message, empty, table);
+  const results = h("div", { id: "results", class: "card" }, h("p", { class: "controls" }, h("label", { for: "status-filter" }, "Status "), filter, " ", h("label", { for: "sort" }, "Order "), order, " ", newer, " ", older), message, empty, table);
   main().replaceChildren(h("h1", {}, "Library"), searchForm((q) => go({ q, pages: "" }), state.q), results);
   if (state.q) return showResults(state.q, results);
   // The cursors of the pages before this one and of this one, so "Newer" can go back.
@@ -535,11 +535,17 @@ async function recordingPage(id, startAt) {
       h("label", { for: "variant" }, "Copy "), variant, toLine),
     wave, waveNote, audio,
     h("p", { class: "shortcuts", id: "shortcuts" }, "Keys: Space or K play/pause · J or ← back 5 s · L or → forward 5 s"));
+  // Its parts as sections: what it is, the player, what was said, and how it was processed.
+  const section = (id, title, ...parts) => h("section", { class: "card", id, "aria-labelledby": `${id}-title` }, h("h2", { id: `${id}-title` }, title), ...parts);
   main().replaceChildren(
-    heading, h("p", { class: "controls" }, fileLine, rename), titleForm, statusLine, explain, h("p", { class: "controls" }, retry, remove, held, removeNote), dock,
-    h("h2", {}, "Summary"), summary, h("h2", {}, "Transcript"), downloads, h("p", { class: "edit-bar" }, editing), editNote, speakers, transcript,
-    h("h2", {}, "Stages"), h("p", { class: "note-line" }, "Each recording runs four stages; the first three at once."), stages,
-    h("h2", {}, "Files"), variants,
+    h("div", { class: "page-head" },
+      heading, h("p", { class: "controls" }, fileLine, rename), titleForm, statusLine, explain, h("p", { class: "controls" }, retry, remove, held, removeNote)),
+    dock,
+    section("summary-part", "Summary", summary),
+    section("transcript-part", "Transcript", h("div", { class: "toolbar" }, downloads, editing), editNote, speakers, transcript),
+    h("div", { class: "details" },
+      section("stages-part", "Stages", h("p", { class: "note-line" }, "Each recording runs four stages; the first three at once."), stages),
+      section("files-part", "Files", variants)),
   );
 
   // The player and the progress stream use the signed links (an <audio> element and an
