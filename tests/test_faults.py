@@ -81,6 +81,31 @@ def test_a_full_disk_answers_507_keeps_delete_working_and_recovers(small_disk, a
         server.stop()
 
 
+def test_a_delete_on_a_disk_with_no_byte_left_uses_the_databases_reserve(small_disk) -> None:
+    """Nothing of the recording's to free first (no file of its own): the delete still goes
+    through, in the room SQLite's reserve kept; the reserve is made again once there is room."""
+    from datetime import UTC, datetime
+
+    from audiodas.adapters.database import SqlRecordingRepository, create_engine_for, migrate
+    from tests.integration.test_database import make
+
+    engine = create_engine_for(f"sqlite:///{small_disk / 'audiodas.db'}")
+    migrate(engine)
+    repository = SqlRecordingRepository(engine)
+    reserve = small_disk / "audiodas.db-reserve"
+    assert reserve.stat().st_size == 1 << 20
+    recordings = [make(n, datetime(2026, 5, n, tzinfo=UTC)) for n in range(1, 4)]
+    for recording in recordings:
+        repository.add(recording)
+    filler = fill(small_disk)
+    assert repository.delete(recordings[0].id)
+    assert repository.get(recordings[0].id) is None and not reserve.exists()
+    filler.unlink()
+    assert repository.delete(recordings[1].id)
+    assert reserve.stat().st_size == 1 << 20  # room again: kept for the next full disk
+    engine.dispose()
+
+
 def test_stages_failed_on_a_full_disk_succeed_on_retry(small_disk, tmp_path, assets) -> None:
     env = {
         "AUDIODAS_DATABASE_URL": f"sqlite:///{tmp_path / 'outside.db'}",  # only files fail

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audiodas.adapters.database import search, webhooks
 from audiodas.adapters.database.connect import reads
+from audiodas.adapters.database.reserve import Reserve
 from audiodas.adapters.database.tables import (
     RecordingRow,
     StageRow,
@@ -77,6 +78,8 @@ class SqlRecordingRepository:
         self.engine = engine
         self._reads = reads(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._reserve = Reserve.beside(engine)
+        self._reserve.keep()
 
     def add(self, recording: Recording, *, then: Callable[[object], None] | None = None) -> None:
         with self._sessions.begin() as session:
@@ -85,6 +88,7 @@ class SqlRecordingRepository:
             search.reindex(session.connection(), recording.id)
             if then is not None:
                 then(_transaction(session))
+        self._reserve.keep()
 
     def get(self, recording_id: str, *, segments: bool = True) -> Recording | None:
         with self._reads.connect() as connection:
@@ -221,12 +225,19 @@ class SqlRecordingRepository:
         """The recording, its children (stages, variants, webhook deliveries: a pending one is
         not sent) and its search entry, in one transaction; on a full disk (FTS5 writes to
         delete an entry) without the entry, which is never found without its recording and is
-        removed by `repair_search`."""
+        removed by `repair_search`; with no room at all, in the room of the reserve."""
         try:
-            return self._delete(recording_id, unindex=True)
+            deleted = self._delete(recording_id, unindex=True)
         except SQLAlchemyError as exc:
             log.warning("deleting %s with its search entry failed: %s", recording_id, exc)
-            return self._delete(recording_id, unindex=False)
+            try:
+                deleted = self._delete(recording_id, unindex=False)
+            except SQLAlchemyError:
+                if not self._reserve.release():
+                    raise
+                deleted = self._delete(recording_id, unindex=False)
+        self._reserve.keep()
+        return deleted
 
     def _delete(self, recording_id: str, *, unindex: bool) -> bool:
         with self._sessions.begin() as session:
