@@ -952,3 +952,46 @@ def test_the_model_is_downloaded_once_and_the_gate_still_holds(browser, clips, a
     finally:
         context.close()
         srv.stop()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_a_long_recordings_text_appears_as_it_is_made(browser, assets, tmp_path, size) -> None:
+    """3.5 minutes in one-minute windows: the page shows text and how far
+    transcription has come, with the time left, while the stage runs; then the whole transcript
+    with its speakers. No console error, no sideways scroll."""
+    from tests.support import ffmpeg
+    from tests.test_engine import upload, wait_finished
+
+    four = tmp_path / "four_minutes.wav"  # Dickens, then Beckett's two voices, three times
+    ffmpeg(
+        "-i", str(assets / "two_cities.wav"), "-i", str(assets / "endgame_nagg_nell.wav"),
+        "-filter_complex", "[0]aresample=16000,aformat=channel_layouts=mono[a];"
+        "[1]aresample=16000,aformat=channel_layouts=mono[b];"
+        "[a][b]concat=n=2:v=0:a=1,aloop=loop=2:size=2e6", str(four),
+    )  # fmt: skip
+    srv = Server(tmp_path / "data", env={"AUDIODAS_EMBEDDED_WORKER": "true"}).start()
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    errors = console_errors(page)
+    try:
+        rec = upload(srv, four)
+        page.goto(f"{srv.url}/#/recordings/{rec['id']}")
+        progress = page.locator("#transcript-progress")
+        progress.wait_for(timeout=60_000)  # the stage runs
+        page.locator("#transcript .segment").first.wait_for(timeout=60_000)
+        said = progress.inner_text()
+        assert "Transcribed" in said and " of 3:" in said, said  # by audio time, of the whole
+        shown = page.locator("#transcript .segment").count()
+        wait_until(page, "/left/.test(document.querySelector('#transcript-progress').textContent)"
+                   " || document.querySelector('#transcript-progress').hidden", timeout=120)  # fmt: skip
+        shot(page, f"transcript-as-made-{'phone' if size[0] < 600 else 'desktop'}")
+        assert shown < 40  # part of it, before the rest
+        wait_finished(srv, rec["id"], timeout=300)
+        page.locator("#transcript .speaker").first.wait_for(timeout=60_000)  # settled at the end
+        assert progress.is_hidden()
+        assert page.locator("#transcript .segment").count() > shown
+        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+        assert errors == [], errors
+    finally:
+        context.close()
+        srv.stop()

@@ -87,9 +87,11 @@ class Settings(BaseSettings):
     inference_timeout_factor: float = Field(default=2.0, ge=0)
     # How long a synchronous request (the OpenAI endpoint) waits for a free AI slot: then 503.
     inference_wait_s: float = Field(default=30.0, ge=0)
-    # Transcription decodes and runs on windows of this many seconds, so memory does not grow
-    # with the recording's length.
-    transcribe_window_s: float = Field(default=300.0, ge=60)
+    # Transcription decodes and runs on windows of this many seconds, each stored (and shown) as
+    # soon as it is done, so memory does not grow with the recording's length. A minute keeps
+    # a transcription's peak at about +100 MiB (5 minutes: +460 MiB) and its first text within
+    # seconds, at the same CPU (docs/performance.md).
+    transcribe_window_s: float = Field(default=60.0, ge=60)
 
     # Speech AI.
     whisper_model: str | None = Field(

@@ -39,7 +39,7 @@ from audiodas.domain.corrections import summarized_again
 from audiodas.domain.recording import Recording
 from audiodas.domain.repository import StoredVariant
 from audiodas.domain.speakers import speakers_of
-from audiodas.domain.transcript import Waveform, Word
+from audiodas.domain.transcript import TranscribedWindow, Waveform, Word, with_window
 from audiodas.domain.webhooks import Delivery
 from audiodas.runtime import Runtime, open_runtime
 from audiodas.services.ports import Handler
@@ -96,31 +96,50 @@ class InMemoryEventBus:
 
 class FakeInference:
     """The Inference port's twin (and the API's InferenceClient's): answers every transcription
-    with `text` (one segment over the audio), handing the segment to `on_segment` first if
-    given; then raises `failure`, if given (an inference error the client would raise). Its
-    summary is the text's first `SUMMARY_LIMIT` characters. `calls` records the paths it was
-    given."""
+    with `text` (one segment over the audio, one window), or with `windows` in turn, handing
+    each segment to `on_segment` and each window to `on_window` (`done`'s are skipped, as a
+    resumed transcription does); then raises `failure`, if given (an inference error the
+    client would raise), after `fail_after` windows if given. Its summary is
+    the text's first `SUMMARY_LIMIT` characters. `calls` records the paths it was given,
+    `transcribed` each window it transcribed (by start)."""
 
     SUMMARY_LIMIT = 50
 
     def __init__(
-        self, text: str = "", language: str = "en", failure: Exception | None = None
+        self,
+        text: str = "",
+        language: str = "en",
+        failure: Exception | None = None,
+        windows: list[TranscribedWindow] | None = None,
+        fail_after: int | None = None,
     ) -> None:
         self.text, self.language, self.failure = text, language, failure
+        self.windows, self.fail_after = windows, fail_after
         self.calls: list[Path] = []
+        self.transcribed: list[float] = []
         self.slots = Slots("ai", 2)
 
     async def summarize(self, text: str, *, timeout: float) -> str | None:
         return text[: self.SUMMARY_LIMIT] or None
 
-    async def transcribe(self, path: Path, on_segment=None, **options: object) -> Transcript:  # type: ignore[no-untyped-def]
+    async def transcribe(
+        self, path: Path, on_segment=None, done=None, on_window=None, **options: object
+    ) -> Transcript:  # type: ignore[no-untyped-def]
         self.calls.append(path)
-        segments = [Segment(0.0, 1.0, self.text)] if self.text else []
-        for segment in segments if on_segment else ():
-            await on_segment(segment)
-        if self.failure is not None:
+        single = [Segment(0.0, 1.0, self.text)] if self.text else []
+        windows = self.windows or [TranscribedWindow(0.0, 1.0, self.language, single)]
+        for count, window in enumerate(w for w in windows if not done or w.end_s > done.end_s):
+            if self.failure is not None and count == self.fail_after:
+                raise self.failure
+            self.transcribed.append(window.start_s)
+            for segment in window.segments if on_segment else ():
+                await on_segment(segment)
+            if on_window is not None:
+                await on_window(window)
+        if self.failure is not None and self.fail_after is None:
             raise self.failure
-        return Transcript(text=self.text, language=self.language, segments=segments)
+        segments = [s for w in windows for s in w.segments]
+        return Transcript.from_parts(segments, self.language)
 
 
 class FakeEncoder:
@@ -254,6 +273,20 @@ class InMemoryRecordingRepository:
         found = self._machine.get(recording_id)
         return copy.deepcopy(found.segments) if found else None
 
+    def save_window(self, recording_id: str, window: TranscribedWindow, now: datetime) -> bool:
+        row = self._rows.get(recording_id)
+        if row is None:
+            return False
+        stored = Transcript(
+            row.transcript or "", row.language, row.segments, self._words.get(recording_id, [])
+        )
+        merged = with_window(stored, window)
+        row.transcript, row.language = merged.text, merged.language
+        row.segments, self._words[recording_id] = merged.segments, merged.words
+        row.speakers_heard = speakers_of(merged.segments)
+        row.transcribed_s, row.updated_at = window.end_s, now
+        return True
+
     def correct(self, recording_id: str, change, now: datetime, *, then=None):  # type: ignore[no-untyped-def]
         row = self._rows.get(recording_id)
         if row is None:
@@ -318,6 +351,7 @@ class InMemoryRecordingRepository:
             row.transcript, row.language = transcript.text, transcript.language
             row.segments, row.topic = copy.deepcopy(transcript.segments), topic
             row.speakers_heard = speakers_of(transcript.segments)
+            row.transcribed_s = None
             self._words[recording_id] = list(transcript.words)
             if transcript.waveform is not None:
                 self._waveforms[recording_id] = transcript.waveform

@@ -31,7 +31,7 @@ from audiodas.domain import (
     Variant,
     VariantName,
 )
-from audiodas.domain.transcript import Word
+from audiodas.domain.transcript import TranscribedWindow, Word
 from audiodas.domain.webhooks import Delivery
 from audiodas.testing import FakeClock, InMemoryRecordingRepository, InMemoryWebhookOutbox
 
@@ -163,6 +163,36 @@ def test_a_stage_saves_what_it_made_and_moves_the_version(ports: Ports) -> None:
     assert ports.repository.get(rec.id).summary is None  # kept only by a summary that is done
     assert ports.repository.delete(rec.id)
     assert not ports.repository.save_stage(rec.id, done, now=later)  # gone: nothing saved
+
+
+def test_a_transcription_under_way_stores_window_by_window_once(ports: Ports) -> None:
+    """Each window's text is readable as soon as it is stored; a window stored again (a resumed
+    transcription) replaces itself, never doubles; the finished transcript ends it."""
+    rec = recording(1)
+    ports.repository.add(rec)
+    first = TranscribedWindow(0.0, 300.0, "en", [Segment(1.0, 4.0, "Good morning.")],
+                              [Word("Good", 1.0, 2.0), Word("morning.", 2.0, 4.0)])  # fmt: skip
+    second = TranscribedWindow(300.0, 420.5, "en", [Segment(301.0, 303.0, "Thank you.")])
+    later = START + timedelta(seconds=60)
+    assert ports.repository.save_window(rec.id, first, later)
+    found = ports.repository.get(rec.id)
+    assert (found.transcript, found.transcribed_s, found.language) == ("Good morning.", 300.0, "en")
+    assert found.updated_at == later and ports.repository.words(rec.id) == first.words
+    assert ports.repository.get(rec.id, segments=False).transcribed_s == 300.0  # as listed
+    for _ in range(2):  # the second window, stored again after a restart: once
+        assert ports.repository.save_window(rec.id, second, later)
+    found = ports.repository.get(rec.id)
+    assert found.segments == first.segments + second.segments
+    assert found.transcript == "Good morning. Thank you." and found.transcribed_s == 420.5
+    assert ports.repository.save_window(rec.id, first, later)  # from the start again
+    assert ports.repository.get(rec.id).segments == first.segments
+    final = Transcript.from_parts([Segment(1.0, 4.0, "Good morning.", "S1")], "en")
+    speech = Stage(StageName.TRANSCRIBE, StageStatus.DONE, START, later, None, 1)
+    assert ports.repository.save_stage(rec.id, speech, transcript=final, now=later)
+    found = ports.repository.get(rec.id)
+    assert found.transcribed_s is None and found.segments == final.segments
+    assert ports.repository.delete(rec.id)
+    assert not ports.repository.save_window(rec.id, first, later)  # gone: nothing saved
 
 
 def test_a_correction_keeps_the_machines_transcript_and_reopens_the_summary(ports: Ports) -> None:

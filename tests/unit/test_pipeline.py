@@ -92,3 +92,59 @@ def test_a_failing_encoder_fails_its_branches_after_back_off_and_not_the_speech(
     assert [d.event for d in outbox.of_recording(rid)] == ["recording.failed"]
     assert repository.reopen(rid, clock.now())  # a retry runs only the failed stages again
     assert repository.get(rid).stages[StageName.TRANSCRIBE].status == StageStatus.DONE
+
+
+def test_a_long_transcription_is_readable_window_by_window_and_resumes_where_it_stopped(
+    tmp_path,
+) -> None:
+    """Each window is stored (and announced) as soon as it is transcribed, before the stage is
+    done; an attempt cut off after the first window resumes at the second: no window is
+    transcribed twice, and the summary is made of the whole transcript only."""
+    from audiodas.domain import Segment
+    from audiodas.domain.transcript import TranscribedWindow
+    from audiodas.inference.errors import InferenceFailed
+
+    windows = [
+        TranscribedWindow(0.0, 300.0, "en", [Segment(1.0, 5.0, "Inflation rose again.")]),
+        TranscribedWindow(300.0, 600.0, "en", [Segment(301.0, 305.0, "Rates went up.")]),
+        TranscribedWindow(600.0, 720.0, "en", [Segment(601.0, 604.0, "Questions, please.")]),
+    ]
+    inference = FakeInference(
+        windows=windows, failure=InferenceFailed("the inference process died"), fail_after=1
+    )
+    pipeline, repository, _, events, _, rid = engine_on_twins(tmp_path, FakeEncoder(), inference)
+    seen: list[tuple[str | None, float | None, str]] = []  # what a reader sees meanwhile
+    original = pipeline._store_window
+
+    async def stored_then_seen(recording, window):  # type: ignore[no-untyped-def]
+        await original(recording, window)
+        found = repository.get(rid)
+        seen.append(
+            (found.transcript, found.transcribed_s, found.stages[StageName.TRANSCRIBE].status)
+        )
+
+    pipeline._store_window = stored_then_seen  # type: ignore[method-assign]
+    inference_calls = inference.transcribe
+
+    async def failing_once(path, **options):  # type: ignore[no-untyped-def]
+        try:
+            return await inference_calls(path, **options)
+        finally:
+            inference.failure = None  # the next attempt runs to the end
+
+    inference.transcribe = failing_once  # type: ignore[method-assign]
+    done = asyncio.run(pipeline.process(rid))
+    assert done.status == RecordingStatus.DONE
+    assert inference.transcribed == [0.0, 300.0, 600.0]  # each window once, over two attempts
+    assert repository.get(rid).stages[StageName.TRANSCRIBE].attempts == 2
+    assert seen[0] == ("Inflation rose again.", 300.0, StageStatus.RUNNING)
+    assert seen[-1][1] == 720.0 and seen[-1][2] == StageStatus.RUNNING
+    final = repository.get(rid)
+    assert final.transcript == "Inflation rose again. Rates went up. Questions, please."
+    assert final.transcribed_s is None and final.summary == final.transcript[:50]
+    progress = [e for e in events.published if e.get("type") == "transcript"]
+    assert [(e["start_s"], e["done_s"], e["total_s"]) for e in progress] == [
+        (0.0, 300.0, 12),
+        (300.0, 600.0, 12),
+        (600.0, 720.0, 12),
+    ]

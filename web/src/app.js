@@ -481,8 +481,8 @@ function whatHappened(r) {
   if (["queued", "processing"].includes(r.status) && stage("transcribe") === "done" && ["pending", "running"].includes(stage("summarize"))) {
     return "Transcribed; the summary is being made again.";
   }
-  if (r.status === "queued") return "Waiting for a free slot: processing starts soon. The transcript appears here when it is made.";
-  if (r.status === "processing") return `Processing${running.length ? `: ${running.join(", ")}` : ""}. The transcript appears here when it is made.`;
+  if (r.status === "queued") return "Waiting for a free slot: processing starts soon. The transcript appears here as it is made.";
+  if (r.status === "processing") return `Processing${running.length ? `: ${running.join(", ")}` : ""}. The transcript appears here as it is made.`;
   return "";
 }
 
@@ -518,6 +518,8 @@ async function recordingPage(id, startAt) {
     h("button", { type: "button", onclick: () => { titleForm.hidden = true; rename.hidden = false; } }, "Cancel"), " ", titleNote);
   const statusLine = h("p", { id: "status" });
   const explain = h("p", { id: "explain", class: "note", role: "status", hidden: true });
+  const madeBar = h("progress", { id: "transcript-bar", max: 1, value: 0 });
+  const madeLine = h("p", { id: "transcript-progress", class: "note-line", role: "status", hidden: true });
   const variants = h("ul", { class: "variants", id: "variants" });
   const retry = h("button", { type: "button", id: "retry", hidden: true }, "Retry failed stages");
   const remove = h("button", { type: "button", id: "delete", class: "delete", hidden: true }, "Delete");
@@ -542,7 +544,7 @@ async function recordingPage(id, startAt) {
       heading, h("p", { class: "controls" }, fileLine, rename), titleForm, statusLine, explain, h("p", { class: "controls" }, retry, remove, held, removeNote)),
     dock,
     section("summary-part", "Summary", summary),
-    section("transcript-part", "Transcript", h("div", { class: "toolbar" }, downloads, editing), editNote, speakers, transcript),
+    section("transcript-part", "Transcript", h("div", { class: "toolbar" }, downloads, editing), madeLine, editNote, speakers, transcript),
     h("div", { class: "details" },
       section("stages-part", "Stages", h("p", { class: "note-line" }, "Each recording runs four stages; the first three at once."), stages),
       section("files-part", "Files", variants)),
@@ -551,8 +553,23 @@ async function recordingPage(id, startAt) {
   // The player and the progress stream use the signed links (an <audio> element and an
   // EventSource cannot send a key); each read of the recording brings fresh ones.
   const streamUrl = (r, name) => r.variants[name]?.signed_url ?? `${API}/recordings/${id}/stream?variant=${name}`;
+  // How far transcription has come, by audio time, and about how long the rest takes at the
+  // pace seen on this page (first seen -> now).
+  let paceFrom = null;
+  const showProgress = (r) => {
+    const { done_s: done, total_s: total } = r.transcript_progress ?? { done_s: 0, total_s: 0 };
+    const running = r.stages.some((s) => s.name === "transcribe" && s.status === "running");
+    madeLine.hidden = !running;
+    if (!running) return;
+    paceFrom ??= { at: Date.now(), done };
+    const pace = (done - paceFrom.done) / ((Date.now() - paceFrom.at) / 1000); // audio s per s
+    const left = pace > 0 ? ` · about ${fmtSeconds(Math.max(1, (total - done) / pace))} left` : done > 0 ? "" : " · the text appears a minute of audio at a time";
+    madeBar.value = total ? done / total : 0;
+    madeLine.replaceChildren(madeBar, ` Transcribed ${fmtSeconds(done)} of ${fmtSeconds(total)}${left}`);
+  };
   const render = (r) => {
     rec = r;
+    showProgress(r);
     heading.textContent = nameOf(r);
     fileLine.textContent = r.title ? `File: ${r.filename}` : "";
     statusLine.textContent = `Status: ${r.status} · ${fmtSeconds(r.duration_s)}` + (r.topic ? ` · topic ${r.topic.expected}: ${r.topic.on_topic ? "on topic" : "off topic"}` : "");
@@ -629,9 +646,10 @@ async function recordingPage(id, startAt) {
     e.preventDefault(); // Space on a focused segment would click it: here it plays or pauses
   });
   const loadTranscript = async () => {
-    // Before transcription there is nothing to ask for (the answer would be a 409).
-    if (!rec.stages.some((s) => s.name === "transcribe" && s.status === "done")) {
-      transcript.replaceChildren(h("li", { class: "note" }, "The transcript appears here once the recording is transcribed."));
+    // Before its first window is transcribed there is nothing to ask for (a 409).
+    const transcribed = rec.stages.some((s) => s.name === "transcribe" && s.status === "done");
+    if (!transcribed && !(rec.transcript_progress?.done_s > 0)) {
+      transcript.replaceChildren(h("li", { class: "note" }, "The transcript appears here as the recording is transcribed."));
       return;
     }
     try {
@@ -723,7 +741,7 @@ async function recordingPage(id, startAt) {
       transcript.replaceChildren(h("li", {}, "Not transcribed yet."));
       return;
     }
-    if (wave.dataset.drawn) return;
+    if (wave.dataset.drawn || !transcribed) return; // made with the whole transcript
     try {
       drawWaveform(wave, audio, await api(`/recordings/${id}/waveform`));
       wave.hidden = false;
@@ -759,6 +777,13 @@ async function recordingPage(id, startAt) {
     stopLive();
     liveEvents = new EventSource(rec.events_url ?? `${API}/recordings/${id}/events`);
     liveEvents.addEventListener("stage", () => renderLatest(api(`/recordings/${id}`)));
+    // A long recording's text appears window by window, as it is transcribed.
+    liveEvents.addEventListener("transcript", async (e) => {
+      const made = JSON.parse(e.data);
+      rec = { ...rec, transcript_progress: { done_s: made.done_s, total_s: made.total_s } };
+      showProgress(rec);
+      await loadTranscript();
+    });
     liveEvents.addEventListener("done", async (e) => {
       liveEvents.close();
       await renderLatest(JSON.parse(e.data));

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 
 import orjson
+from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.sse import EventSourceResponse, format_sse_event
 from starlette.responses import Response
@@ -22,7 +24,8 @@ from audiodas.api.progress import Following
 from audiodas.api.schemas import ERRORS
 from audiodas.api.views import RecordingViews
 from audiodas.domain import RecordingStatus, Rejected
-from audiodas.services.ports import STAGE
+from audiodas.services import RecordingService
+from audiodas.services.ports import STAGE, TRANSCRIPT
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"], route_class=Authorized)
 
@@ -34,7 +37,8 @@ _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     "/{recording_id}/events",
     response_class=Response,
     responses={200: {"content": {"text/event-stream": {}}}, 404: ERRORS[404]},
-    summary="Stage progress as Server-Sent Events (`snapshot`, `stage`, `status`, then `done`)",
+    summary="Stage progress as Server-Sent Events (`snapshot`, `stage`, `status`, then `done`;"
+    " `transcript`: each window of the transcription, its segments, as soon as it is made)",
 )
 async def events(recording_id: str, request: Request) -> Response:
     views = dependencies.views(request)
@@ -49,11 +53,12 @@ async def events(recording_id: str, request: Request) -> Response:
         following.close()
         body = _event("snapshot", snapshot) + _event("done", snapshot)
         return Response(body, media_type="text/event-stream", headers=_HEADERS)
-    return EventSourceResponse(_follow(snapshot, following, views), headers=_HEADERS)
+    service = dependencies.service(request)
+    return EventSourceResponse(_follow(snapshot, following, views, service), headers=_HEADERS)
 
 
 async def _follow(
-    snapshot: dict, following: Following, views: RecordingViews
+    snapshot: dict, following: Following, views: RecordingViews, service: RecordingService
 ) -> AsyncIterator[bytes]:
     recording_id = snapshot["id"]
     try:
@@ -78,12 +83,27 @@ async def _follow(
                     if _key(stage) != seen[stage["name"]]:
                         seen[stage["name"]] = _key(stage)
                         yield _event("stage", stage)
+                elif change["type"] == TRANSCRIPT:
+                    try:
+                        yield _event("transcript", await _window(service, change))
+                    except Rejected:
+                        yield _event("deleted", {"id": recording_id})
+                        return
                 elif change["status"] != status:
                     status = RecordingStatus(change["status"])
                     yield _event("status", {"id": recording_id, "status": status})
         yield _event("done", await views.one(recording_id))
     finally:
         following.close()
+
+
+async def _window(service: RecordingService, change: dict) -> dict:
+    """A `transcript` event: the window's segments, as stored (one read per window)."""
+    found = await to_thread.run_sync(lambda: service.get(change["id"], segments=True))
+    segments = [asdict(s) for s in found.segments if s.start >= change["start_s"]]
+    return {key: change[key] for key in ("id", "start_s", "done_s", "total_s")} | {
+        "segments": segments
+    }
 
 
 def _key(stage: dict) -> tuple:

@@ -71,7 +71,7 @@ def _refuse_unsupported(form) -> None:  # type: ignore[no-untyped-def]
     if chunking and chunking != {"chunking_strategy": ["auto"]}:
         raise Rejected(
             Rejected.INVALID_FIELD,
-            "chunking_strategy: only auto (the server cuts at pauses, 5-minute windows)",
+            "chunking_strategy: only auto (the server cuts at pauses, 1-minute windows)",
         )
     temperature = form.get("temperature")
     if temperature and temperature.strip() not in ("0", "0.0"):

@@ -1,12 +1,12 @@
-"""Stage progress for SSE streams: the engine publishes stage and status changes on the event
-bus; this process's hub hands each to the streams following that recording. No stream polls
+"""Stage progress for SSE streams: the engine publishes stage and status changes, and each
+window of a transcription under way, on the event bus; this process's hub hands each to the streams following that recording. No stream polls
 the database (each re-reads it only on a slow timer, to catch an event the bus dropped)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from audiodas.services.ports import STAGE, STATUS, EventBus
+from audiodas.services.ports import STAGE, STATUS, TRANSCRIPT, EventBus
 
 
 class Following:
@@ -38,6 +38,6 @@ class ProgressHub:
                 del self._followers[following.recording_id]
 
     def _deliver(self, event: dict) -> None:
-        if event.get("type") in (STAGE, STATUS):
+        if event.get("type") in (STAGE, STATUS, TRANSCRIPT):
             for following in self._followers.get(event["id"], ()):
                 following.queue.put_nowait(event)

@@ -39,6 +39,11 @@ class SpeakerOut(BaseModel):
     name: str | None
 
 
+class ProgressOut(BaseModel):
+    done_s: float = Field(description="Seconds of audio transcribed so far, from the start")
+    total_s: float
+
+
 class RecordingItem(BaseModel):
     """A recording as listed: everything but the transcript."""
 
@@ -58,6 +63,10 @@ class RecordingItem(BaseModel):
     domain: str | None
     topic: dict | None
     title: str | None = Field(description="Given by users (PATCH); the filename stays")
+    transcript_progress: ProgressOut = Field(
+        description="A long recording is transcribed window by window (a minute each), each "
+        "readable at once: `transcript` holds the text so far until the transcribe stage is done"
+    )
     speakers: list[SpeakerOut] = Field(
         description="The transcript's speaker labels in order of first appearance, with the "
         "names users gave them (PUT .../speakers); empty before transcription"
@@ -160,6 +169,7 @@ def recording_body(r: Recording, *, transcript: bool = True) -> dict[str, Any]:
         "domain": r.domain,
         "topic": r.topic,
         "title": r.title,
+        "transcript_progress": progress_body(r),
         "speakers": speaker_list(r),
         "retention_until": r.retention_until,
         "held_until": r.held_until,
@@ -169,6 +179,11 @@ def recording_body(r: Recording, *, transcript: bool = True) -> dict[str, Any]:
     if transcript:
         body["transcript"] = r.transcript
     return body
+
+
+def progress_body(recording: Recording) -> dict[str, float]:
+    done_s, total_s = recording.transcript_progress()
+    return {"done_s": done_s, "total_s": total_s}
 
 
 def speaker_list(recording: Recording) -> list[dict]:

@@ -24,8 +24,8 @@ from audiodas.api.renderings import (
     to_text,
     to_vtt,
 )
-from audiodas.api.schemas import ErrorOut, JSONBody, speaker_list
-from audiodas.domain import Recording, Rejected, Segment
+from audiodas.api.schemas import ErrorOut, JSONBody, progress_body, speaker_list
+from audiodas.domain import Recording, Rejected, Segment, StageName, StageStatus
 from audiodas.domain.corrections import parse as parse_corrections
 from audiodas.domain.transcript import words_by_segment
 from audiodas.services import RecordingService
@@ -73,7 +73,9 @@ async def transcript(
 ) -> Response:
     service = dependencies.service(request)
     if format == "json":
-        return JSONResponse(_transcript_json(service, *service.with_machine(recording_id)))
+        return JSONResponse(
+            _transcript_json(service, *service.with_machine(recording_id, so_far=True))
+        )
     recording = service.transcribed(recording_id, "transcript", segments=True)
     segments, names = recording.segments, recording.speaker_names
     name = f"{_title(recording)}.{format}"
@@ -129,6 +131,9 @@ def _transcript_json(
         "id": recording.id,
         "language": recording.language,
         "text": recording.transcript or "",
+        # While it is transcribed: the windows so far, without speakers (settled at the end).
+        "partial": recording.stages[StageName.TRANSCRIBE].status != StageStatus.DONE,
+        "transcript_progress": progress_body(recording),
         "corrected": any(m is not None for m in machine),
         "speakers": speaker_list(recording),
         "segments": segments,

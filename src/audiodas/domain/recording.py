@@ -121,8 +121,17 @@ class Recording:
     # The transcript's speaker labels in order of first appearance (speakers.speakers_of), kept
     # beside it so a list shows them without reading any transcript.
     speakers_heard: list[str] = field(default_factory=list)
+    # How much of the audio a transcription under way has stored (seconds from the start);
+    # None when none is under way. Its text so far is `transcript`, until the stage is done.
+    transcribed_s: float | None = None
     stages: dict[StageName, Stage] = field(default_factory=dict)
     variants: dict[VariantName, Variant] = field(default_factory=dict)
+
+    def transcript_progress(self) -> tuple[float, float]:
+        """How much of the audio is transcribed, and of how much (seconds)."""
+        if self.stages[StageName.TRANSCRIBE].status == StageStatus.DONE:
+            return self.duration_s, self.duration_s
+        return min(self.transcribed_s or 0.0, self.duration_s), self.duration_s
 
     @classmethod
     def new(

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from audiodas.domain.recording import Recording, RecordingStatus, Stage, Variant, VariantName
 from audiodas.domain.search import Query, SearchPage
-from audiodas.domain.transcript import Segment, Transcript, Waveform, Word
+from audiodas.domain.transcript import Segment, TranscribedWindow, Transcript, Waveform, Word
 from audiodas.domain.webhooks import Delivery
 
 
@@ -134,6 +134,12 @@ class RecordingRepository(Protocol):
         now: datetime,
     ) -> bool:
         """False if the recording is gone (deleted meanwhile): nothing was saved."""
+        ...
+
+    def save_window(self, recording_id: str, window: TranscribedWindow, now: datetime) -> bool:
+        """One more window of a transcription under way: the transcript so far becomes
+        `transcript.with_window(stored, window)`, searched, and `transcribed_s` the window's end.
+        False if the recording is gone."""
         ...
 
     def set_status(

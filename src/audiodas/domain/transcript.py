@@ -107,3 +107,45 @@ def segment_of(starts: list[float], word: Word) -> int:
     """The index of the segment (by its start, as in `starts`) a word is said in: the last one
     starting by the word's start (-1 before the first)."""
     return bisect.bisect_right(starts, word.start + 0.01) - 1
+
+
+@dataclass(frozen=True)
+class TranscribedWindow:
+    """One window of a recording, transcribed (a long recording is transcribed window by
+    window, each stored as soon as it is done): its audio span, its segments and words (times
+    from the recording's start; no speakers yet: they are settled over the whole recording at
+    the end) and the language found."""
+
+    start_s: float
+    end_s: float
+    language: str | None
+    segments: list[Segment] = field(default_factory=list)
+    words: list[Word] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "language": self.language,
+            "segments": [asdict(s) for s in self.segments],
+            "words": [asdict(w) for w in self.words],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TranscribedWindow:
+        return cls(
+            data["start_s"],
+            data["end_s"],
+            data["language"],
+            [Segment(**s) for s in data["segments"]],
+            [Word(**w) for w in data["words"]],
+        )
+
+
+def with_window(stored: Transcript, window: TranscribedWindow) -> Transcript:
+    """The transcript so far with `window` in its place: what was stored from the window's start
+    on is replaced, so storing a window again (a resumed or repeated transcription) never
+    doubles it."""
+    segments = [s for s in stored.segments if s.start < window.start_s] + window.segments
+    words = [w for w in stored.words if w.start < window.start_s] + window.words
+    return Transcript.from_parts(segments, stored.language or window.language, words)

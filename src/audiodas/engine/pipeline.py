@@ -29,11 +29,13 @@ from audiodas.domain import (
     webhooks,
 )
 from audiodas.domain.topics import Topic, score
+from audiodas.domain.transcript import TranscribedWindow
 from audiodas.domain.webhooks import Delivery
 from audiodas.metrics import Metrics
 from audiodas.services.ports import (
     STAGE,
     STATUS,
+    TRANSCRIPT,
     BlobStore,
     Clock,
     Encoder,
@@ -185,6 +187,8 @@ class Pipeline:
                     word_timestamps=True,
                     diarize=self.settings.diarize,
                     speakers=recording.speakers,
+                    done=await asyncio.to_thread(self._transcribed_so_far, recording.id),
+                    on_window=lambda window: self._store_window(recording, window),
                 )
                 topic = self.topics.get(recording.domain or "")
                 recording.topic = score(topic, transcript.text).as_dict() if topic else None
@@ -207,6 +211,29 @@ class Pipeline:
             return StageOutput(summary=summary)
 
         await self._run_stage(recording, StageName.SUMMARIZE, self.ai.slots, summarize)
+
+    def _transcribed_so_far(self, recording_id: str) -> TranscribedWindow | None:
+        """What an interrupted transcription stored (its windows are not transcribed again)."""
+        found = self.repository.get(recording_id)
+        if found is None or not found.transcribed_s:
+            return None
+        words = self.repository.words(recording_id)
+        log.info("recording %s: transcription resumes at %.1f s", recording_id, found.transcribed_s)
+        return TranscribedWindow(0.0, found.transcribed_s, found.language, found.segments, words)
+
+    async def _store_window(self, recording: Recording, window: TranscribedWindow) -> None:
+        """A window's text, readable (and searchable) at once; told to those following."""
+        now = self.clock.now()
+        if not await asyncio.to_thread(self.repository.save_window, recording.id, window, now):
+            raise RecordingGone(recording.id)
+        log.info(
+            "recording %s: transcribed %.1f-%.1f s of %.1f",
+            recording.id, window.start_s, window.end_s, recording.duration_s,
+        )  # fmt: skip
+        self.events.publish({
+            "type": TRANSCRIPT, "id": recording.id, "start_s": window.start_s,
+            "done_s": window.end_s, "total_s": recording.duration_s,
+        })  # fmt: skip
 
     # One stage, with retries ----------------------------------------------------------------
 

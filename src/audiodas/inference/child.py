@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from audiodas.config import Settings
+from audiodas.domain.transcript import TranscribedWindow
 from audiodas.inference import wire
 from audiodas.inference.models.summarizers import ExtractiveSummarizer, Summarizer
 from audiodas.processes import die_with_parent
@@ -51,6 +52,10 @@ class Models:
             path = Path(request.pop("path"))
             if request.pop("stream", False):
                 request["on_segment"] = lambda s: send({"segment": asdict(s)})
+            if request.pop("windows", False):
+                request["on_window"] = lambda w: send({"window": w.as_dict()})
+            done = request.pop("done", None)
+            request["done"] = TranscribedWindow.from_dict(done) if done else None
             return self.transcriber.transcribe(path, **request).as_dict()
         if op == "summarize":
             return self.summarizer.summarize(request["text"])

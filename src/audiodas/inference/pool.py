@@ -21,6 +21,7 @@ from pathlib import Path
 
 from audiodas.config import Settings
 from audiodas.domain import Segment, Transcript
+from audiodas.domain.transcript import TranscribedWindow
 from audiodas.inference import wire
 from audiodas.inference.errors import InferenceFailed, InferenceTimeout, ModelError
 from audiodas.slots import Slots
@@ -63,11 +64,15 @@ def transcribe_request(
     speakers: int | None = None,
     task: str = "transcribe",
     stream: bool = False,
+    done: TranscribedWindow | None = None,
+    windows: bool = False,
 ) -> dict:
     return {
         "op": "transcribe",
         "task": task,
         "stream": stream,  # each segment sent as it is decoded, then the transcript
+        "windows": windows,  # each window sent once it is done
+        "done": done.as_dict() if done else None,  # resumed: what was stored before
         "path": str(path),
         "language": language,
         "prompt": prompt,
@@ -197,19 +202,23 @@ class InferencePool:
         speakers: int | None = None,
         task: str = "transcribe",
         on_segment: Callable[[Segment], Awaitable[None]] | None = None,
+        done: TranscribedWindow | None = None,
+        on_window: Callable[[TranscribedWindow], Awaitable[None]] | None = None,
     ) -> Transcript:
         """Transcribe the file at `path` (the audio goes by path, never through the socket);
         with `diarize`, each segment and word labelled with its speaker; `task="translate"`
-        into English. `on_segment` is given each segment as soon as it is decoded."""
+        into English. `on_segment` is given each segment as soon as it is decoded, `on_window`
+        each window once it is done; `done` is what an interrupted run stored (not redone)."""
         request = transcribe_request(
             path, language, prompt, word_timestamps, diarize, speakers, task,
-            stream=on_segment is not None,
+            stream=on_segment is not None, done=done, windows=on_window is not None,
         )  # fmt: skip
-        on_part = None
-        if on_segment is not None:
 
-            async def on_part(part: dict) -> None:
+        async def on_part(part: dict) -> None:
+            if "segment" in part and on_segment is not None:
                 await on_segment(Segment(**part["segment"]))
+            elif "window" in part and on_window is not None:
+                await on_window(TranscribedWindow.from_dict(part["window"]))
 
         return Transcript.from_dict(await self._call(request, timeout, on_part))  # type: ignore[arg-type]
 

@@ -20,6 +20,7 @@ from audiodas.domain import (
     VariantName,
     VersionPage,
 )
+from audiodas.domain.transcript import TranscribedWindow
 from audiodas.domain.webhooks import Delivery
 from audiodas.slots import Slots
 
@@ -125,6 +126,7 @@ class WorkQueue(Protocol):
 WORK = "work"  # new work was enqueued
 STAGE = "stage"  # {"id", "stage": Stage.as_dict()}
 STATUS = "status"  # {"id", "status"}
+TRANSCRIPT = "transcript"  # {"id", "start_s", "done_s", "total_s"}: one more window stored
 
 
 class EventBus(Protocol):
@@ -213,7 +215,14 @@ class Inference(Protocol):
         word_timestamps: bool = False,
         diarize: bool = False,
         speakers: int | None = None,
-    ) -> Transcript: ...
+        done: TranscribedWindow | None = None,
+        on_window: Callable[[TranscribedWindow], Awaitable[None]] | None = None,
+    ) -> Transcript:
+        """The whole transcript, with speakers. `on_window` is given each window (of
+        `transcribe_window_s`) once it is transcribed; `done` is what an interrupted
+        transcription of this file stored (a window ending where it ends): not transcribed
+        again, and the result is that of one uninterrupted run."""
+        ...
 
     async def summarize(self, text: str, *, timeout: float) -> str | None: ...
 

@@ -299,9 +299,19 @@ class RecordingService:
         )
         return self.with_machine(recording_id)
 
-    def with_machine(self, recording_id: str) -> tuple[Recording, list[Segment | None]]:
+    def with_machine(
+        self, recording_id: str, *, so_far: bool = False
+    ) -> tuple[Recording, list[Segment | None]]:
         """The transcribed recording with its segments, and beside each one the machine's
-        where a reader corrected it."""
+        where a reader corrected it. `so_far`: also while it is transcribed, once a first
+        window is stored (nothing corrected yet)."""
+        if so_far:
+            recording = self.get(recording_id, segments=True)
+            if (
+                recording.transcribed_s
+                and recording.stages[StageName.TRANSCRIBE].status != StageStatus.DONE
+            ):
+                return recording, [None] * len(recording.segments)
         recording = self.transcribed(recording_id, "transcript", segments=True)
         machine = self.repository.machine_segments(recording_id)
         return recording, machine_beside(recording.segments, machine)

@@ -62,7 +62,7 @@ from audiodas.domain import (
 from audiodas.domain.corrections import summarized_again
 from audiodas.domain.search import Query, SearchPage
 from audiodas.domain.speakers import speakers_of
-from audiodas.domain.transcript import Waveform, Word
+from audiodas.domain.transcript import TranscribedWindow, Waveform, Word, with_window
 from audiodas.domain.webhooks import Delivery
 
 log = logging.getLogger("audiodas.database")
@@ -286,6 +286,7 @@ class SqlRecordingRepository:
                 recording.segments = transcript.segments_as_dicts()
                 recording.speakers_heard = speakers_of(transcript.segments)
                 recording.words = [asdict(w) for w in transcript.words]
+                recording.transcribed_s = None  # the whole of it, with its speakers
                 recording.topic = topic
                 if transcript.waveform is not None:
                     recording.waveform = transcript.waveform.as_dict()
@@ -294,6 +295,22 @@ class SqlRecordingRepository:
             if transcript is not None or summary is not None:
                 session.flush()
                 search.reindex(session.connection(), recording_id)
+        return True
+
+    def save_window(self, recording_id: str, window: TranscribedWindow, now: datetime) -> bool:
+        with self._sessions.begin() as session:
+            row = session.get(RecordingRow, recording_id, with_for_update=True)
+            if row is None:
+                return False
+            stored = _transcript(row.transcript, row.language, row.segments, row.words)
+            merged = with_window(stored, window)
+            row.transcript, row.language = merged.text, merged.language
+            row.segments = merged.segments_as_dicts()
+            row.words = [asdict(w) for w in merged.words]
+            row.speakers_heard = speakers_of(merged.segments)
+            row.transcribed_s, row.updated_at = window.end_s, now
+            session.flush()
+            search.reindex(session.connection(), recording_id)
         return True
 
     def save_speaker_names(self, recording_id: str, names: dict[str, str], now: datetime) -> bool:
@@ -698,6 +715,7 @@ def _recording(
         speaker_names=row.speaker_names or {},
         title=row.title,
         speakers_heard=row.speakers_heard or [],
+        transcribed_s=row.transcribed_s,
         # In UTC again: psycopg's rows (`assembled`) carry the session's time zone.
         retention_until=as_utc(row.retention_until),
         created_at=as_utc(row.created_at),

@@ -79,6 +79,8 @@ class RecordingRow(Base):
     speaker_names: Mapped[dict | None] = mapped_column(JSON)  # label -> name, given by users
     title: Mapped[str | None] = mapped_column(String(200))  # given by users; searched
     speakers_heard: Mapped[list | None] = mapped_column(JSON)  # the segments' labels, in order
+    # Seconds of audio a transcription under way has stored (domain Recording.transcribed_s).
+    transcribed_s: Mapped[float | None] = mapped_column(Float)
     # The transcript as transcription made it ({"text", "segments", "words"}), kept the first
     # time a reader corrects it (domain/corrections.py); None while uncorrected.
     machine_transcript: Mapped[dict | None] = mapped_column(JSON)

@@ -1,5 +1,5 @@
 """Audio decoded to 16 kHz mono float32 in windows, so that transcribing a 4-hour recording
-holds about as much audio in memory as a 5-minute one.
+holds about as much audio in memory as a 1-minute one.
 
 Decodes exactly as faster-whisper's `decode_audio` does (PyAV, s16 mono resampling, /32768),
 so a recording shorter than one window gives the very samples, and transcript, that

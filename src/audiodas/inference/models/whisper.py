@@ -11,7 +11,7 @@ from pathlib import Path
 
 from audiodas.config import SPEAKER_MODEL, bundled_whisper_model
 from audiodas.domain.speakers import label
-from audiodas.domain.transcript import Segment, Transcript, Word
+from audiodas.domain.transcript import Segment, TranscribedWindow, Transcript, Word
 
 
 class WhisperTranscriber:
@@ -25,7 +25,7 @@ class WhisperTranscriber:
         cpu_threads: int = 1,
         num_workers: int = 1,
         beam_size: int = 5,
-        window_s: float = 300.0,
+        window_s: float = 60.0,
         speaker_model: Path | None = None,
     ) -> None:
         self.model_path = Path(model_path) if model_path else bundled_whisper_model()
@@ -77,31 +77,51 @@ class WhisperTranscriber:
         speakers: int | None = None,
         task: str = "transcribe",
         on_segment: Callable[[Segment], None] | None = None,
+        done: TranscribedWindow | None = None,
+        on_window: Callable[[TranscribedWindow], None] | None = None,
     ) -> Transcript:
         """Blocking (`task="translate"`: into English, a multilingual model only). Decodes and
         transcribes window by window (inference.models.pcm); a recording shorter than one window is
         transcribed whole, exactly as faster-whisper would. With `diarize`, segments and words
         carry their speaker (`speakers`: how many, if known). `on_segment` is given each
-        segment as soon as it is decoded (before speakers are labelled)."""
+        segment as soon as it is decoded, `on_window` each window once it is done (both before
+        speakers are labelled). `done`: what an interrupted transcription of this file stored,
+        from its start: those windows are not transcribed again (only listened to for the
+        speakers), and the result is what one uninterrupted run gives."""
         import ctranslate2
 
         from audiodas.inference.models.pcm import PeakMeter, windows
         from audiodas.inference.models.speakers import Diarizer
 
         model = self.load()
-        # A window whose decoding looks wrong is decoded again by sampling at a higher
-        # temperature (as OpenAI's temperature 0 does). Seeded per call, the same audio gives
-        # the same transcript whatever the process ran before (a French clip's translation
-        # was English once, gibberish the next time).
-        ctranslate2.set_random_seed(0)
+        asked = {"language": language, "prompt": prompt}  # for a start over (below)
         multilingual = self.multilingual
         if not multilingual:
             language = None  # an English-only model takes no language hint
-        parts, words = [], []
+        parts, words = list(done.segments) if done else [], list(done.words) if done else []
+        if done is not None:
+            language, prompt = done.language if multilingual else None, None
         meter = PeakMeter()
         diarizer = Diarizer(self.speaker_encoder()) if diarize else None
-        for window in windows(path, self.window_s):
+        for index, window in enumerate(windows(path, self.window_s)):
             meter.add(window.samples)
+            if done is not None and window.end_s <= done.end_s + _SAME_S:
+                if diarizer is not None:  # transcribed before: its voices still count
+                    diarizer.add(window.samples, window.start_s, _within(done.segments, window))
+                continue
+            if done is not None and window.start_s < done.end_s - _SAME_S:
+                # Cut elsewhere than the stored windows were (another window size): from the
+                # start again, rather than a transcript stitched across two cuts.
+                return self.transcribe(
+                    path, **asked, word_timestamps=word_timestamps, diarize=diarize,
+                    speakers=speakers, task=task, on_segment=on_segment, on_window=on_window,
+                )  # fmt: skip
+            # A window whose decoding looks wrong is decoded again by sampling at a higher
+            # temperature (as OpenAI's temperature 0 does). Seeded per window, the same audio
+            # gives the same transcript whatever the process ran before (a French clip's
+            # translation was English once, gibberish the next time), and a resumed run
+            # decodes a window as an uninterrupted one did.
+            ctranslate2.set_random_seed(index)
             segments, info = model.transcribe(
                 window.samples,
                 beam_size=self.beam_size,
@@ -111,7 +131,7 @@ class WhisperTranscriber:
                 vad_filter=True,  # speechless audio gives no segments rather than invented words
                 word_timestamps=word_timestamps,
             )
-            at, found = window.start_s, len(parts)
+            at, found, found_words = window.start_s, len(parts), len(words)
             for s in segments:
                 if s.text.strip():
                     parts.append(Segment(_time(at + s.start), _time(at + s.end), s.text.strip()))
@@ -123,6 +143,11 @@ class WhisperTranscriber:
                 ]
             if diarizer is not None:
                 diarizer.add(window.samples, at, parts[found:])
+            if on_window is not None:
+                said = info.language if multilingual else "en"
+                on_window(
+                    TranscribedWindow(at, window.end_s, said, parts[found:], words[found_words:])
+                )
             # Later windows keep the first one's language and take no prompt: the prompt
             # describes the start of the recording.
             language, prompt = info.language, None
@@ -134,3 +159,10 @@ class WhisperTranscriber:
 
 def _time(seconds: float) -> float:
     return round(seconds, 3)
+
+
+_SAME_S = 0.001  # window ends within this are the same cut (times are stored to the ms)
+
+
+def _within(segments: list[Segment], window) -> list[Segment]:  # type: ignore[no-untyped-def]
+    return [s for s in segments if window.start_s <= s.start < window.end_s]
