@@ -20,9 +20,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import Server, ffmpeg  # noqa: E402
-
 from bench.long_transcripts import speech_of  # noqa: E402
+from tests.support import Server, ffmpeg  # noqa: E402
 
 
 def peaks(server: Server) -> dict[int, tuple[str, int]]:
