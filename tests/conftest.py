@@ -110,6 +110,25 @@ def postgres() -> Iterator[PostgresCluster]:
     cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def seaweedfs():  # type: ignore[no-untyped-def]
+    """A real S3-compatible store (SeaweedFS) on loopback, one per test process."""
+    from tests.support import SeaweedFS
+
+    try:
+        store = SeaweedFS().start()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    # The adapter reads credentials as the AWS tools do: from the environment.
+    for name, value in store.env().items():
+        if name.startswith("AWS_"):
+            os.environ.setdefault(name, value)
+    yield store
+    store.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each storage test runs on both backends; PostgreSQL gets a fresh database per test."""

@@ -41,6 +41,15 @@ class Settings(BaseSettings):
 
     # Storage: the embedded default is SQLite + ./data relative to where the process starts.
     data_dir: Path = Path("data")
+    # Where the recordings' files are kept (README, "Many machines"): unset or file://PATH, a
+    # folder (the data folder's recordings/); s3://bucket/prefix, S3-compatible object storage
+    # (`pip install 'audiodas[s3]'`), reached at s3_endpoint_url (AWS's own when unset) with the
+    # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION of the environment.
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+    # With object storage: local copies the tools read (FFmpeg, the models, Range reads), least
+    # recently used out first; at least the largest upload.
+    scratch_mb: int = Field(default=2048, ge=256)
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in the data folder."
     )

@@ -3,7 +3,10 @@ The API, the engine and the CLI all start from here."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy
 
@@ -45,6 +48,9 @@ from audiodas.services.ports import (
 )
 from audiodas.slots import Slots
 
+if TYPE_CHECKING:  # imported only when configured: boto3 is the s3 extra's
+    from audiodas.adapters.object_storage import S3BlobStore
+
 
 @dataclass
 class Runtime:
@@ -72,6 +78,24 @@ class Runtime:
         self.database.dispose()
 
 
+def open_store(settings: Settings) -> LocalBlobStore | S3BlobStore:
+    """The recordings' files: a folder (the default), or S3-compatible object storage."""
+    url = settings.storage_url or ""
+    if url.startswith("s3://"):
+        from audiodas.adapters.object_storage import S3BlobStore
+
+        return S3BlobStore(
+            url,
+            settings.data_path,
+            scratch_mb=settings.scratch_mb,
+            endpoint_url=settings.s3_endpoint_url,
+            region=os.environ.get("AWS_REGION"),
+        )
+    if url and not url.startswith("file://"):
+        raise ValueError(f"AUDIODAS_STORAGE_URL must be file://PATH or s3://bucket/prefix: {url!r}")
+    return LocalBlobStore(Path(url.removeprefix("file://")) if url else settings.data_path)
+
+
 def open_runtime(
     settings: Settings,
     *,
@@ -84,7 +108,7 @@ def open_runtime(
     clock = clock or SystemClock()
     database = open_database(settings)
     repository = SqlRecordingRepository(database)
-    store = LocalBlobStore(settings.data_path)
+    store = open_store(settings)
     store.clean_tmp()
     # PostgreSQL deployments may span machines: events and work go through the database.
     postgresql = database.dialect.name == "postgresql"

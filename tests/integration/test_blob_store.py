@@ -1,5 +1,5 @@
-"""The BlobStore contract, on the local/shared-folder store: what the engine and the API rely on
-whichever store is plugged in."""
+"""The BlobStore contract, on the folder store and on S3-compatible object storage (a real
+SeaweedFS): what the engine and the API rely on whichever store is plugged in."""
 
 from __future__ import annotations
 
@@ -14,9 +14,19 @@ from audiodas.adapters.storage import LocalBlobStore, temp_files
 from audiodas.domain import Rejected
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    blobs = LocalBlobStore(tmp_path / "data")
+@pytest.fixture(params=["folder", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path):
+    """A store whose local files (temp folder, scratch cache) are under tmp_path/data."""
+    if request.param == "folder":
+        blobs = LocalBlobStore(tmp_path / "data")
+    else:
+        from audiodas.adapters.object_storage import S3BlobStore
+
+        s3 = request.getfixturevalue("seaweedfs")
+        blobs = S3BlobStore(
+            f"s3://{s3.BUCKET}/{tmp_path.name}", tmp_path / "data", scratch_mb=256,
+            endpoint_url=s3.endpoint, region="us-east-1",
+        )  # fmt: skip
     yield blobs
     blobs.close()
 
@@ -28,7 +38,7 @@ def staged(store: LocalBlobStore, data: bytes):
     return blob
 
 
-def test_a_put_blob_reads_back_whole_by_range_and_by_path(store) -> None:
+def test_a_put_blob_reads_back_whole_by_range_and_by_path(store, tmp_path) -> None:
     data = os.urandom(100_000)
     blob = staged(store, data)
     assert blob.size == len(data) and len(blob.sha256) == 64
@@ -38,7 +48,7 @@ def test_a_put_blob_reads_back_whole_by_range_and_by_path(store) -> None:
     assert store.open_range(key, 1000, 500) == data[1000:1500]
     assert store.open_range(key, len(data) - 10, 500) == data[-10:]  # short at the end
     assert store.local_path(key).read_bytes() == data
-    assert not temp_files(store.root)
+    assert not temp_files(tmp_path / "data")
 
 
 def test_put_replaces_atomically_and_delete_removes_every_blob(store) -> None:
@@ -52,12 +62,12 @@ def test_put_replaces_atomically_and_delete_removes_every_blob(store) -> None:
     store.delete_recording("r1")  # nothing left: no error
 
 
-def test_staging_refuses_past_the_limit_and_discard_leaves_nothing(store) -> None:
+def test_staging_refuses_past_the_limit_and_discard_leaves_nothing(store, tmp_path) -> None:
     blob = store.stage(max_bytes=10)
     with pytest.raises(Rejected):
         blob.write(b"x" * 11)
     blob.discard()
-    assert not temp_files(store.root)
+    assert not temp_files(tmp_path / "data")
 
 
 def test_a_key_cannot_reach_outside_the_store(store) -> None:
@@ -77,6 +87,61 @@ def test_scratch_files_are_swept_only_once_their_process_is_gone(tmp_path: Path)
     writer.wait()
     assert other.clean_tmp() == 1 and not scratch.exists()
     other.close()
+
+
+def test_object_storage_keeps_local_copies_within_its_scratch_budget(seaweedfs, tmp_path) -> None:
+    """Tools read local copies: fetched whole on first use, the least recently used going
+    first once the cache would pass AUDIODAS_SCRATCH_MB; the objects stay in the store."""
+    from audiodas.adapters.object_storage import S3BlobStore
+
+    store = S3BlobStore(
+        f"s3://{seaweedfs.BUCKET}/{tmp_path.name}", tmp_path / "data", scratch_mb=256,
+        endpoint_url=seaweedfs.endpoint,
+    )  # fmt: skip
+    try:
+        size = 100 << 20
+        keys = [
+            store.put(staged_file(tmp_path, size, n), f"r{n}", "original.wav") for n in range(3)
+        ]
+        assert not [p for p in store.cache.rglob("*") if p.is_file()]  # put keeps no copy
+        assert seaweedfs.keys(f"{tmp_path.name}/") == [f"{tmp_path.name}/{k}" for k in keys]
+        paths = [store.local_path(key) for key in keys]  # fetched whole, one after the other
+        assert [p.exists() for p in paths] == [False, True, True]  # the first made room
+        assert sum(p.stat().st_size for p in paths[1:]) <= 256 << 20
+        first = store.local_path(keys[0])  # fetched again, whole
+        assert first.stat().st_size == size and first.read_bytes()[:8] == bytes([0] * 8)
+        assert not paths[1].exists()  # the least recently used went
+        store.delete_recording("r0")
+        assert not first.exists() and f"{tmp_path.name}/{keys[0]}" not in seaweedfs.keys()
+    finally:
+        store.close()
+
+
+def test_an_unreachable_object_store_is_unavailable_not_an_error(tmp_path) -> None:
+    """Nothing listening: StoreUnavailable (the API answers 503 with Retry-After, the engine
+    waits), not a failure of the request or of a stage."""
+    from audiodas.adapters.object_storage import S3BlobStore
+    from audiodas.domain import StoreUnavailable
+    from tests.support import free_port
+
+    store = S3BlobStore(
+        "s3://recordings/x", tmp_path / "data", scratch_mb=256,
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+    )  # fmt: skip
+    try:
+        with pytest.raises(StoreUnavailable):
+            store.stat("recordings/r1/original.wav")
+        with pytest.raises(StoreUnavailable):
+            store.put(staged_file(tmp_path, 10, 0), "r1", "original.wav")
+    finally:
+        store.close()
+
+
+def staged_file(tmp_path: Path, size: int, n: int) -> Path:
+    path = tmp_path / f"file{n}"
+    with path.open("wb") as f:
+        f.truncate(size)  # zeros
+    return path
 
 
 WRITER = """

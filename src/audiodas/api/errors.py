@@ -18,7 +18,13 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from audiodas.api import refusals
-from audiodas.domain import DatabaseUnavailable, Rejected, StorageFull, unavailable_in
+from audiodas.domain import (
+    DatabaseUnavailable,
+    Rejected,
+    StorageFull,
+    StoreUnavailable,
+    unavailable_in,
+)
 
 log = logging.getLogger("audiodas.api")
 
@@ -53,6 +59,7 @@ STATUS_BY_CODE: dict[str, int] = {
     refusals.INFERENCE_BUSY: 503,
     refusals.ENGINE_UNAVAILABLE: 503,
     refusals.DATABASE_UNAVAILABLE: 503,
+    refusals.STORE_UNAVAILABLE: 503,
     refusals.INFERENCE_TIMEOUT: 504,
     refusals.STORAGE_FULL: 507,
 }
@@ -61,6 +68,7 @@ _RETRY_AFTER_S = {
     refusals.INFERENCE_BUSY: 5,
     refusals.ENGINE_UNAVAILABLE: 10,
     refusals.DATABASE_UNAVAILABLE: 5,
+    refusals.STORE_UNAVAILABLE: 5,
     refusals.STORAGE_FULL: 60,
 }
 # The body was not read to its end: the connection cannot carry another request.
@@ -101,6 +109,10 @@ def infrastructure_failure(exc: BaseException) -> Rejected | None:
     if isinstance(failure, DatabaseUnavailable):
         return Rejected(
             refusals.DATABASE_UNAVAILABLE, "the database is unavailable; try again shortly"
+        )
+    if isinstance(failure, StoreUnavailable):
+        return Rejected(
+            refusals.STORE_UNAVAILABLE, "the file store is unreachable; try again shortly"
         )
     return None
 

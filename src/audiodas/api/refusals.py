@@ -17,6 +17,7 @@ TOO_MANY_ATTEMPTS = "too_many_attempts"
 # The machine's failures (domain.errors.Unavailable), answered: worth trying again later.
 STORAGE_FULL = "insufficient_storage"
 DATABASE_UNAVAILABLE = "database_unavailable"
+STORE_UNAVAILABLE = "store_unavailable"
 # Synchronous inference (the OpenAI-compatible routes).
 INFERENCE_BUSY = "inference_busy"
 INFERENCE_TIMEOUT = "inference_timeout"

@@ -5,6 +5,7 @@ from audiodas.domain.errors import (
     DatabaseUnavailable,
     Rejected,
     StorageFull,
+    StoreUnavailable,
     Unavailable,
     quoted,
     unavailable_in,
@@ -31,6 +32,7 @@ from audiodas.domain.transcript import Segment, Transcript
 __all__ = [
     "DatabaseUnavailable",
     "StorageFull",
+    "StoreUnavailable",
     "Unavailable",
     "unavailable_in",
     "ApiKey",

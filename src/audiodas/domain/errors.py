@@ -53,6 +53,10 @@ class DatabaseUnavailable(Unavailable):
     """The database cannot be reached or is not answering (not: the query is wrong)."""
 
 
+class StoreUnavailable(Unavailable):
+    """The object store holding the recordings' files cannot be reached."""
+
+
 class StorageFull(Unavailable):
     """No space left for a file or for the database's writes."""
 

@@ -1,0 +1,213 @@
+"""BlobStore on S3-compatible object storage (AWS S3, SeaweedFS, MinIO, Ceph RGW, R2), so that
+API nodes and workers share recordings without a shared folder. `AUDIODAS_STORAGE_URL=
+s3://bucket/prefix`; the endpoint and credentials as the AWS tools read them
+(`AUDIODAS_S3_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`).
+
+boto3, because it is the reference client every S3-compatible store is tested against, its
+transfer manager uploads a large file in parts (multipart, in parallel) and retries each, and
+it signs presigned URLs; obstore is faster but younger, and its Range and presign behaviour
+against non-AWS stores is less proven.
+
+Keys are the folder store's ("recordings/<id>/<name>", under the prefix), so the database reads
+the same whichever store holds the files. Tools (FFmpeg, the models, the API's zero-copy Range
+reads) work on local files: `local_path` keeps a copy in a bounded scratch cache
+(`AUDIODAS_SCRATCH_MB`, least recently used first out); uploads and tools' outputs are written
+in the local temp folder (`stage`, `scratch`), then `put` in whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import os
+import shutil
+import stat as stat_module
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from audiodas.adapters.storage import LocalBlobStore, StagedFile
+from audiodas.domain import StoreUnavailable
+
+_PART = 8 << 20  # multipart above this, in parts of this
+
+
+def _store_errors(cls: type) -> type:
+    """Every public method raises StoreUnavailable where the store could not be reached (the
+    API answers 503 with Retry-After; the engine waits, as for the database)."""
+    outages = (
+        EndpointConnectionError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        ReadTimeoutError,
+    )
+
+    def translating(method):  # type: ignore[no-untyped-def]
+        @functools.wraps(method)
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            try:
+                return method(*args, **kwargs)
+            except outages as exc:
+                raise StoreUnavailable(f"the object store is unreachable: {exc}") from exc
+
+        return call
+
+    for name, method in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(method):
+            setattr(cls, name, translating(method))
+    return cls
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """s3://bucket/prefix -> (bucket, "prefix/"); the prefix may be empty."""
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ValueError(f"not an s3://bucket/prefix URL: {url!r}")
+    prefix = parts.path.strip("/")
+    return parts.netloc, f"{prefix}/" if prefix else ""
+
+
+class S3BlobStore:
+    def __init__(
+        self,
+        url: str,
+        scratch: Path,
+        *,
+        scratch_mb: int,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        import boto3
+        from boto3.s3.transfer import TransferConfig
+        from botocore.config import Config
+
+        self.bucket, self.prefix = parse_url(url)
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region or "us-east-1",
+            config=Config(
+                retries={"max_attempts": 3, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=60,
+                s3={"addressing_style": "path"},  # what self-hosted stores serve
+            ),
+        )
+        self.transfer = TransferConfig(multipart_threshold=_PART, multipart_chunksize=_PART)
+        self.local = LocalBlobStore(scratch)  # this process's temp folder, as for a folder store
+        self.cache = scratch / "cache"
+        self.cache.mkdir(parents=True, exist_ok=True)
+        self.scratch_bytes = scratch_mb << 20
+
+    def _name(self, key: str) -> str:
+        return self.prefix + key
+
+    def stage(self, max_bytes: int) -> StagedFile:
+        return self.local.stage(max_bytes)
+
+    def scratch(self, suffix: str) -> Path:
+        return self.local.scratch(suffix)
+
+    def put(self, source: Path, recording_id: str, name: str) -> str:
+        """Uploaded whole (in parts above 8 MiB), then the local file is removed: an API node
+        keeps no upload, a worker fetches what its tools read (`local_path`)."""
+        key = f"recordings/{recording_id}/{name}"
+        try:
+            self.client.upload_file(str(source), self.bucket, self._name(key), Config=self.transfer)
+        finally:
+            source.unlink(missing_ok=True)
+        return key
+
+    def stat(self, key: str) -> os.stat_result:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+        except ClientError as exc:
+            raise _missing(exc, key) from exc
+        mtime = head["LastModified"].timestamp()
+        size = head["ContentLength"]
+        return os.stat_result(
+            (stat_module.S_IFREG | 0o644, 0, 0, 1, 0, 0, size, mtime, mtime, mtime)
+        )
+
+    def open_range(self, key: str, start: int, length: int) -> bytes:
+        answer = self.client.get_object(
+            Bucket=self.bucket, Key=self._name(key), Range=f"bytes={start}-{start + length - 1}"
+        )
+        return answer["Body"].read()
+
+    def local_path(self, key: str) -> Path:
+        """The cached copy, fetched whole if it is not here."""
+        path = self._cached(key)
+        if path.exists():
+            os.utime(path)  # used: last out of the cache
+            return path
+        partial = self.local.scratch(".part")
+        try:
+            self.client.download_file(
+                self.bucket, self._name(key), str(partial), Config=self.transfer
+            )
+        except ClientError as exc:
+            partial.unlink(missing_ok=True)
+            raise _missing(exc, key) from exc
+        self._keep(partial, key)
+        return path
+
+    def delete_recording(self, recording_id: str) -> None:
+        folder = self._name(f"recordings/{recording_id}/")
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=folder
+        )
+        for page in pages:
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+        shutil.rmtree(self.cache / "recordings" / recording_id, ignore_errors=True)
+
+    def clean_tmp(self) -> int:
+        return self.local.clean_tmp()
+
+    def close(self) -> None:
+        self.local.close()
+
+    # The scratch cache ------------------------------------------------------------------------
+
+    def _cached(self, key: str) -> Path:
+        path = (self.cache / key).resolve()
+        if not path.is_relative_to(self.cache.resolve()):
+            raise ValueError(f"key escapes the cache: {key}")
+        return path
+
+    def _keep(self, source: Path, key: str) -> None:
+        """Move a local copy of `key` into the cache, making room least recently used first
+        (AUDIODAS_SCRATCH_MB is at least the largest upload: any file fits)."""
+        self._make_room(source.stat().st_size)
+        target = self._cached(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
+    def _make_room(self, size: int) -> None:
+        files = [p for p in self.cache.rglob("*") if p.is_file()]
+        held = sum(p.stat().st_size for p in files)
+        for path in sorted(files, key=lambda p: p.stat().st_mtime):
+            if held + size <= self.scratch_bytes:
+                return
+            held -= path.stat().st_size
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def _missing(exc: ClientError, key: str) -> Exception:
+    """FileNotFoundError for an object that is not there (as the folder store raises)."""
+    code = exc.response.get("Error", {}).get("Code")
+    return FileNotFoundError(key) if code in ("404", "NoSuchKey", "NotFound") else exc
+
+
+S3BlobStore = _store_errors(S3BlobStore)
