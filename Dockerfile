@@ -45,7 +45,7 @@ RUN python3 -m venv /opt/audiodas
 COPY pyproject.toml README.md LICENSE /src/
 COPY src/ /src/src/
 COPY --from=web-app /src/src/audiodas/web/static/dist/ /src/src/audiodas/web/static/dist/
-RUN /opt/audiodas/bin/pip install --no-cache-dir /src \
+RUN /opt/audiodas/bin/pip install --no-cache-dir "/src[s3]" \
  && /opt/audiodas/bin/audiodas models speakers
 
 FROM python

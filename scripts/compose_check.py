@@ -1,8 +1,8 @@
 """`make compose-check`: the container deployment, for real, with podman.
 
-Builds the images (Dockerfile, deploy/postgres), brings compose.yaml up (PostgreSQL, one API,
-two workers, one shared data volume), runs every container's health check, uploads a speech
-clip through the API container, waits until a worker container has processed it, reads a range
+Builds the images (Dockerfile, deploy/postgres, deploy/seaweedfs), brings compose.yaml up
+(PostgreSQL, SeaweedFS for the files, one API and two workers sharing no volume), runs every
+container's health check, uploads a speech clip through the API container, waits until a worker container has processed it, reads a range
 of each variant as a browser would, and tears everything down again (images stay cached).
 
 As root it installs podman, runc, debootstrap and podman-compose with apt when they are absent,
@@ -32,7 +32,7 @@ API = f"http://127.0.0.1:{PORT}/api/v1/recordings"
 ENV = {**os.environ, "CONTAINERS_CONF": str(ROOT / "deploy/podman/containers.conf")}
 ENV["AUDIODAS_PORT"] = str(PORT)
 STARTED = time.monotonic()
-SERVICES = ("postgres", "api", "worker-1", "worker-2")
+SERVICES = ("postgres", "seaweedfs", "api", "worker-1", "worker-2")
 LOGS = ROOT / "artifacts/compose-logs"
 
 
@@ -134,6 +134,7 @@ def host_build_settings() -> list[str]:
 def build() -> None:
     images = [
         ("localhost/audiodas-postgres:15", "deploy/postgres"),
+        ("localhost/audiodas-seaweedfs:4.48", "deploy/seaweedfs"),
         ("localhost/audiodas:latest", "."),
     ]
     for tag, context in images:
@@ -271,6 +272,19 @@ def check_processing() -> None:
     ))  # fmt: skip
 
 
+def check_no_shared_volume() -> None:
+    """The api and the workers share no volume: their files go through the object store."""
+    mounts = {
+        service: set(capture(
+            "podman", "inspect", "--format", "{{range .Mounts}}{{.Name}} {{end}}", container(service)
+        ).split())
+        for service in ("api", "worker-1", "worker-2")
+    }  # fmt: skip
+    shared = mounts["api"] & (mounts["worker-1"] | mounts["worker-2"])
+    assert not shared and not mounts["worker-1"] & mounts["worker-2"], mounts
+    say("api and workers share no volume: files go through seaweedfs (S3)")
+
+
 def check_no_restarts() -> None:
     """No container was restarted and no process inside one (the api's `audiodas serve` restarts
     its engine itself): an image missing a module shows here even if the uploads got through."""
@@ -322,12 +336,14 @@ def main() -> int:
     build()
     compose("down", "-v", quiet=True, check=False)  # what an interrupted run left
     try:
-        say("up: postgres first, then the api and two workers once it is healthy")
-        compose("up", "-d", "--no-build", "postgres", quiet=True)
+        say("up: postgres and seaweedfs first, then the api and two workers once they are healthy")
+        compose("up", "-d", "--no-build", "postgres", "seaweedfs", quiet=True)
         wait_healthy("postgres")
+        wait_healthy("seaweedfs")
         compose("up", "-d", "--no-build", quiet=True)
-        for service in SERVICES[1:]:
+        for service in SERVICES[2:]:
             wait_healthy(service)
+        check_no_shared_volume()
         user = capture("podman", "exec", container("api"), "id", "-un").strip()
         say(f"containers run as {user!r}")
         check_hosts()

@@ -106,6 +106,7 @@ class S3BlobStore:
         self.cache = scratch / "cache"
         self.cache.mkdir(parents=True, exist_ok=True)
         self.scratch_bytes = scratch_mb << 20
+        self._bucket_seen = False
 
     def _name(self, key: str) -> str:
         return self.prefix + key
@@ -121,10 +122,24 @@ class S3BlobStore:
         keeps no upload, a worker fetches what its tools read (`local_path`)."""
         key = f"recordings/{recording_id}/{name}"
         try:
+            if not self._bucket_seen:
+                self._make_bucket()
             self.client.upload_file(str(source), self.bucket, self._name(key), Config=self.transfer)
         finally:
             source.unlink(missing_ok=True)
         return key
+
+    def _make_bucket(self) -> None:
+        """A new deployment's store gets its bucket with its first file (where the key may
+        make buckets; elsewhere the bucket is the operator's to make)."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+                raise
+            with contextlib.suppress(ClientError):  # made meanwhile by another node
+                self.client.create_bucket(Bucket=self.bucket)
+        self._bucket_seen = True
 
     def stat(self, key: str) -> os.stat_result:
         try:
