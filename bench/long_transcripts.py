@@ -20,21 +20,15 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import Server, ffmpeg, speech_assets  # noqa: E402
+from tests.support import Server, ffmpeg, two_talks  # noqa: E402
 
 API = "/api/v1/recordings"
 
 
 def speech_of(minutes: float, folder: Path) -> Path:
-    assets = speech_assets()
-    pair = folder / "pair.wav"
+    pair = folder / "two_talks.wav"
     if not pair.exists():
-        ffmpeg(
-            "-i", str(assets / "two_cities.wav"), "-i", str(assets / "endgame_nagg_nell.wav"),
-            "-filter_complex", "[0]aresample=16000,aformat=channel_layouts=mono[a];"
-            "[1]aresample=16000,aformat=channel_layouts=mono[b];[a][b]concat=n=2:v=0:a=1",
-            str(pair),
-        )  # fmt: skip
+        two_talks(folder)
     path = folder / f"{minutes:g}min.flac"
     ffmpeg("-stream_loop", "-1", "-i", str(pair), "-t", str(minutes * 60), str(path))
     return path

@@ -540,6 +540,14 @@ def human_talk(folder: Path) -> Path:
     return _concat(folder / "human_127s.wav", [*human, human[0]])
 
 
+def two_talks(folder: Path) -> Path:
+    """72.7 s of three human voices: Dickens read by one, then Beckett's two (loop it with
+    `ffmpeg -stream_loop` for longer recordings)."""
+    assets = speech_assets()
+    parts = [assets / "two_cities.wav", assets / "endgame_nagg_nell.wav"]
+    return _concat(folder / "two_talks.wav", parts)
+
+
 def _concat(target: Path, parts: list[Path], last_s: float | None = None) -> Path:
     """The parts one after the other at 16 kHz mono; the last cut to `last_s` seconds."""
     inputs = [arg for part in parts for arg in ("-i", str(part))]

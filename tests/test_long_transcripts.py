@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.support import ffmpeg
+from tests.support import ffmpeg, two_talks
 from tests.test_engine import API, ENGINE, stages, upload, wait_finished, wait_for
 
 WINDOW_S = 60  # the default: twelve windows in twelve minutes
@@ -22,16 +22,10 @@ SETTINGS = {**ENGINE, "audiodas_work_lease_s": "6"}
 
 
 @pytest.fixture(scope="module")
-def twelve_minutes(tmp_path_factory, assets: Path) -> Path:
+def twelve_minutes(tmp_path_factory) -> Path:
     """Dickens read by one voice, then Beckett's two, ten times over: 12 minutes."""
     folder = tmp_path_factory.mktemp("long")
-    pair = folder / "pair.wav"
-    ffmpeg(
-        "-i", str(assets / "two_cities.wav"), "-i", str(assets / "endgame_nagg_nell.wav"),
-        "-filter_complex", "[0]aresample=16000,aformat=channel_layouts=mono[a];"
-        "[1]aresample=16000,aformat=channel_layouts=mono[b];[a][b]concat=n=2:v=0:a=1",
-        str(pair),
-    )  # fmt: skip
+    pair = two_talks(folder)
     path = folder / "twelve_minutes.wav"
     ffmpeg("-stream_loop", "9", "-i", str(pair), "-c", "copy", str(path))
     return path

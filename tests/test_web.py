@@ -955,20 +955,15 @@ def test_the_model_is_downloaded_once_and_the_gate_still_holds(browser, clips, a
 
 
 @pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
-def test_a_long_recordings_text_appears_as_it_is_made(browser, assets, tmp_path, size) -> None:
+def test_a_long_recordings_text_appears_as_it_is_made(browser, tmp_path, size) -> None:
     """3.5 minutes in one-minute windows: the page shows text and how far
     transcription has come, with the time left, while the stage runs; then the whole transcript
     with its speakers. No console error, no sideways scroll."""
-    from tests.support import ffmpeg
+    from tests.support import ffmpeg, two_talks
     from tests.test_engine import upload, wait_finished
 
     four = tmp_path / "four_minutes.wav"  # Dickens, then Beckett's two voices, three times
-    ffmpeg(
-        "-i", str(assets / "two_cities.wav"), "-i", str(assets / "endgame_nagg_nell.wav"),
-        "-filter_complex", "[0]aresample=16000,aformat=channel_layouts=mono[a];"
-        "[1]aresample=16000,aformat=channel_layouts=mono[b];"
-        "[a][b]concat=n=2:v=0:a=1,aloop=loop=2:size=2e6", str(four),
-    )  # fmt: skip
+    ffmpeg("-stream_loop", "2", "-i", str(two_talks(tmp_path)), "-c", "copy", str(four))
     srv = Server(tmp_path / "data", env={"AUDIODAS_EMBEDDED_WORKER": "true"}).start()
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
