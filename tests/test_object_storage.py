@@ -27,16 +27,17 @@ def test_an_api_node_and_a_worker_share_only_the_database_and_the_store(
     try:
         clip = assets / "two_cities.wav"
         rec = upload(api, clip)
-        # The original is in the store, not kept whole on the API node's disk.
+        # The original is in the store (named before it was probed: no extension), not kept
+        # whole on the API node's disk.
         assert seaweedfs.keys(f"{prefix}/recordings/{rec['id']}/") == [
-            f"{prefix}/recordings/{rec['id']}/original.wav"
+            f"{prefix}/recordings/{rec['id']}/original"
         ]
         assert not [p for p in api.data_dir.rglob("*") if p.is_file() and p.stat().st_size > 1000]
         done = wait_finished(api, rec["id"], timeout=240)
         assert done["status"] == "done", done
         assert "best of times" in done["transcript"].lower()
         stored = seaweedfs.keys(f"{prefix}/recordings/{rec['id']}/")
-        assert [k.rsplit("/", 1)[1] for k in stored] == ["archive.m4a", "echo.mp3", "original.wav"]
+        assert [k.rsplit("/", 1)[1] for k in stored] == ["archive.m4a", "echo.mp3", "original"]
 
         for name, variant in done["variants"].items():
             url = f"{api.url}{API}/{rec['id']}/stream?variant={name}"
@@ -46,8 +47,9 @@ def test_an_api_node_and_a_worker_share_only_the_database_and_the_store(
             assert part.status_code == 206, (name, part.text)
             assert part.headers["content-range"] == f"bytes 100-1099/{variant['size_bytes']}"
             assert part.content == whole.content[100:1100]
-        original = httpx.get(f"{api.url}{API}/{rec['id']}/stream?variant=original").content
-        assert original == clip.read_bytes()
+        original = httpx.get(f"{api.url}{API}/{rec['id']}/stream?variant=original")
+        assert original.content == clip.read_bytes()
+        assert 'filename="two_cities-original.wav"' in original.headers["content-disposition"]
 
         gone = httpx.delete(f"{api.url}{API}/{rec['id']}")
         assert gone.status_code == 204, gone.text

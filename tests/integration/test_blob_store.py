@@ -3,9 +3,11 @@ SeaweedFS): what the engine and the API rely on whichever store is plugged in.""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,58 @@ def test_a_put_blob_reads_back_whole_by_range_and_by_path(store, tmp_path) -> No
     assert store.open_range(key, len(data) - 10, 500) == data[-10:]  # short at the end
     assert store.local_path(key).read_bytes() == data
     assert not temp_files(tmp_path / "data")
+
+
+def test_a_kept_upload_reads_back_and_leaves_no_local_copy(store, tmp_path) -> None:
+    """What the API does with an upload: received in 1 MiB pieces, closed, probed, kept."""
+    data = os.urandom((20 << 20) + 12345)  # several 8 MiB parts and a short last one
+    blob = store.stage(max_bytes=64 << 20, to_keep=True)
+    for at in range(0, len(data), 1 << 20):
+        blob.write(data[at : at + (1 << 20)])
+    blob.close()
+    assert blob.path.read_bytes() == data  # what the probe reads
+    assert blob.sha256 == hashlib.sha256(data).hexdigest()
+    key = store.keep(blob, "original.wav")
+    assert key.startswith(f"recordings/{blob.id}/")
+    assert store.stat(key).st_size == len(data)
+    assert store.open_range(key, (8 << 20) - 5, 10) == data[(8 << 20) - 5 : (8 << 20) + 5]
+    assert store.local_path(key).read_bytes() == data
+    assert not temp_files(tmp_path / "data")
+
+
+def test_object_storage_receives_an_upload_while_it_arrives(seaweedfs, tmp_path) -> None:
+    """The parts of an upload to keep are in the store before its last byte arrives; an
+    upload refused after all (the probe, the size limit) leaves no object and no part."""
+    from audiodas.adapters.object_storage import S3BlobStore
+
+    store = S3BlobStore(
+        f"s3://{seaweedfs.BUCKET}/{tmp_path.name}", tmp_path / "data", scratch_mb=256,
+        endpoint_url=seaweedfs.endpoint,
+    )  # fmt: skip
+    client = seaweedfs.client()
+
+    def parts_stored() -> int:
+        uploads = client.list_multipart_uploads(Bucket=seaweedfs.BUCKET, Prefix=tmp_path.name)
+        return sum(
+            len(client.list_parts(Bucket=seaweedfs.BUCKET, Key=u["Key"], UploadId=u["UploadId"])
+                .get("Parts", []))
+            for u in uploads.get("Uploads", [])
+        )  # fmt: skip
+
+    try:
+        blob = store.stage(max_bytes=64 << 20, to_keep=True)
+        for _ in range(33):  # 33 MiB: four 8 MiB parts full, one being filled
+            blob.write(os.urandom(1 << 20))
+        deadline = time.monotonic() + 10
+        while parts_stored() < 3 and time.monotonic() < deadline:  # two may still be in flight
+            time.sleep(0.05)
+        assert parts_stored() >= 3
+        assert seaweedfs.keys(f"{tmp_path.name}/") == []  # no object until it is kept
+        blob.discard()  # refused after all
+        assert parts_stored() == 0 and seaweedfs.keys(f"{tmp_path.name}/") == []
+        assert not temp_files(tmp_path / "data")
+    finally:
+        store.close()
 
 
 def test_put_replaces_atomically_and_delete_removes_every_blob(store) -> None:

@@ -1,8 +1,9 @@
-"""Failures of the machine rather than of the request: a full disk, a database out of reach,
-translated once, at the adapters' edge (`at_the_edge`), into the application's own
-`StorageFull` and `DatabaseUnavailable` (domain/errors.py), as httpx's transports map their
-network errors. Recognised here from an OSError of a write or the database driver's error as
-SQLAlchemy wraps it; the API answers them 507 and 503, the engine waits them out instead of
+"""Failures of the machine rather than of the request: a full disk, a database or an object
+store out of reach, translated once, at the adapters' edge (`at_the_edge`), into the
+application's own `StorageFull`, `DatabaseUnavailable` and `StoreUnavailable`
+(domain/errors.py), as httpx's transports map their network errors. Recognised here from an
+OSError of a write, the database driver's error as SQLAlchemy wraps it, or botocore's
+connection errors; the API answers them 507 and 503, the engine waits them out instead of
 failing stages.
 """
 
@@ -13,10 +14,17 @@ import functools
 import inspect
 import logging
 import sqlite3
+import sys
 
 from sqlalchemy import exc as sa
 
-from audiodas.domain import DatabaseUnavailable, StorageFull, Unavailable, unavailable_in
+from audiodas.domain import (
+    DatabaseUnavailable,
+    StorageFull,
+    StoreUnavailable,
+    Unavailable,
+    unavailable_in,
+)
 from audiodas.domain.errors import causes
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
@@ -54,8 +62,28 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def store_unavailable(exc: BaseException) -> bool:
+    """The object store could not be reached (not: it refused the request). botocore is
+    imported only where s3:// storage is configured, so it is looked for, not imported."""
+    botocore = sys.modules.get("botocore.exceptions")
+    if botocore is None:
+        return False
+    outages = (
+        botocore.EndpointConnectionError,
+        botocore.ConnectionClosedError,
+        botocore.ConnectTimeoutError,
+        botocore.ReadTimeoutError,
+    )
+    return any(isinstance(cause, outages) for cause in causes(exc))
+
+
 def machine_failure(exc: BaseException) -> bool:
-    return unavailable_in(exc) is not None or storage_full(exc) or database_unavailable(exc)
+    return (
+        unavailable_in(exc) is not None
+        or storage_full(exc)
+        or database_unavailable(exc)
+        or store_unavailable(exc)
+    )
 
 
 def translated(exc: BaseException) -> Unavailable | None:
@@ -66,12 +94,15 @@ def translated(exc: BaseException) -> Unavailable | None:
         return StorageFull(describe(exc))
     if database_unavailable(exc):
         return DatabaseUnavailable(describe(exc))
+    if store_unavailable(exc):
+        return StoreUnavailable(f"the object store is unreachable: {describe(exc)}")
     return None
 
 
 def at_the_edge(cls: type) -> type:
-    """Every public method of an adapter class raises `StorageFull` or `DatabaseUnavailable`
-    (with the driver's error as its cause) where its driver raised a failure of the machine;
+    """Every public method of an adapter class raises `StorageFull`, `DatabaseUnavailable` or
+    `StoreUnavailable` (with the driver's error as its cause) where its driver raised a
+    failure of the machine;
     any other error passes unchanged."""
     for name, method in list(vars(cls).items()):
         if name.startswith("_") or not inspect.isfunction(method):

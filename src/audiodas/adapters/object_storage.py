@@ -12,58 +12,34 @@ Keys are the folder store's ("recordings/<id>/<name>", under the prefix), so the
 the same whichever store holds the files. Tools (FFmpeg, the models, the API's zero-copy Range
 reads) work on local files: `local_path` keeps a copy in a bounded scratch cache
 (`AUDIODAS_SCRATCH_MB`, least recently used first out); uploads and tools' outputs are written
-in the local temp folder (`stage`, `scratch`), then `put` in whole.
+in the local temp folder (`scratch`), then `put` in whole. An upload to keep is sent on its
+way as it arrives (`StreamedUpload`: a multipart upload, 8 MiB parts) while the local copy the
+probe reads is written; keeping it then sends its last part, and the local copy goes.
+
+Failures to reach the store are translated at the edge (adapters/failures.py): the API
+answers 503 with Retry-After and the engine waits, as for the database.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import os
 import shutil
 import stat as stat_module
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import ClientError
 
+from audiodas.adapters.failures import at_the_edge
 from audiodas.adapters.storage import LocalBlobStore, StagedFile
-from audiodas.domain import StoreUnavailable
 
 _PART = 8 << 20  # multipart above this, in parts of this
-
-
-def _store_errors(cls: type) -> type:
-    """Every public method raises StoreUnavailable where the store could not be reached (the
-    API answers 503 with Retry-After; the engine waits, as for the database)."""
-    outages = (
-        EndpointConnectionError,
-        ConnectionClosedError,
-        ConnectTimeoutError,
-        ReadTimeoutError,
-    )
-
-    def translating(method):  # type: ignore[no-untyped-def]
-        @functools.wraps(method)
-        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
-            try:
-                return method(*args, **kwargs)
-            except outages as exc:
-                raise StoreUnavailable(f"the object store is unreachable: {exc}") from exc
-
-        return call
-
-    for name, method in list(vars(cls).items()):
-        if not name.startswith("_") and inspect.isfunction(method):
-            setattr(cls, name, translating(method))
-    return cls
+_PARTS_IN_FLIGHT = 2  # per upload: bounds its memory (3 parts) and keeps the link busy
+ORIGINAL = "original"  # an upload's object: named before the probe, so without an extension
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -75,6 +51,7 @@ def parse_url(url: str) -> tuple[str, str]:
     return parts.netloc, f"{prefix}/" if prefix else ""
 
 
+@at_the_edge
 class S3BlobStore:
     def __init__(
         self,
@@ -107,27 +84,41 @@ class S3BlobStore:
         self.cache.mkdir(parents=True, exist_ok=True)
         self.scratch_bytes = scratch_mb << 20
         self._bucket_seen = False
+        self.senders = ThreadPoolExecutor(4, thread_name_prefix="s3-parts")
 
     def _name(self, key: str) -> str:
         return self.prefix + key
 
-    def stage(self, max_bytes: int) -> StagedFile:
-        return self.local.stage(max_bytes)
+    def stage(self, max_bytes: int, *, to_keep: bool = False) -> StagedFile:
+        staged = self.local.stage(max_bytes)
+        if not to_keep:
+            return staged
+        return StreamedUpload(self, staged.path, max_bytes)
+
+    def keep(self, staged: StagedFile, name: str) -> str:
+        """An upload's object is `recordings/<id>/original` whatever its format: it was named
+        (and sent) before the probe told the format."""
+        if isinstance(staged, StreamedUpload):
+            return staged.finish()
+        return self.put(staged.path, staged.id, ORIGINAL)
 
     def scratch(self, suffix: str) -> Path:
         return self.local.scratch(suffix)
 
     def put(self, source: Path, recording_id: str, name: str) -> str:
-        """Uploaded whole (in parts above 8 MiB), then the local file is removed: an API node
-        keeps no upload, a worker fetches what its tools read (`local_path`)."""
+        """Uploaded whole (in parts above 8 MiB), then the local file is removed: a worker
+        fetches what its tools read (`local_path`)."""
         key = f"recordings/{recording_id}/{name}"
         try:
-            if not self._bucket_seen:
-                self._make_bucket()
+            self.ensure_bucket()
             self.client.upload_file(str(source), self.bucket, self._name(key), Config=self.transfer)
         finally:
             source.unlink(missing_ok=True)
         return key
+
+    def ensure_bucket(self) -> None:
+        if not self._bucket_seen:
+            self._make_bucket()
 
     def _make_bucket(self) -> None:
         """A new deployment's store gets its bucket with its first file (where the key may
@@ -187,9 +178,25 @@ class S3BlobStore:
         shutil.rmtree(self.cache / "recordings" / recording_id, ignore_errors=True)
 
     def clean_tmp(self) -> int:
-        return self.local.clean_tmp()
+        """The local temp folders of processes that are gone, and the multipart uploads that
+        no process finished within a day (a killed API node's); how many files went."""
+        removed = self.local.clean_tmp()
+        day_ago = datetime.now(UTC) - timedelta(days=1)
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=self._name("recordings/")
+        )
+        with contextlib.suppress(ClientError):  # no bucket yet: nothing to abort
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] < day_ago:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        removed += 1
+        return removed
 
     def close(self) -> None:
+        self.senders.shutdown(wait=True)
         self.local.close()
 
     # The scratch cache ------------------------------------------------------------------------
@@ -225,4 +232,94 @@ def _missing(exc: ClientError, key: str) -> Exception:
     return FileNotFoundError(key) if code in ("404", "NoSuchKey", "NotFound") else exc
 
 
-S3BlobStore = _store_errors(S3BlobStore)
+@at_the_edge
+class StreamedUpload(StagedFile):
+    """An upload meant to become a recording, sent to the store while it is received: each
+    8 MiB becomes a part of a multipart upload (at most two in flight, from the store's
+    sender threads, so receiving does not wait for the store), while the local copy the probe
+    reads is written and hashed as for any upload. `finish` sends the last part and completes
+    the object, then removes the local copy; `discard` aborts the multipart upload. An upload
+    under 8 MiB is sent whole by `finish`. What a killed process leaves (parts of an
+    unfinished multipart upload) `clean_tmp` aborts a day later."""
+
+    def __init__(self, store: S3BlobStore, path: Path, max_bytes: int) -> None:
+        super().__init__(path, max_bytes)
+        self.store = store
+        self.key = f"recordings/{self.id}/{ORIGINAL}"
+        self._part = bytearray()
+        self._upload_id: str | None = None
+        self._sending: deque[Future[dict]] = deque()
+        self._sent: list[dict] = []
+
+    def write(self, chunk: bytes) -> None:
+        super().write(chunk)
+        self._part += chunk
+        if len(self._part) >= _PART:
+            self._send_part()
+
+    def finish(self) -> str:
+        """The whole upload in the store under `self.key`; the local copy removed."""
+        store, name = self.store, self.store._name(self.key)
+        try:
+            if self._upload_id is None:
+                store.ensure_bucket()
+                with self.path.open("rb") as body:
+                    store.client.put_object(Bucket=store.bucket, Key=name, Body=body)
+            else:
+                if self._part:
+                    self._send_part()
+                while self._sending:
+                    self._sent.append(self._sending.popleft().result())
+                store.client.complete_multipart_upload(
+                    Bucket=store.bucket,
+                    Key=name,
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._sent},
+                )
+                self._upload_id = None
+        except BaseException:
+            self.discard()
+            raise
+        self.path.unlink(missing_ok=True)
+        return self.key
+
+    def discard(self) -> None:
+        super().discard()
+        while self._sending:  # the parts on their way end before the upload is aborted
+            sending = self._sending.popleft()
+            if not sending.cancel():
+                with contextlib.suppress(Exception):
+                    sending.result()
+        if self._upload_id is not None:
+            with contextlib.suppress(Exception):  # unreachable: clean_tmp aborts it later
+                self.store.client.abort_multipart_upload(
+                    Bucket=self.store.bucket,
+                    Key=self.store._name(self.key),
+                    UploadId=self._upload_id,
+                )
+            self._upload_id = None
+
+    def _send_part(self) -> None:
+        store = self.store
+        if self._upload_id is None:
+            store.ensure_bucket()
+            created = store.client.create_multipart_upload(
+                Bucket=store.bucket, Key=store._name(self.key)
+            )
+            self._upload_id = created["UploadId"]
+        while len(self._sending) >= _PARTS_IN_FLIGHT:
+            self._sent.append(self._sending.popleft().result())  # its error, if any, is ours
+        number = len(self._sent) + len(self._sending) + 1
+        body, self._part = bytes(self._part), bytearray()
+        self._sending.append(store.senders.submit(self._upload_part, number, body))
+
+    def _upload_part(self, number: int, body: bytes) -> dict:
+        store = self.store
+        answer = store.client.upload_part(
+            Bucket=store.bucket,
+            Key=store._name(self.key),
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=body,
+        )
+        return {"PartNumber": number, "ETag": answer["ETag"]}

@@ -27,6 +27,7 @@ class StagedFile:  # a StagedBlob
     """A file being received: counts and hashes while it writes, refuses past `max_bytes`."""
 
     def __init__(self, path: Path, max_bytes: int) -> None:
+        self.id = uuid.uuid4().hex
         self.path = path
         self.max_bytes = max_bytes
         self.size = 0
@@ -74,10 +75,13 @@ class LocalBlobStore:
         self._lock = _try_lock(self.tmp / _LOCK)
         assert self._lock is not None, "a fresh folder is never locked"
 
-    def stage(self, max_bytes: int) -> StagedFile:
+    def stage(self, max_bytes: int, *, to_keep: bool = False) -> StagedFile:
         fd, name = tempfile.mkstemp(dir=self.tmp, prefix="upload-")
         os.close(fd)
         return StagedFile(Path(name), max_bytes)
+
+    def keep(self, staged: StagedFile, name: str) -> str:  # type: ignore[override]
+        return self.put(staged.path, staged.id, name)
 
     def scratch(self, suffix: str) -> Path:
         """A fresh path in this process's temp folder, for a file made elsewhere (FFmpeg)."""

@@ -78,7 +78,7 @@ async def upload(request: Request) -> JSONBody:
     views = dependencies.views(request)
     metrics = request.app.state.metrics
     try:
-        form = await receive_form(request, service.store, service.settings)
+        form = await receive_form(request, service.store, service.settings, to_keep=True)
 
         def ingest() -> Recording:
             return service.ingest(

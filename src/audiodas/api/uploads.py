@@ -68,9 +68,11 @@ class ReceivedForm:
         return values[-1] if values else default
 
 
-async def receive_form(request: Request, store: BlobStore, settings: Settings) -> ReceivedForm:
+async def receive_form(
+    request: Request, store: BlobStore, settings: Settings, *, to_keep: bool = False
+) -> ReceivedForm:
     """Parse the body; the caller owns (and must discard or keep) `form.file`, whose last
-    bytes `form.written()` writes."""
+    bytes `form.written()` writes. `to_keep`: the file is meant to become a recording."""
     max_bytes = settings.max_upload_bytes
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
@@ -86,7 +88,7 @@ async def receive_form(request: Request, store: BlobStore, settings: Settings) -
             Rejected.TOO_LARGE, f"file is larger than the limit of {max_bytes / 1048576:g} MiB"
         )
 
-    receiver = _Receiver(store, max_bytes)
+    receiver = _Receiver(store, max_bytes, to_keep)
     parser = MultipartParser(boundary, receiver.callbacks())
     try:
         async for chunk in _body(request, settings.body_timeout_s):
@@ -130,9 +132,10 @@ def _malformed(why: str) -> Rejected:
 class _Receiver:
     """Collects the parser's callbacks; file bytes wait in `pending` until flushed to disk."""
 
-    def __init__(self, store: BlobStore, max_bytes: int) -> None:
+    def __init__(self, store: BlobStore, max_bytes: int, to_keep: bool) -> None:
         self.store = store
         self.max_bytes = max_bytes
+        self.to_keep = to_keep
         self.fields: dict[str, list[str]] = {}
         self.file: StagedBlob | None = None
         self.filename = ""
@@ -194,7 +197,7 @@ class _Receiver:
         if name == FILE_FIELD and filename is not None:
             if self.file is not None:
                 raise _malformed(f"more than one '{FILE_FIELD}' part: send one file per upload")
-            self.file = self.store.stage(self.max_bytes)
+            self.file = self.store.stage(self.max_bytes, to_keep=self.to_keep)
             self.filename = filename.decode("utf-8", "replace")
             self._target = FILE_FIELD
         elif filename is None and name and name != FILE_FIELD:

@@ -68,7 +68,7 @@ async def process_files(settings: Settings, files: list[Path], domain: str | Non
 
 
 def ingest_file(runtime, path: Path, domain: str | None) -> Recording:  # type: ignore[no-untyped-def]
-    staged = runtime.store.stage(runtime.settings.max_upload_bytes)
+    staged = runtime.store.stage(runtime.settings.max_upload_bytes, to_keep=True)
     try:
         with path.open("rb") as source:
             while chunk := source.read(1 << 20):

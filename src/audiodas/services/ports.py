@@ -47,7 +47,8 @@ class SystemClock:
 class StagedBlob(Protocol):
     """A file being received: counted and hashed as it is written, refused past its limit."""
 
-    path: Path
+    id: str  # of the recording it becomes, if it is kept
+    path: Path  # the local file written, which tools (the probe) can read once closed
     size: int
 
     @property
@@ -66,8 +67,14 @@ class BlobStore(Protocol):
     """The recordings' files, by key. A blob appears whole or not at all; the keys are the
     store's to make (`put` returns one) and are what the database keeps."""
 
-    def stage(self, max_bytes: int) -> StagedBlob:
-        """A local file to receive an upload into, private to this process until `put`."""
+    def stage(self, max_bytes: int, *, to_keep: bool = False) -> StagedBlob:
+        """A local file to receive an upload into, private to this process until `keep`.
+        `to_keep`: meant to become a recording, so a remote store may send it on its way as
+        it arrives (keeping it then costs its last part, not the whole file)."""
+        ...
+
+    def keep(self, staged: StagedBlob, name: str) -> str:
+        """A received upload in as the `name` of its recording (`staged.id`); its key."""
         ...
 
     def scratch(self, suffix: str) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -102,16 +101,14 @@ class RecordingService:
 
         Blocking (fsync, probe, SQL): call it from a worker thread in async code.
         """
-        recording_id = uuid.uuid4().hex
+        recording_id = staged.id
         placed = False
         try:
             domain = self._check_domain(domain)
             callback_url = self._check_callback(callback_url)
             speaker_count = check_count(speakers)
             info = self.check_audio(staged)
-            key = self.store.put(
-                staged.path, recording_id, f"{VariantName.ORIGINAL}.{info.extension}"
-            )
+            key = self.store.keep(staged, f"{VariantName.ORIGINAL}.{info.extension}")
             placed = True
             recording = Recording.new(
                 id=recording_id,
@@ -257,10 +254,16 @@ class RecordingService:
                 f"(recording status: {found.status})",
             )
         path = self.store.local_path(found.variant.path)
-        stem = os.path.splitext(found.filename)[0] or recording_id
+        stem, extension = os.path.splitext(found.filename)
+        # An object store's original has no extension (named before the audio was probed):
+        # the upload's name, cleaned to the probed format, has it.
+        suffix = path.suffix or extension
         try:
             return VariantFile(
-                path, found.variant.content_type, f"{stem}-{name}{path.suffix}", os.stat(path)
+                path,
+                found.variant.content_type,
+                f"{stem or recording_id}-{name}{suffix}",
+                os.stat(path),
             )
         except FileNotFoundError as exc:
             raise Rejected(
