@@ -8,6 +8,7 @@ import uuid
 
 import httpx
 
+from tests.support import Server, assert_error
 from tests.test_engine import API, upload, wait_finished
 from tests.test_many_workers import Worker
 
@@ -58,3 +59,44 @@ def test_an_api_node_and_a_worker_share_only_the_database_and_the_store(
     finally:
         worker.stop()
     assert "recording" in worker.log_text()
+
+
+def test_players_can_be_sent_to_the_store_after_the_api_checked_their_link(
+    seaweedfs, audio_files, tmp_path
+) -> None:
+    """AUDIODAS_S3_STREAM=redirect: a signed link (or key) is checked by the API, which answers
+    307 to a presigned URL of the store; the store then answers the player's Range requests
+    with the bytes and the type and file name the API would have sent. A bad link is refused
+    by the API, as before: no presigned URL leaves it."""
+    server = Server(
+        tmp_path / "data",
+        env={
+            **seaweedfs.env(f"redirect-{uuid.uuid4().hex[:8]}"),
+            "AUDIODAS_S3_STREAM": "redirect",
+            "AUDIODAS_AUTH": "required",
+        },
+    ).start()
+    try:
+        key = server.create_key("upload", "uploader")
+        source = audio_files["short_mp3"]
+        with source.open("rb") as f:
+            added = httpx.post(
+                f"{server.url}{API}", files={"file": f}, headers={"Authorization": f"Bearer {key}"}
+            )
+        assert added.status_code == 202, added.text
+        link = f"{server.url}{added.json()['variants']['original']['signed_url']}"
+
+        sent = httpx.get(link, headers={"Range": "bytes=0-9"})
+        assert sent.status_code == 307 and sent.headers["location"].startswith(seaweedfs.endpoint)
+        part = httpx.get(link, headers={"Range": "bytes=0-9"}, follow_redirects=True)
+        assert part.status_code == 206 and part.content == source.read_bytes()[:10]
+        assert part.headers["content-range"] == f"bytes 0-9/{source.stat().st_size}"
+        assert part.headers["content-type"] == "audio/mpeg"
+        assert (
+            part.headers["content-disposition"] == f'inline; filename="{source.stem}-original.mp3"'
+        )
+
+        assert_error(httpx.get(link.replace("sig=", "sig=0")), 403, "link_invalid")
+        assert_error(httpx.get(link.split("?")[0]), 401, "unauthenticated")
+    finally:
+        server.stop()

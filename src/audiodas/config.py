@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION of the environment.
     storage_url: str | None = None
     s3_endpoint_url: str | None = None
+    # How players and downloads read from object storage: "proxy", through the API (its
+    # scratch cache; the default: measured faster for seeking, docs/performance.md), or
+    # "redirect", a 307 to a presigned URL at s3_public_url (default s3_endpoint_url), which
+    # browsers must reach, after the API's key and signed-link checks.
+    s3_stream: Literal["proxy", "redirect"] = "proxy"
+    s3_public_url: str | None = None
     # With object storage: local copies the tools read (FFmpeg, the models, Range reads), least
     # recently used out first; at least the largest upload.
     scratch_mb: int = Field(default=2048, ge=256)

@@ -90,6 +90,9 @@ def open_store(settings: Settings) -> LocalBlobStore | S3BlobStore:
             scratch_mb=settings.scratch_mb,
             endpoint_url=settings.s3_endpoint_url,
             region=os.environ.get("AWS_REGION"),
+            redirect_to=(settings.s3_public_url or settings.s3_endpoint_url)
+            if settings.s3_stream == "redirect"
+            else None,
         )
     if url and not url.startswith("file://"):
         raise ValueError(f"AUDIODAS_STORAGE_URL must be file://PATH or s3://bucket/prefix: {url!r}")

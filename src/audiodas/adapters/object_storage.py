@@ -39,6 +39,7 @@ from audiodas.adapters.storage import LocalBlobStore, StagedFile
 
 _PART = 8 << 20  # multipart above this, in parts of this
 _PARTS_IN_FLIGHT = 2  # per upload: bounds its memory (3 parts) and keeps the link busy
+_PRESIGNED_S = 3600
 ORIGINAL = "original"  # an upload's object: named before the probe, so without an extension
 
 
@@ -61,7 +62,10 @@ class S3BlobStore:
         scratch_mb: int,
         endpoint_url: str | None = None,
         region: str | None = None,
+        redirect_to: str | None = None,
     ) -> None:
+        """`redirect_to`: send players to presigned URLs at this endpoint (one they reach;
+        AWS's own when empty) rather than through the API."""
         import boto3
         from boto3.s3.transfer import TransferConfig
         from botocore.config import Config
@@ -77,6 +81,14 @@ class S3BlobStore:
                 read_timeout=60,
                 s3={"addressing_style": "path"},  # what self-hosted stores serve
             ),
+        )
+        self.redirects = redirect_to is not None
+        # Presigning is local (no request); the URL names the endpoint browsers reach.
+        self.signer = boto3.client(
+            "s3",
+            endpoint_url=redirect_to or endpoint_url,
+            region_name=region or "us-east-1",
+            config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
         )
         self.transfer = TransferConfig(multipart_threshold=_PART, multipart_chunksize=_PART)
         self.local = LocalBlobStore(scratch)  # this process's temp folder, as for a folder store
@@ -176,6 +188,20 @@ class S3BlobStore:
             if keys:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
         shutil.rmtree(self.cache / "recordings" / recording_id, ignore_errors=True)
+
+    def presigned(self, key: str, *, content_type: str, disposition: str) -> str:
+        """Valid for an hour: a player seeking later in a long recording asks the API again
+        (its URL is the API's), and is sent a fresh one."""
+        return self.signer.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._name(key),
+                "ResponseContentType": content_type,
+                "ResponseContentDisposition": disposition,
+            },
+            ExpiresIn=_PRESIGNED_S,
+        )
 
     def clean_tmp(self) -> int:
         """The local temp folders of processes that are gone, and the multipart uploads that

@@ -65,6 +65,8 @@ _LOCK = ".lock"
 
 @at_the_edge
 class LocalBlobStore:
+    redirects = False  # the API serves the files (zero-copy Range reads)
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp_root = root / "tmp"
@@ -112,6 +114,9 @@ class LocalBlobStore:
 
     def delete_recording(self, recording_id: str) -> None:
         shutil.rmtree(self.recordings / recording_id, ignore_errors=True)
+
+    def presigned(self, key: str, *, content_type: str, disposition: str) -> str:
+        raise NotImplementedError("a folder has no URLs of its own: the API serves it")
 
     def clean_tmp(self) -> int:
         """Remove the temp folders of processes that are gone (what their interrupted writes

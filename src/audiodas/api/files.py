@@ -248,6 +248,13 @@ def _headers(
     return tuple(response.raw_headers)  # immutable: answers copy it
 
 
+def content_disposition(filename: str) -> str:
+    """The Content-Disposition the API sends for a file of this name (for a store that serves
+    the file itself, to send the same)."""
+    headers = dict(_headers("application/octet-stream", filename, 0.0, 0))
+    return headers[b"content-disposition"].decode("latin-1")
+
+
 def _not_satisfiable(size: int) -> Response:
     return error_response(
         416,

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from audiodas.api import dependencies
 from audiodas.api.access import Authorized
 from audiodas.api.body_limits import json_body
-from audiodas.api.files import RangeFileResponse
+from audiodas.api.files import RangeFileResponse, content_disposition
 from audiodas.api.schemas import (
     ERRORS,
     DeliveryList,
@@ -173,6 +173,7 @@ async def retitle(recording_id: str, request: Request) -> JSONBody:
     responses={
         200: {"content": {"audio/*": {}}, "description": "The whole file"},
         206: {"content": {"audio/*": {}}, "description": "The requested byte range(s)"},
+        307: {"description": "With AUDIODAS_S3_STREAM=redirect: a presigned URL of the store"},
         **{k: v for k, v in ERRORS.items() if k in (400, 404, 409, 416)},
     },
     summary="Stream a variant; answers Range requests with 206 Partial Content",
@@ -181,13 +182,29 @@ async def stream(
     request: Request, recording_id: str, variant: VariantName = VariantName.ORIGINAL
 ) -> RangeFileResponse:
     service = dependencies.service(request)
-    found = service.variant_file(recording_id, variant)
+    if service.store.redirects:
+        return await _redirected(service, recording_id, variant)
+    found = service.remembered_variant_file(recording_id, variant) or await to_thread.run_sync(
+        service.variant_file, recording_id, variant
+    )
     return RangeFileResponse(
         found.path,
         media_type=found.content_type,
         filename=found.download_name,
         stat_result=found.stat,
     )
+
+
+async def _redirected(service, recording_id: str, variant: VariantName) -> Response:  # type: ignore[no-untyped-def]
+    """307 to a presigned URL of the store, once the key or signed link was checked (the
+    player's next request comes here again, so a revoked key stops it there)."""
+    blob = await to_thread.run_sync(service.variant_blob, recording_id, variant)
+    url = service.store.presigned(
+        blob.key,
+        content_type=blob.content_type,
+        disposition=content_disposition(blob.download_name),
+    )
+    return Response(status_code=307, headers={"Location": url, "Cache-Control": "no-store"})
 
 
 @router.post(

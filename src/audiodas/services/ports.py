@@ -101,6 +101,13 @@ class BlobStore(Protocol):
         """Every blob of the recording; nothing if it has none."""
         ...
 
+    # A store that serves its files itself (`redirects`): players are sent there.
+    redirects: bool
+
+    def presigned(self, key: str, *, content_type: str, disposition: str) -> str:
+        """A URL that reads the blob for a while, answered with these headers."""
+        ...
+
     def close(self) -> None:
         """Let go of what this process holds (its temp folder)."""
         ...

@@ -23,6 +23,7 @@ from audiodas.domain import (
     StageName,
     StageStatus,
     StorageFull,
+    StoredVariant,
     VariantName,
     VersionPage,
     quoted,
@@ -59,6 +60,13 @@ class VariantFile:
 
     def restat(self) -> VariantFile:
         return replace(self, stat=os.stat(self.path))
+
+
+@dataclass(frozen=True)
+class VariantBlob:
+    key: str
+    content_type: str
+    download_name: str
 
 
 class RecordingService:
@@ -228,24 +236,44 @@ class RecordingService:
             parse_query(query), limit=max(1, min(limit, MAX_PAGE)), cursor=cursor, status=status
         )  # fmt: skip
 
-    def variant_file(self, recording_id: str, name: VariantName) -> VariantFile:
-        """A produced variant's file, for streaming. Variants never change once produced (fixed
-        names, bit-exact stages), so lookups are remembered; a file that has gone since (the
-        recording was deleted) is looked up again."""
+    def remembered_variant_file(self, recording_id: str, name: VariantName) -> VariantFile | None:
+        """The variant's file if it was looked up before and is still there (a stat, no query:
+        cheap enough for the event loop). Variants never change once produced (fixed names,
+        bit-exact stages), so lookups are remembered."""
         key = (recording_id, name)
         found = self._variant_files.get(key)
-        if found is not None:
-            try:
-                return found.restat()
-            except FileNotFoundError:
-                del self._variant_files[key]
+        if found is None:
+            return None
+        try:
+            return found.restat()
+        except FileNotFoundError:  # the recording was deleted, or a scratch copy evicted
+            del self._variant_files[key]
+            return None
+
+    def variant_file(self, recording_id: str, name: VariantName) -> VariantFile:
+        """A produced variant's file, for streaming (from an object store: fetched into the
+        scratch cache). Blocking."""
+        remembered = self.remembered_variant_file(recording_id, name)
+        if remembered is not None:
+            return remembered
         found = self._find_variant_file(recording_id, name)
         if len(self._variant_files) >= _REMEMBERED_VARIANTS:
             self._variant_files.pop(next(iter(self._variant_files)))  # the oldest
-        self._variant_files[key] = found
+        self._variant_files[(recording_id, name)] = found
         return found
 
-    def _find_variant_file(self, recording_id: str, name: VariantName) -> VariantFile:
+    def variant_blob(self, recording_id: str, name: VariantName) -> VariantBlob:
+        """A produced variant as the store keeps it, for a store that serves its files itself
+        (`store.redirects`). Blocking (a query)."""
+        found = self._produced_variant(recording_id, name)
+        assert found.variant is not None
+        return VariantBlob(
+            found.variant.path,
+            found.variant.content_type,
+            _download_name(recording_id, found, name, os.path.splitext(found.variant.path)[1]),
+        )
+
+    def _produced_variant(self, recording_id: str, name: VariantName) -> StoredVariant:
         found = _existing(recording_id, lambda: self.repository.find_variant(recording_id, name))
         if found.variant is None:
             raise Rejected(
@@ -253,16 +281,17 @@ class RecordingService:
                 f"the '{name}' variant of this recording is not produced yet "
                 f"(recording status: {found.status})",
             )
+        return found
+
+    def _find_variant_file(self, recording_id: str, name: VariantName) -> VariantFile:
+        found = self._produced_variant(recording_id, name)
+        assert found.variant is not None
         path = self.store.local_path(found.variant.path)
-        stem, extension = os.path.splitext(found.filename)
-        # An object store's original has no extension (named before the audio was probed):
-        # the upload's name, cleaned to the probed format, has it.
-        suffix = path.suffix or extension
         try:
             return VariantFile(
                 path,
                 found.variant.content_type,
-                f"{stem or recording_id}-{name}{suffix}",
+                _download_name(recording_id, found, name, path.suffix),
                 os.stat(path),
             )
         except FileNotFoundError as exc:
@@ -376,6 +405,13 @@ class RecordingService:
             self.store.delete_recording(recording_id)
             self.repository.delete(recording_id)
         self.store.delete_recording(recording_id)
+
+
+def _download_name(recording_id: str, found: StoredVariant, name: VariantName, suffix: str) -> str:
+    """`<upload's name>-<variant><suffix>`; an object store's original has no extension (it was
+    named before the audio was probed): the upload's name, cleaned to the probed format, has."""
+    stem, extension = os.path.splitext(found.filename)
+    return f"{stem or recording_id}-{name}{suffix or extension}"
 
 
 def _existing(recording_id: str, lookup: Callable[[], T | None]) -> T:
