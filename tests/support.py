@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -647,3 +648,127 @@ class SeaweedFS:
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# --- Live transcription (api/live.py) --------------------------------------------------------
+
+LIVE_RATE = 16_000
+
+
+def pcm16k(source: Path) -> bytes:
+    """Any audio file as raw 16 kHz mono 16-bit little-endian PCM: what a live client sends."""
+    return subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(source),
+         "-ac", "1", "-ar", str(LIVE_RATE), "-f", "s16le", "-"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+
+
+def sentence_ends(pcm: bytes, pause_s: float = 0.3) -> list[float]:
+    """Where the speech in `pcm` pauses for at least `pause_s` (espeak-ng pauses about 0.36 s
+    after a sentence, 0.15 s at a comma): the ends of its sentences, in seconds."""
+    import numpy as np
+
+    frames = np.frombuffer(pcm, "<i2").astype(np.float32)
+    frames = frames[: len(frames) // 320 * 320].reshape(-1, 320)
+    loud = np.sqrt((frames**2).mean(axis=1)) > 200
+    ends, quiet, spoken = [], 0, False
+    for i, is_loud in enumerate(loud):
+        if is_loud:
+            if spoken and quiet * 0.02 >= pause_s:
+                ends.append((i - quiet) * 0.02)
+            quiet, spoken = 0, True
+        else:
+            quiet += 1
+    if spoken:
+        ends.append((len(loud) - quiet) * 0.02)
+    return ends
+
+
+@dataclass
+class LiveRun:
+    """What a live session's client saw: each message with the time it arrived (seconds from
+    the first audio sent), and how the server closed."""
+
+    messages: list[tuple[float, dict]] = field(default_factory=list)
+    close_code: int | None = None
+    close_reason: str = ""
+
+    def of(self, kind: str) -> list[dict]:
+        return [m for _, m in self.messages if m.get("type") == kind]
+
+    @property
+    def text(self) -> str:
+        return " ".join(m["text"] for m in self.of("final"))
+
+    @property
+    def recording_id(self) -> str | None:
+        found = self.of("recording")
+        return found[0]["id"] if found else None
+
+
+def stream_live(
+    url: str,
+    pcm: bytes,
+    *,
+    start: dict | None = None,
+    pace: float = 1.0,
+    chunk_s: float = 0.1,
+    headers: dict[str, str] | None = None,
+    stop: bool = True,
+    read: bool = True,
+    timeout: float = 120,
+) -> LiveRun:
+    """Stream `pcm` to the live WebSocket at `url` (ws://...), `pace` times real time (0: as
+    fast as it goes), in `chunk_s` pieces, then stop (or, with `stop=False`, hang up); every
+    message the server sends is collected by a reader thread (`read=False`: none is read
+    until the audio is sent, a client that does not keep up)."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    run = LiveRun()
+    with connect(url, additional_headers=headers or {}, open_timeout=30, max_size=None) as ws:
+        began = time.monotonic()
+        ws.send(json.dumps({"type": "start", **(start or {})}))
+        try:  # audio is sent once the session is open (the first waits for the models)
+            run.messages.append((0.0, json.loads(ws.recv(timeout=timeout))))
+        except ConnectionClosed:
+            pass
+        if run.messages and run.messages[0][1].get("type") == "ready":
+            reading = threading.Event()
+
+            def reader() -> None:
+                reading.wait()
+                try:
+                    while True:
+                        message = ws.recv(timeout=timeout)
+                        run.messages.append((time.monotonic() - began, json.loads(message)))
+                except (ConnectionClosed, TimeoutError):
+                    pass
+
+            thread = threading.Thread(target=reader, daemon=True)
+            thread.start()
+            if read:
+                reading.set()
+            step = int(chunk_s * LIVE_RATE) * 2
+            began = time.monotonic()
+            for n, at in enumerate(range(0, len(pcm), step)):
+                try:
+                    ws.send(pcm[at : at + step])
+                except ConnectionClosed:
+                    break
+                if pace:
+                    time.sleep(max(0.0, began + (n + 1) * chunk_s / pace - time.monotonic()))
+            reading.set()
+            if stop:
+                with contextlib.suppress(ConnectionClosed):
+                    ws.send(json.dumps({"type": "stop"}))
+                thread.join(timeout)
+            else:
+                ws.close()
+                thread.join(5)
+        else:
+            with contextlib.suppress(ConnectionClosed, TimeoutError):
+                ws.recv(timeout=5)  # the close that follows a refusal
+        run.close_code, run.close_reason = ws.close_code, ws.close_reason or ""
+    return run

@@ -21,7 +21,11 @@ const oneOrt = {
 
 mkdirSync(join(out, "ort"), { recursive: true });
 await build({
-  entryPoints: { app: join(here, "src", "app.js"), "edge-worker": join(here, "src", "edge-worker.js") },
+  entryPoints: {
+    app: join(here, "src", "app.js"),
+    "edge-worker": join(here, "src", "edge-worker.js"),
+    "pcm-worklet": join(here, "src", "pcm-worklet.js"),
+  },
   outdir: out,
   bundle: true,
   format: "esm",

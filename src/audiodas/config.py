@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     # And under SCHED_IDLE: it runs on CPU time nothing else wants, and a woken API process takes
     # the core at once (at nice 19 alone it could wait out the rest of a time slice).
     heavy_work_idle_policy: bool = True
+    # Live transcription (WebSocket /api/v1/live): sessions at once on this machine (0: none).
+    # Their stretches are decoded by an inference process of their own, started with the first
+    # session, at nice live_nice without SCHED_IDLE: after the API, before batch work, which
+    # keeps all its AI slots (README, Live transcription; docs/performance.md).
+    live_sessions: int = Field(default=2, ge=0)
+    live_nice: int = Field(default=10, ge=0, le=19)
     # `audiodas serve` runs the engine (its own process) unless this is false (then run
     # `audiodas worker` somewhere); the OpenAI endpoint's inference runs there either way.
     embedded_worker: bool = True

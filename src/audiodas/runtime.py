@@ -204,8 +204,16 @@ def open_engine(runtime: Runtime, *, consume: bool = True) -> Engine:
         if secret is not None
         else None
     )
+    # Live sessions' decoding: a process of its own (started with the first session), after the
+    # API but before batch work, which keeps its AI slots.
+    live = InferencePool(
+        settings,
+        Slots("live", 1),
+        env={"AUDIODAS_HEAVY_WORK_NICE": str(settings.live_nice),
+             "AUDIODAS_HEAVY_WORK_IDLE_POLICY": "false"},
+    ) if settings.live_sessions else None  # fmt: skip
+    server = InferenceServer(ai, settings.run_path, live, settings.live_sessions)
     return Engine(
-        settings, runtime.work, runtime.repository, pipeline, ai,
-        InferenceServer(ai, settings.run_path), slots, StateFile(settings.run_path), webhooks,
-        consume=consume,
+        settings, runtime.work, runtime.repository, pipeline, ai, server, slots,
+        StateFile(settings.run_path), webhooks, consume=consume,
     )  # fmt: skip

@@ -41,6 +41,7 @@ from audiodas.domain.repository import StoredVariant
 from audiodas.domain.speakers import speakers_of
 from audiodas.domain.transcript import TranscribedWindow, Waveform, Word, with_window
 from audiodas.domain.webhooks import Delivery
+from audiodas.inference.errors import InferenceBusy
 from audiodas.runtime import Runtime, open_runtime
 from audiodas.services.ports import Handler
 from audiodas.slots import Slots
@@ -118,6 +119,15 @@ class FakeInference:
         self.calls: list[Path] = []
         self.transcribed: list[float] = []
         self.slots = Slots("ai", 2)
+        self.live_sessions = 2  # live sessions it takes at once (InferenceClient.live)
+        self.decoders: list[FakeLiveDecoder] = []
+
+    async def live(self) -> FakeLiveDecoder:
+        """A live session's decoder; InferenceBusy once `live_sessions` are open."""
+        if sum(not d.closed for d in self.decoders) >= self.live_sessions:
+            raise InferenceBusy(f"{self.live_sessions} live sessions are running")
+        self.decoders.append(FakeLiveDecoder(self.text))
+        return self.decoders[-1]
 
     async def summarize(self, text: str, *, timeout: float) -> str | None:
         return text[: self.SUMMARY_LIMIT] or None
@@ -140,6 +150,26 @@ class FakeInference:
             raise self.failure
         segments = [s for w in windows for s in w.segments]
         return Transcript.from_parts(segments, self.language)
+
+
+class FakeLiveDecoder:
+    """The LiveDecoder port's twin: a stretch with any sound in it is heard as `text` (one
+    segment over the whole stretch), a silent one (all zeros) as nothing. `stretches` records
+    each stretch's length in seconds."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.stretches: list[float] = []
+        self.closed = False
+
+    async def decode(self, path: Path, *, timeout: float, **options: object) -> list[Segment]:
+        data = path.read_bytes()
+        seconds = round(len(data) / 32_000, 3)
+        self.stretches.append(seconds)
+        return [Segment(0.0, seconds, self.text)] if self.text and any(data) else []
+
+    async def close(self) -> None:
+        self.closed = True
 
 
 class FakeEncoder:

@@ -1,4 +1,5 @@
 // AudioDAS web app: upload (with the edge check), library, recording. Talks only to API v1.
+import { recordPage } from "./live.js";
 import { decodeOpening } from "./opening.js";
 import { fmtSeconds, h } from "./ui.js";
 import { drawWaveform } from "./waveform.js";
@@ -846,6 +847,7 @@ async function route() {
   if (match) return recordingPage(match[1], Number(match[2] ?? 0));
   if (path === "#/library") return libraryPage(new URLSearchParams(hash.split("?")[1] ?? ""));
   if (hash.startsWith("#/key")) return keyPage();
+  if (path === "#/record") return recordPage(main(), topics, onPage);
   return uploadPage();
 }
 

@@ -12,7 +12,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from starlette.requests import HTTPConnection
 
 from audiodas.api import refusals
 from audiodas.api.errors import documented
@@ -49,6 +50,9 @@ RULES: dict[str, Scope | None] = {
     "GET /v1/models": Scope.READ,
     "GET /v1/models/{model_id}": Scope.READ,
     "DELETE /api/v1/recordings/{recording_id}": Scope.ADMIN,
+    # Live transcription (api/live.py): a WebSocket, and the signed link a page may open it by.
+    "WS /api/v1/live": Scope.UPLOAD,
+    "GET /api/v1/live/link": Scope.UPLOAD,
     # The web app's sign-in: a key exchanged for a session cookie (api/session.py). Saying
     # whether one is signed in, and signing out, need none.
     "POST /api/v1/session": Scope.READ,
@@ -63,6 +67,7 @@ LINKED = {
     "GET /api/v1/recordings/{recording_id}/stream",
     "HEAD /api/v1/recordings/{recording_id}/stream",
     "GET /api/v1/recordings/{recording_id}/events",
+    "WS /api/v1/live",  # a page of another origin cannot send a key on a WebSocket either
 }
 
 # Where only a key will do: a session is opened with a key, never renewed by itself (so it ends
@@ -99,7 +104,11 @@ def authorize(request: Request) -> None:
     """Decides access, before any body is read; leaves in `request.state.grant` what the links
     made for this request may carry (services/access.py's Grant), and in `request.state.key`
     the key it came with, by header or session (None when open or by a signed link)."""
-    rule = f"{request.method} {request.scope['route'].path}"
+    authorize_connection(request, f"{request.method} {request.scope['route'].path}")
+
+
+def authorize_connection(request: HTTPConnection, rule: str) -> None:
+    """`authorize` for a connection whose rule its route names (a WebSocket's "WS path")."""
     need = RULES[rule]
     access: AccessControl = request.app.state.runtime.access
     request.state.grant, request.state.key = OPEN, None
@@ -152,7 +161,7 @@ def authorize(request: Request) -> None:
     _allow(request, key, need)
 
 
-def _allow(request: Request, key: ApiKey, need: Scope) -> None:
+def _allow(request: HTTPConnection, key: ApiKey, need: Scope) -> None:
     if not key.scope.allows(need):
         raise Rejected(
             Rejected.FORBIDDEN,
@@ -162,7 +171,7 @@ def _allow(request: Request, key: ApiKey, need: Scope) -> None:
     request.state.key = key
 
 
-def session_token(request: Request) -> str | None:
+def session_token(request: HTTPConnection) -> str | None:
     """The session cookie, when a page of this server's own origin sent the request (or no
     browser did). SameSite=Strict already keeps other sites' pages from sending it; this also
     keeps a page of another origin of the same site (a sibling subdomain) from using it."""
@@ -180,13 +189,15 @@ def _bearer(authorization: str | None) -> str | None:
 
 
 def routes(app: FastAPI) -> list[str]:
-    """Every API route of `app` as "METHOD path"."""
-    return [
-        f"{method} {route.path}"
-        for route in iter_route_contexts(app.routes)
-        if isinstance(route.original_route, APIRoute)
-        for method in route.methods or ()
-    ]
+    """Every API route of `app` as "METHOD path", its WebSockets as "WS path" (these check
+    their rule themselves: `authorize_connection`, before they accept)."""
+    found = []
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, APIRoute):
+            found += [f"{method} {route.path}" for method in route.methods or ()]
+        elif isinstance(route.original_route, APIWebSocketRoute):
+            found.append(f"WS {route.path}")
+    return found
 
 
 def install(app: FastAPI) -> None:

@@ -17,6 +17,7 @@ from audiodas.api import (
     errors,
     events,
     health,
+    live,
     openai_compat,
     openai_errors,
     recordings,
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(openai_compat.router)
     app.include_router(health.router)
     app.include_router(session.router)
+    app.include_router(live.router)
     access.install(app)
     if settings.cors_origins:
         app.add_middleware(

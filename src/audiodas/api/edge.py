@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from audiodas.api import body_limits, errors, openai_errors
 from audiodas.api.guard import BrowserGuard
 from audiodas.config import Settings
+from audiodas.domain import Rejected
 
 
 class Edge:
@@ -30,6 +31,8 @@ class Edge:
         self._timers: dict[tuple[str, int], Histogram] = {}  # by route and status
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            return await self._websocket(scope, receive, send)
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = time.perf_counter()
@@ -52,6 +55,14 @@ class Edge:
             await response(scope, receive, answer.send)
         finally:
             self._observe(scope, answer.status, time.perf_counter() - started)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The guard's Host and Origin checks, as for a write; a refusal is the JSON error as
+        an HTTP answer to the handshake (uvicorn's denial response), or a close saying it."""
+        refusal = self.guard.refusal(scope)
+        if refusal is None:
+            return await self.app(scope, receive, send)
+        await deny(scope, receive, send, refusal)
 
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         """By route template, not by raw path (which would explode the labels)."""
@@ -102,3 +113,12 @@ class _Answer:
             if not errors.transport_closed(exc):
                 raise
             raise ClientDisconnect() from exc
+
+
+async def deny(scope: Scope, receive: Receive, send: Send, refusal: Rejected) -> None:
+    """Refuse a WebSocket handshake: the HTTP status and JSON body of any refusal where the
+    server can send one, else a close (1008, the refusal's detail as its reason)."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await errors.rejected_response(refusal)(scope, receive, send)
+    else:
+        await send({"type": "websocket.close", "code": 1008, "reason": refusal.detail[:120]})

@@ -86,7 +86,8 @@ class BrowserGuard:
                 f"this server does not answer to the host {quoted(text)} "
                 "(AUDIODAS_ALLOWED_HOSTS lists the names it answers to)",
             )
-        if scope["method"] not in _SAFE_METHODS and not self.origin_allowed(
+        # A WebSocket (no method) is a write: browsers open one from any page.
+        if scope.get("method", "WEBSOCKET") not in _SAFE_METHODS and not self.origin_allowed(
             origin, fetch_site, text
         ):
             return Rejected(

@@ -57,6 +57,13 @@ class Models:
             done = request.pop("done", None)
             request["done"] = TranscribedWindow.from_dict(done) if done else None
             return self.transcriber.transcribe(path, **request).as_dict()
+        if op == "decode":
+            found = self.transcriber.decode(
+                Path(request["path"]),
+                language=request.get("language"),
+                prompt=request.get("prompt"),
+            )
+            return [asdict(segment) for segment in found]
         if op == "summarize":
             return self.summarizer.summarize(request["text"])
         raise ValueError(f"unknown operation {op!r}")

@@ -97,9 +97,10 @@ class InferenceProcess:
         self.deadline: float | None = None
 
     @classmethod
-    async def start(cls, settings: Settings) -> InferenceProcess:
+    async def start(cls, settings: Settings, env: dict[str, str] | None = None) -> InferenceProcess:
+        """`env`: settings of this process's own (its priority)."""
         ours, theirs = socket.socketpair()
-        env = inference_environment(settings.whisper_threads)
+        env = {**inference_environment(settings.whisper_threads), **(env or {})}
         try:
             process = subprocess.Popen(
                 [
@@ -163,9 +164,14 @@ class InferenceProcess:
 
 
 class InferencePool:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, slots: Slots | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        """`slots`: one process each (default: the AI slots); `env`: the processes' own
+        settings (the live pool's priority)."""
         self.settings = settings
-        self.slots = Slots("ai", settings.ai_slots)
+        self.slots = slots or Slots("ai", settings.ai_slots)
+        self.env = env
         self.processes: list[InferenceProcess] = []
         self.timeouts = 0  # calls killed for outliving their timeout
         self.deaths = 0  # processes that died during a call
@@ -182,7 +188,10 @@ class InferencePool:
             if self._started:
                 return
             started = await asyncio.gather(
-                *(InferenceProcess.start(self.settings) for _ in range(self.slots.capacity))
+                *(
+                    InferenceProcess.start(self.settings, self.env)
+                    for _ in range(self.slots.capacity)
+                )
             )
             for process in started:
                 self.processes.append(process)
@@ -221,6 +230,14 @@ class InferencePool:
                 await on_window(TranscribedWindow.from_dict(part["window"]))
 
         return Transcript.from_dict(await self._call(request, timeout, on_part))  # type: ignore[arg-type]
+
+    async def decode(
+        self, path: Path, *, timeout: float, language: str | None = None, prompt: str | None = None
+    ) -> list[Segment]:
+        """A stretch of live audio, raw 16 kHz PCM at `path` (WhisperTranscriber.decode)."""
+        request = {"op": "decode", "path": str(path), "language": language, "prompt": prompt}
+        found = await self._call(request, timeout)
+        return [Segment(**segment) for segment in found]  # type: ignore[attr-defined]
 
     async def summarize(self, text: str, *, timeout: float) -> str | None:
         return await self._call({"op": "summarize", "text": text}, timeout)  # type: ignore[return-value]
@@ -263,7 +280,7 @@ class InferencePool:
         attempt = 0
         while not self._closing:
             try:
-                fresh = await InferenceProcess.start(self.settings)
+                fresh = await InferenceProcess.start(self.settings, self.env)
             except InferenceFailed as exc:
                 delay = _RESTART_BACKOFF_S[min(attempt, len(_RESTART_BACKOFF_S) - 1)]
                 log.error("%s; retrying in %.0f s", exc, delay)

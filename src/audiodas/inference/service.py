@@ -9,6 +9,11 @@ Requests and replies are wire messages over a Unix socket per engine in the run 
       {"ok": transcript} | {"error": "busy" | "timeout" | "model" | "failed", "detail": text}
 An API process that hangs up stops its transcription: the next segment cannot be sent, so the
 inference process is replaced and its slot freed.
+
+A live session (api/live.py) keeps its connection for as long as it lasts, so the sessions
+open on the machine are counted here, where they are decoded:
+    {"op": "live"} → {"ok": "open"} | {"error": "busy", "detail"}, then any number of
+    {"path", "language", "prompt", "timeout"} → {"ok": [segment...]} | {"error", "detail"}
 """
 
 from __future__ import annotations
@@ -41,9 +46,19 @@ def _sockets(run_path: Path) -> Path:
 
 
 class InferenceServer:
-    def __init__(self, pool: InferencePool, run_path: Path) -> None:
+    def __init__(
+        self,
+        pool: InferencePool,
+        run_path: Path,
+        live: InferencePool | None = None,
+        live_sessions: int = 0,
+    ) -> None:
+        """`live`: the pool that decodes live sessions, at most `live_sessions` at once."""
         self.pool = pool
         self.path = _sockets(run_path) / f"{os.getpid()}.sock"
+        self.live = live
+        self.live_sessions = live_sessions
+        self.live_open = 0
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -54,17 +69,57 @@ class InferenceServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
             self.path.unlink(missing_ok=True)
+        if self.live is not None:
+            await self.live.close()  # its sessions' connections end: they end cleanly
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    def state(self) -> dict:
+        return {"sessions": self.live_open, "capacity": self.live_sessions}
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await wire.read(reader)
-            await wire.write(writer, await self._answer(request, writer))
+            if request.get("op") == "live":
+                await self._live(reader, writer)
+            else:
+                await wire.write(writer, await self._answer(request, writer))
         except (EOFError, ConnectionError):
             pass  # the API process went away (its client disconnected)
         finally:
             writer.close()
+
+    async def _live(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.live is None or self.live_open >= self.live_sessions:
+            detail = (
+                f"{self.live_open} live sessions are running, the most this server takes "
+                f"(AUDIODAS_LIVE_SESSIONS={self.live_sessions}): try again later"
+            )
+            await wire.write(writer, {"error": "busy", "detail": detail})
+            return
+        self.live_open += 1
+        try:
+            await self.live.start()  # the first session waits for the models, once
+            await wire.write(writer, {"ok": "open"})
+            while True:
+                request = await wire.read(reader)  # EOFError: the session ended
+                try:
+                    async with self.live.slots.hold():
+                        found = await self.live.decode(
+                            Path(request["path"]),
+                            timeout=request["timeout"],
+                            language=request.get("language"),
+                            prompt=request.get("prompt"),
+                        )
+                except InferenceTimeout as exc:
+                    await wire.write(writer, {"error": "timeout", "detail": str(exc)})
+                except (ModelError, InferenceFailed) as exc:
+                    await wire.write(writer, {"error": "failed", "detail": str(exc)})
+                else:
+                    await wire.write(writer, {"ok": [asdict(segment) for segment in found]})
+        finally:
+            self.live_open -= 1
 
     async def _answer(self, request: dict, writer: asyncio.StreamWriter) -> dict:
         timeout, wait = request.pop("timeout"), request.pop("wait")
@@ -151,6 +206,21 @@ class InferenceClient:
         )
         raise error(reply["detail"])
 
+    async def live(self) -> LiveDecoder:
+        """A live session's decoder (close it when the session ends); InferenceBusy when the
+        machine has all the live sessions it takes."""
+        reader, writer = await self._connect()
+        try:
+            await wire.write(writer, {"op": "live"})
+            reply = await wire.read(reader)
+        except (EOFError, ConnectionError) as exc:
+            writer.close()
+            raise InferenceUnavailable("the engine process did not answer") from exc
+        if "error" in reply:
+            writer.close()
+            raise InferenceBusy(reply["detail"])
+        return LiveDecoder(reader, writer)
+
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         candidates = list(self.folder.glob("*.sock")) if self.folder.is_dir() else []
         random.shuffle(candidates)
@@ -160,3 +230,32 @@ class InferenceClient:
             except (FileNotFoundError, ConnectionRefusedError):
                 continue  # an engine that died without removing its socket
         raise InferenceUnavailable("no engine process is running on this machine")
+
+
+class LiveDecoder:
+    """One live session's line to the engine's live pool: stretches decoded one at a time."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader, self._writer = reader, writer
+
+    async def decode(
+        self, path: Path, *, timeout: float, language: str | None = None, prompt: str | None = None
+    ) -> list[Segment]:
+        """Segments of the raw 16 kHz PCM at `path`, times from its start."""
+        request = {"path": str(path), "timeout": timeout, "language": language, "prompt": prompt}
+        try:
+            async with asyncio.timeout(timeout + 30):  # a decode waits for the one before
+                await wire.write(self._writer, request)
+                reply = await wire.read(self._reader)
+        except (EOFError, ConnectionError, TimeoutError) as exc:
+            raise InferenceUnavailable("the engine process did not answer") from exc
+        if "error" in reply:
+            raise (InferenceTimeout if reply["error"] == "timeout" else InferenceFailed)(
+                reply["detail"]
+            )
+        return [Segment(**segment) for segment in reply["ok"]]
+
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self._writer.wait_closed()

@@ -16,6 +16,7 @@ from audiodas.domain import (
     Order,
     Recording,
     RecordingStatus,
+    Segment,
     Transcript,
     VariantName,
     VersionPage,
@@ -239,6 +240,19 @@ class Inference(Protocol):
         ...
 
     async def summarize(self, text: str, *, timeout: float) -> str | None: ...
+
+
+class LiveDecoder(Protocol):
+    """A live session's line to the models (inference/service.py): its stretches decoded one
+    at a time, by a process of their own, so batch work keeps its AI slots."""
+
+    async def decode(
+        self, path: Path, *, timeout: float, language: str | None = None, prompt: str | None = None
+    ) -> list[Segment]:
+        """Segments of the raw 16 kHz mono 16-bit PCM at `path`, times from its start."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class Service(Protocol):

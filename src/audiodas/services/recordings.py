@@ -141,6 +141,12 @@ class RecordingService:
             raise
         return recording
 
+    def check_fields(self, domain: str | None, speakers: str | None) -> None:
+        """The upload form's rules, for a recording whose audio is still to come (a live
+        session): refused before anyone speaks, not after."""
+        self._check_domain(domain)
+        check_count(speakers)
+
     def check_audio(self, staged: StagedBlob) -> AudioInfo:
         """The rules every received file meets: not empty, decodable audio, not too long.
         Blocking; the caller discards the file on refusal."""

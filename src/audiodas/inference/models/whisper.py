@@ -156,6 +156,31 @@ class WhisperTranscriber:
             parts, words = label(parts, words, diarizer.turns(speakers))
         return Transcript.from_parts(parts, language, words, meter.waveform())
 
+    def decode(
+        self, path: Path, *, language: str | None = None, prompt: str | None = None
+    ) -> list[Segment]:
+        """A short stretch of live audio (raw 16 kHz mono 16-bit little-endian PCM at `path`),
+        its segments' times from its start. No windows, no speakers: what a live session
+        decodes each second or so (api/live.py)."""
+        import numpy as np
+
+        samples = np.fromfile(path, dtype="<i2").astype(np.float32) / 32768.0
+        if samples.size == 0:
+            return []
+        segments, _ = self.load().transcribe(
+            samples,
+            beam_size=self.beam_size,
+            language=language if self.multilingual else None,
+            initial_prompt=prompt,
+            vad_filter=True,  # silence gives no segments rather than invented words
+            condition_on_previous_text=False,  # a repeated phrase cannot feed itself
+        )
+        return [
+            Segment(_time(s.start), _time(s.end), s.text.strip())
+            for s in segments
+            if s.text.strip()
+        ]
+
 
 def _time(seconds: float) -> float:
     return round(seconds, 3)
