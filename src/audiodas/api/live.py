@@ -42,7 +42,6 @@ router = APIRouter(tags=["live"], route_class=access.Authorized)
 PATH = "/api/v1/live"
 IDLE_S = 30.0  # a client that sends nothing for this long has gone
 MAX_FRAME_BYTES = 1 << 20  # 32 s of audio: a client sends far less at a time
-MAX_BACKLOG_S = 60.0  # unsettled audio past this: the socket is not read until decoding catches up
 UNSUPPORTED, POLICY, FAILED, TRY_LATER = 1003, 1008, 1011, 1013
 
 
@@ -53,6 +52,7 @@ class Malformed(Exception):
 @router.get(
     "/api/v1/live/link",
     summary="A signed link to open the live WebSocket with, for a page that cannot send a key",
+    description=__doc__,  # the WebSocket's protocol: OpenAPI has no place for the socket itself
 )
 async def live_link(request: Request) -> JSONBody:
     runtime = dependencies.runtime(request)
@@ -137,9 +137,10 @@ async def _receive(
 ) -> tuple[int, str]:
     """Audio into the session until the client stops (or goes, or must be stopped); the
     close code and reason to end with."""
+    # Read on however far decoding lags: the audio goes to disk, and a socket left unread
+    # answers no ping (a client sending faster than real time was closed by its own ping
+    # timeout when it was).
     while True:
-        while session.backlog_s > MAX_BACKLOG_S and not runner.done():
-            await asyncio.sleep(0.1)  # backpressure: the client waits on its socket
         if runner.done():
             return FAILED, "live decoding failed: what arrived is kept"
         try:

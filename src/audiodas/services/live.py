@@ -32,7 +32,7 @@ from audiodas.services.ports import BlobStore, LiveDecoder
 
 SAMPLE_RATE = 16_000
 BYTES_PER_S = 2 * SAMPLE_RATE
-DECODE_EVERY_S = 1.0  # new audio that calls for a decoding
+DECODE_EVERY_S = 2.0  # new audio that calls for a decoding
 MAX_DECODE_S = 30.0  # Whisper's window: a longer backlog is decoded in turns
 DECODE_TIMEOUT_S = 30.0
 MIN_SPEECH_RMS = 200.0  # about -44 dBFS: quieter is never speech
