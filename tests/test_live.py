@@ -136,3 +136,21 @@ def test_a_server_stopping_mid_session_ends_it_cleanly(tmp_path, talk) -> None:
         assert not temp_files(tmp_path / "data")
     finally:
         server.stop()
+
+
+def test_a_long_session_keeps_the_servers_memory_flat(server, talk) -> None:
+    """Ten minutes of speech sent as fast as taken (an hour: bench/live.py --hour): the HTTP
+    process's and the live process's memory after it is what it was after the first minute."""
+    url = ws_url(server)
+    stream_live(url, talk[:32000], pace=0)  # the live process is up
+    processes = server.processes()
+    http = [p for p in processes if "http-worker" in p.cmdline()]
+    models = [p for p in processes if "audiodas.inference.child" in p.cmdline()]
+    watched = [*http, max(models, key=lambda p: p.create_time())]  # the live one: the last
+    audio = (talk * 30)[: 600 * 32000]
+    stream_live(url, audio[: 60 * 32000], pace=0)
+    after_a_minute = sum(p.memory_info().rss for p in watched)
+    run = stream_live(url, audio, pace=0, chunk_s=1.0, timeout=300)
+    assert run.close_code == 1000 and run.of("final")[-1]["end"] >= 590
+    grown = sum(p.memory_info().rss for p in watched) - after_a_minute
+    assert grown < 20 << 20, f"{grown / 2**20:.1f} MiB more after ten minutes"
