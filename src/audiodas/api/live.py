@@ -12,8 +12,8 @@ The protocol (README, "Live transcription"):
   "detail"}` and a close.
 
 Close codes: 1000 done; 1003 a frame this protocol does not have (the reason says which); 1008
-a start whose fields are refused; 1011 the engine failed; 1013 every live session is taken
-(AUDIODAS_LIVE_SESSIONS). Whatever audio arrived is kept as a recording however the session
+a start whose fields are refused; 1011 decoding failed; 1012 the server is restarting (its
+engine stopped); 1013 every live session is taken (AUDIODAS_LIVE_SESSIONS). Whatever audio arrived is kept as a recording however the session
 ends: a stop, a disconnect, a malformed frame, silence from the client for IDLE_S, the longest
 recording the server takes, or a server shutting down.
 """
@@ -42,7 +42,7 @@ router = APIRouter(tags=["live"], route_class=access.Authorized)
 PATH = "/api/v1/live"
 IDLE_S = 30.0  # a client that sends nothing for this long has gone
 MAX_FRAME_BYTES = 1 << 20  # 32 s of audio: a client sends far less at a time
-UNSUPPORTED, POLICY, FAILED, TRY_LATER = 1003, 1008, 1011, 1013
+UNSUPPORTED, POLICY, FAILED, RESTART, TRY_LATER = 1003, 1008, 1011, 1012, 1013
 
 
 class Malformed(Exception):
@@ -142,6 +142,8 @@ async def _receive(
     # timeout when it was).
     while True:
         if runner.done():
+            if isinstance(runner.exception(), InferenceUnavailable):  # the engine stopped
+                return RESTART, "the server is restarting: what arrived is kept"
             return FAILED, "live decoding failed: what arrived is kept"
         try:
             async with asyncio.timeout(IDLE_S):

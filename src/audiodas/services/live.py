@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import struct
@@ -29,6 +30,8 @@ from audiodas.config import Settings
 from audiodas.domain import Recording, Rejected, Segment
 from audiodas.domain.live import SENTENCE_PAUSE_S, settle
 from audiodas.services.ports import BlobStore, LiveDecoder
+
+log = logging.getLogger("audiodas.live")
 
 SAMPLE_RATE = 16_000
 BYTES_PER_S = 2 * SAMPLE_RATE
@@ -172,10 +175,13 @@ class LiveSession:
         """Settle what is left (`decode=False`: the engine is gone, the recording's own
         transcription will hear it) and keep the whole session as a recording."""
         if decode:
-            while True:
-                await self._step(closing=True)
-                if self.settled_s >= self.heard_s - 0.01:
-                    break
+            try:
+                while True:
+                    await self._step(closing=True)
+                    if self.settled_s >= self.heard_s - 0.01:
+                        break
+            except Exception as exc:  # noqa: BLE001 - the engine stopping (a restart): kept anyway
+                log.warning("live session: the rest not decoded (%s); kept as a recording", exc)
         return await to_thread.run_sync(self._keep)
 
     def discard(self) -> None:
