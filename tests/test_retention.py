@@ -28,7 +28,7 @@ def test_delete_after_retention_removes_row_and_files(start_server, audio_files)
         rec = httpx.post(f"{server.url}{API}", files={"file": f}).json()
     folder = server.data_dir / "recordings" / rec["id"]
     assert any(folder.iterdir())
-    assert httpx.delete(f"{server.url}{API}/{rec['id']}").status_code == 204
+    assert httpx.delete(f"{server.url}{API}/{rec['id']}").status_code == 200
     assert httpx.get(f"{server.url}{API}/{rec['id']}").status_code == 404
     assert not folder.exists()
     assert httpx.delete(f"{server.url}{API}/{rec['id']}").status_code == 404

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(default=60.0, gt=0)
     max_duration_s: float = 4 * 3600
     retention_days: int = 1826  # 5 years, leap days included
+    # The original upload may be kept for less than the archive copy: once this many days have
+    # passed (and the archive is made, and no legal hold stands), the engine removes it; the
+    # recording says when (`original_removed_at`). Unset: kept as long as the recording.
+    original_retention_days: float | None = Field(default=None, ge=0)
+    original_sweep_s: float = Field(default=3600.0, gt=0)  # how often the engine looks
 
     # FFmpeg binary; default: the one shipped by the imageio-ffmpeg wheel.
     ffmpeg: str | None = None

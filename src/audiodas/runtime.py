@@ -17,6 +17,7 @@ from audiodas.adapters.database import (
     SqlWorkQueue,
     open_database,
 )
+from audiodas.adapters.database.audit import SqlAuditLog
 from audiodas.adapters.database.awaited import awaited_reads
 from audiodas.adapters.database.connect import libpq_url
 from audiodas.adapters.database.keys import SqlApiKeyRepository
@@ -39,6 +40,7 @@ from audiodas.metrics import Metrics
 from audiodas.services import RecordingService
 from audiodas.services.access import AccessControl
 from audiodas.services.ports import (
+    AuditLog,
     BlobStore,
     Clock,
     EventBus,
@@ -46,6 +48,7 @@ from audiodas.services.ports import (
     WebhookOutbox,
     WorkQueue,
 )
+from audiodas.services.retention import OriginalRetention
 from audiodas.slots import Slots
 
 if TYPE_CHECKING:  # imported only when configured: boto3 is the s3 extra's
@@ -66,6 +69,7 @@ class Runtime:
     access: AccessControl
     webhooks: WebhookOutbox
     clock: Clock
+    audit: AuditLog
 
     async def start(self) -> None:
         """Start listening to the event bus (needs the running event loop)."""
@@ -153,16 +157,22 @@ def open_runtime(
             "kind",
             lambda key=key: _engine_slots(settings, key),
         )
-    access = open_access(settings, database)
+    audit = SqlAuditLog(database)
+    access = open_access(settings, database, audit)
     return Runtime(
         settings, database, repository, store, events, work, service, metrics, topics, access,
-        webhooks, clock,
+        webhooks, clock, audit,
     )  # fmt: skip
 
 
-def open_access(settings: Settings, database: sqlalchemy.Engine) -> AccessControl:
+def open_access(
+    settings: Settings, database: sqlalchemy.Engine, audit: AuditLog | None = None
+) -> AccessControl:
     """Keys and signed links on the deployment's database and secret (also for the CLI)."""
-    return AccessControl(settings, SqlApiKeyRepository(database), signing_secret(settings))
+    return AccessControl(
+        settings, SqlApiKeyRepository(database), signing_secret(settings),
+        audit=audit or SqlAuditLog(database),
+    )  # fmt: skip
 
 
 def signing_secret(settings: Settings) -> bytes:
@@ -213,7 +223,12 @@ def open_engine(runtime: Runtime, *, consume: bool = True) -> Engine:
              "AUDIODAS_HEAVY_WORK_IDLE_POLICY": "false"},
     ) if settings.live_sessions else None  # fmt: skip
     server = InferenceServer(ai, settings.run_path, live, settings.live_sessions)
+    originals = (
+        (OriginalRetention(runtime.service, settings.original_sweep_s),)
+        if settings.original_retention_days is not None
+        else ()
+    )
     return Engine(
         settings, runtime.work, runtime.repository, pipeline, ai, server, slots,
-        StateFile(settings.run_path), webhooks, consume=consume,
+        StateFile(settings.run_path), webhooks, consume=consume, services=originals,
     )  # fmt: skip

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -35,8 +36,16 @@ from audiodas.domain import (
     VariantName,
     VersionPage,
 )
+from audiodas.domain.audit import (
+    GENESIS,
+    Action,
+    AuditEntry,
+    StoredEntry,
+    canonical,
+    entry_hash,
+)
 from audiodas.domain.corrections import summarized_again
-from audiodas.domain.recording import Recording
+from audiodas.domain.recording import Hold, Recording
 from audiodas.domain.repository import StoredVariant
 from audiodas.domain.speakers import speakers_of
 from audiodas.domain.transcript import TranscribedWindow, Waveform, Word, with_window
@@ -217,24 +226,64 @@ _ORDERS = {
 }
 
 
+class InMemoryAuditLog:
+    """The AuditLog port's twin: the same chain (domain/audit.py), in a list."""
+
+    def __init__(self) -> None:
+        self.entries: list[StoredEntry] = []
+
+    def append(self, entry: AuditEntry) -> AuditEntry:
+        seq = len(self.entries) + 1
+        previous = self.entries[-1].hash if self.entries else GENESIS
+        text = canonical(entry.detail)
+        at = entry.at.astimezone(UTC)
+        digest = entry_hash(previous, seq, at, entry.actor, str(entry.action),
+                            entry.recording_id, text)  # fmt: skip
+        self.entries.append(StoredEntry(seq, at, entry.actor, str(entry.action),
+                                        entry.recording_id, text, previous, digest))  # fmt: skip
+        return replace(entry, seq=seq, prev_hash=previous, hash=digest)
+
+    def page(self, *, limit: int, before=None, recording_id=None, action=None) -> list[AuditEntry]:  # type: ignore[no-untyped-def]
+        found = [
+            AuditEntry(e.at, e.actor, Action(e.action), e.recording_id, json.loads(e.detail_text),
+                       e.seq, e.prev_hash, e.hash)
+            for e in reversed(self.entries)
+            if (before is None or e.seq < before)
+            and (recording_id is None or e.recording_id == recording_id)
+            and (action is None or e.action == str(action))
+        ]  # fmt: skip
+        return found[:limit]
+
+    def stored(self, *, after: int = 0, limit: int = 1000) -> list[StoredEntry]:
+        return self.entries[after : after + limit]
+
+    def head(self) -> tuple[int, str]:
+        return len(self.entries), self.entries[-1].hash if self.entries else GENESIS
+
+
 class InMemoryRecordingRepository:
     """The RecordingRepository port's twin: each recording kept as a copy in a dict (a read
     never shares an object with the store). Webhook deliveries that `set_status` queues go to
     `outbox`. `then(transaction)` gets None: an in-memory queue has no transaction to join.
     Search is SQL's own (FTS5 and tsvector ranking): the twin does not search."""
 
-    def __init__(self, outbox: InMemoryWebhookOutbox | None = None) -> None:
+    def __init__(
+        self, outbox: InMemoryWebhookOutbox | None = None, audit: InMemoryAuditLog | None = None
+    ) -> None:
         self.outbox = outbox or InMemoryWebhookOutbox()
+        self.audit = audit or InMemoryAuditLog()
         self._rows: dict[str, Recording] = {}
         self._words: dict[str, list[Word]] = {}
         self._waveforms: dict[str, Waveform] = {}
         self._machine: dict[str, Transcript] = {}  # the stored transcript before a correction
 
-    def add(self, recording: Recording, *, then=None) -> None:  # type: ignore[no-untyped-def]
+    def add(self, recording: Recording, *, then=None, audit=None) -> None:  # type: ignore[no-untyped-def]
         if recording.id in self._rows:
             raise ValueError(f"recording {recording.id} exists")
         self._rows[recording.id] = row = copy.deepcopy(recording)
         row.speakers_heard = speakers_of(row.segments)
+        if audit is not None:
+            self.audit.append(audit)
         if then is not None:
             then(None)
 
@@ -317,7 +366,7 @@ class InMemoryRecordingRepository:
         row.transcribed_s, row.updated_at = window.end_s, now
         return True
 
-    def correct(self, recording_id: str, change, now: datetime, *, then=None):  # type: ignore[no-untyped-def]
+    def correct(self, recording_id: str, change, now: datetime, *, then=None, audit=None):  # type: ignore[no-untyped-def]
         row = self._rows.get(recording_id)
         if row is None:
             return None
@@ -331,6 +380,8 @@ class InMemoryRecordingRepository:
         row.speakers_heard = speakers_of(corrected.segments)
         self._words[recording_id] = list(corrected.words)
         row.updated_at = now
+        if audit is not None:
+            self.audit.append(audit)
         summarize = row.stages.get(StageName.SUMMARIZE)
         if summarize is not None and summarized_again(
             stored, corrected, row.status, summarize.status
@@ -342,26 +393,74 @@ class InMemoryRecordingRepository:
                 then(None)
         return corrected
 
-    def save_speaker_names(self, recording_id: str, names: dict[str, str], now: datetime) -> bool:
+    def save_speaker_names(
+        self, recording_id: str, names: dict[str, str], now: datetime, *, audit=None
+    ) -> bool:  # type: ignore[no-untyped-def]
         row = self._rows.get(recording_id)
         if row is None:
             return False
         row.speaker_names, row.updated_at = dict(names), now
+        if audit is not None:
+            self.audit.append(audit)
         return True
 
-    def save_title(self, recording_id: str, title: str | None, now: datetime) -> bool:
+    def save_title(
+        self, recording_id: str, title: str | None, now: datetime, *, audit=None
+    ) -> bool:  # type: ignore[no-untyped-def]
         row = self._rows.get(recording_id)
         if row is None:
             return False
         row.title, row.updated_at = title, now
+        if audit is not None:
+            self.audit.append(audit)
         return True
 
-    def delete(self, recording_id: str) -> bool:
+    def delete(self, recording_id: str, *, audit: AuditEntry | None = None) -> bool:
         self._words.pop(recording_id, None)
         self._machine.pop(recording_id, None)
         self._waveforms.pop(recording_id, None)
         self.outbox.forget(recording_id)
-        return self._rows.pop(recording_id, None) is not None
+        deleted = self._rows.pop(recording_id, None) is not None
+        if deleted and audit is not None:
+            self.audit.append(audit)
+        return deleted
+
+    def originals_due(self, created_before: datetime, limit: int) -> list[str]:
+        due = [
+            r for r in self._rows.values()
+            if r.created_at < created_before and r.status.finished and r.hold is None
+            and {VariantName.ARCHIVE, VariantName.ORIGINAL} <= set(r.variants)
+        ]  # fmt: skip
+        return [r.id for r in sorted(due, key=lambda r: r.created_at)][:limit]
+
+    def remove_original(self, recording_id: str, now: datetime, *, audit: AuditEntry) -> str | None:
+        row = self._rows.get(recording_id)
+        if row is None or row.hold is not None or VariantName.ORIGINAL not in row.variants:
+            return None
+        key = row.variants.pop(VariantName.ORIGINAL).path
+        row.original_removed_at = row.updated_at = now
+        self.audit.append(audit)
+        return key
+
+    def set_retention(
+        self, recording_id: str, until: datetime, now: datetime, *, audit: AuditEntry
+    ) -> bool:
+        row = self._rows.get(recording_id)
+        if row is None:
+            return False
+        row.retention_until, row.updated_at = until, now
+        self.audit.append(audit)
+        return True
+
+    def set_hold(
+        self, recording_id: str, hold: Hold | None, now: datetime, *, audit: AuditEntry
+    ) -> bool:
+        row = self._rows.get(recording_id)
+        if row is None:
+            return False
+        row.hold, row.updated_at = hold, now
+        self.audit.append(audit)
+        return True
 
     def repair_search(self) -> int:
         return 0  # no search entries to leave behind

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from audiodas.adapters.database import SqlRecordingRepository, SqlWebhookOutbox, create_engine_for
+from audiodas.adapters.database.audit import SqlAuditLog
 from audiodas.config import Settings
 from audiodas.domain import (
     AudioInfo,
@@ -31,6 +32,8 @@ from audiodas.domain import (
     Variant,
     VariantName,
 )
+from audiodas.domain.audit import Action, AuditEntry, first_break
+from audiodas.domain.recording import Hold
 from audiodas.domain.transcript import TranscribedWindow, Word
 from audiodas.domain.webhooks import Delivery
 from audiodas.testing import FakeClock, InMemoryRecordingRepository, InMemoryWebhookOutbox
@@ -43,6 +46,7 @@ class Ports:
     repository: object
     outbox: object
     clock: FakeClock
+    audit: object  # the AuditLog the repository's entries go to
 
 
 @pytest.fixture(params=["twin", "sqlite", "postgresql"])
@@ -50,7 +54,8 @@ def ports(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-un
     clock = FakeClock(START)
     if request.param == "twin":
         outbox = InMemoryWebhookOutbox(clock)
-        yield Ports(InMemoryRecordingRepository(outbox), outbox, clock)
+        repository = InMemoryRecordingRepository(outbox)
+        yield Ports(repository, outbox, clock, repository.audit)
         return
     if request.param == "sqlite":
         target = tmp_path / "contract.db"
@@ -61,7 +66,10 @@ def ports(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-un
         cluster = request.getfixturevalue("postgres")
         url = cluster.create_database(f"k_{uuid.uuid4().hex[:12]}", template=template)
     engine = create_engine_for(Settings(database_url=url).sqlalchemy_url)
-    yield Ports(SqlRecordingRepository(engine), SqlWebhookOutbox(engine, clock), clock)
+    yield Ports(
+        SqlRecordingRepository(engine), SqlWebhookOutbox(engine, clock), clock,
+        SqlAuditLog(engine),
+    )  # fmt: skip
     engine.dispose()
 
 
@@ -91,6 +99,48 @@ def test_a_recording_reads_back_as_it_was_stored(ports: Ports) -> None:
         "recordings/1/original.wav"
     )
     assert ports.repository.find_variant(rec.id, VariantName.ARCHIVE).variant is None
+
+
+def test_a_hold_and_a_delete_are_recorded_with_the_change_itself(ports: Ports) -> None:
+    rec = recording(1)
+    ports.repository.add(rec, audit=AuditEntry(START, "ops", Action.UPLOAD, rec.id, {"n": 1}))
+    hold = Hold("dispute", START, "ops")
+    entry = AuditEntry(START, "ops", Action.HOLD, rec.id, {"reason": "dispute"})
+    assert ports.repository.set_hold(rec.id, hold, START, audit=entry)
+    assert ports.repository.get(rec.id).hold == hold
+    assert not ports.repository.set_hold("f" * 32, hold, START, audit=entry)  # nothing recorded
+    assert ports.repository.delete(rec.id, audit=replace(entry, action=Action.DELETE))
+    assert not ports.repository.delete(rec.id, audit=replace(entry, action=Action.DELETE))
+    assert [e.action for e in ports.audit.page(limit=10)] == ["delete", "hold", "upload"]
+    assert first_break(ports.audit.stored(), ports.audit.head()) is None
+
+
+def test_an_original_is_due_once_archived_finished_and_not_held(ports: Ports) -> None:
+    rec, other = recording(1), recording(2, START + timedelta(days=1))
+    for r in (rec, other):
+        ports.repository.add(r)
+    entry = AuditEntry(START, "local", Action.ORIGINAL_REMOVED, rec.id, {})
+    later = START + timedelta(days=10)
+    assert ports.repository.originals_due(later, 10) == []  # not archived, not finished
+    for r in (rec, other):
+        archive = Variant(VariantName.ARCHIVE, f"recordings/{r.id}/archive.m4a", "audio/mp4", 9,
+                          "a" * 64)  # fmt: skip
+        done = Stage(StageName.ARCHIVE, StageStatus.DONE, START, START, None, 1)
+        ports.repository.save_stage(r.id, done, variant=archive, now=START)
+        ports.repository.set_status(r.id, RecordingStatus.DONE, START)
+    assert ports.repository.originals_due(later, 10) == [rec.id, other.id]
+    assert ports.repository.originals_due(START + timedelta(hours=1), 10) == [rec.id]
+    ports.repository.set_hold(other.id, Hold("x", START, "ops"), START, audit=entry)
+    assert ports.repository.originals_due(later, 10) == [rec.id]
+    assert (
+        ports.repository.remove_original(rec.id, later, audit=entry)
+        == rec.variants[VariantName.ORIGINAL].path
+    )
+    assert ports.repository.remove_original(rec.id, later, audit=entry) is None
+    assert ports.repository.remove_original(other.id, later, audit=entry) is None  # held
+    found = ports.repository.get(rec.id)
+    assert VariantName.ORIGINAL not in found.variants and found.original_removed_at == later
+    assert ports.repository.originals_due(later, 10) == []
 
 
 def test_versions_are_newest_first_and_paged_without_repeats(ports: Ports) -> None:

@@ -8,7 +8,16 @@ import pytest
 from audiodas.adapters.database.awaited import InProcessReads
 from audiodas.adapters.storage import LocalBlobStore
 from audiodas.config import Settings
-from audiodas.domain import AudioInfo, RecordingStatus, Rejected
+from audiodas.domain import (
+    AudioInfo,
+    RecordingStatus,
+    Rejected,
+    Stage,
+    StageName,
+    StageStatus,
+    Variant,
+    VariantName,
+)
 from audiodas.services import RecordingService
 from audiodas.testing import (
     FakeClock,
@@ -79,3 +88,34 @@ def test_only_a_failed_recording_is_retried_and_queued_again(service) -> None:  
     service.repository.set_status(recording.id, RecordingStatus.FAILED, service.clock.now())
     assert service.retry(recording.id).status == RecordingStatus.QUEUED
     assert service.work.enqueued == [recording.id, recording.id]
+
+
+def test_an_original_past_its_own_retention_goes_and_the_archive_stays(service) -> None:  # type: ignore[no-untyped-def]
+    service.settings = service.settings.model_copy(update={"original_retention_days": 30})
+    kept, held = (service.ingest(staged(service), f"{n}.mp3") for n in ("kept", "held"))
+    for recording in (kept, held):  # archived and done
+        archive = service.store.scratch(".m4a")
+        archive.write_bytes(b"an archive")
+        key = service.store.put(archive, recording.id, "archive.m4a")
+        now = service.clock.now()
+        service.repository.save_stage(
+            recording.id, Stage(StageName.ARCHIVE, StageStatus.DONE, now, now, None, 1),
+            variant=Variant(VariantName.ARCHIVE, key, "audio/mp4", 10, "a" * 64), now=now,
+        )  # fmt: skip
+        service.repository.set_status(recording.id, RecordingStatus.DONE, now)
+    service.hold(held.id, "audit 2027")
+    service.clock.advance(30 * DAY_S - 1)
+    assert service.remove_due_originals() == 0  # not yet
+    service.clock.advance(2)
+    assert service.remove_due_originals() == 1 and service.remove_due_originals() == 0
+    after = service.get(kept.id)
+    assert VariantName.ORIGINAL not in after.variants and after.original_removed_at is not None
+    assert not service.store.local_path(kept.variants["original"].path).exists()
+    assert service.variant_file(kept.id, VariantName.ARCHIVE).stat.st_size == 10
+    with pytest.raises(Rejected) as gone:
+        service.variant_file(kept.id, VariantName.ORIGINAL)
+    assert gone.value.code == Rejected.ORIGINAL_REMOVED
+    assert VariantName.ORIGINAL in service.get(held.id).variants  # the hold keeps it whole
+    removed = service.repository.audit.page(limit=1)[0]
+    assert removed.action == "original_removed" and removed.recording_id == kept.id
+    assert removed.detail["sha256"] == kept.sha256

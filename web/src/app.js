@@ -345,9 +345,14 @@ const fmtDate = (iso, withTime = false) => new Date(iso).toLocaleString(undefine
 const heldUntil = (r) => (r.held_until && new Date(r.held_until) > Date.now() ? r.held_until : null);
 const heldText = (r) => `Kept until ${fmtDate(r.held_until)}`;
 const HELD_WHY = "Its archive copy is under legal retention: it cannot be deleted before then.";
+// A legal hold: kept whatever the retention says, until an administrator releases it.
+const holdText = (r) => `Legal hold: ${r.hold.reason} (since ${fmtDate(r.hold.since)}, by ${r.hold.by})`;
+const keptText = (r) => (r.hold ? holdText(r) : heldText(r));
+const kept = (r) => Boolean(r.hold || heldUntil(r));
 
 // Why a delete was refused, in words.
 function deleteRefusal(error, r) {
+  if (error.code === "legal_hold") return `${r.filename} is under a legal hold: ${error.message}`;
   if (error.code === "under_retention") {
     const until = new Date(r.retention_until).toLocaleDateString(undefined, { dateStyle: "long" });
     return `${r.filename} is kept until ${until}: its archive copy is under legal retention, so it cannot be deleted before then.`;
@@ -444,8 +449,8 @@ async function libraryPage(params = new URLSearchParams()) {
           h("td", { ...label(7), class: "actions" },
             r.status === "failed" ? h("button", { type: "button", class: "retry", onclick: () => act(r, "retry") }, "Retry") : "",
             " ",
-            heldUntil(r)
-              ? h("span", { class: "held", title: HELD_WHY }, heldText(r))
+            kept(r)
+              ? h("span", { class: r.hold ? "held legal-hold" : "held", title: r.hold ? "Kept until an administrator releases the hold." : HELD_WHY }, keptText(r))
               : h("button", { type: "button", class: "delete", "aria-label": `Delete ${r.filename}`, onclick: () => act(r, "delete") }, "Delete"),
             noteFor(r)),
         ),
@@ -576,9 +581,9 @@ async function recordingPage(id, startAt) {
     statusLine.textContent = `Status: ${r.status} · ${fmtSeconds(r.duration_s)}` + (r.topic ? ` · topic ${r.topic.expected}: ${r.topic.on_topic ? "on topic" : "off topic"}` : "");
     statusLine.dataset.status = r.status;
     retry.hidden = r.status !== "failed";
-    remove.hidden = Boolean(heldUntil(r));
+    remove.hidden = kept(r);
     held.hidden = !remove.hidden;
-    held.textContent = held.hidden ? "" : `${heldText(r)}: under legal retention, it cannot be deleted before then.`;
+    held.textContent = held.hidden ? "" : r.hold ? `${holdText(r)}: it cannot be deleted until the hold is released.` : `${heldText(r)}: under legal retention, it cannot be deleted before then.`;
     explain.textContent = whatHappened(r);
     explain.hidden = !explain.textContent;
     // Only what can be served: the transcript's files once it is made.

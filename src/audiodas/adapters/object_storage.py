@@ -178,6 +178,10 @@ class S3BlobStore:
         self._keep(partial, key)
         return path
 
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+        self._cached(key).unlink(missing_ok=True)
+
     def delete_recording(self, recording_id: str) -> None:
         folder = self._name(f"recordings/{recording_id}/")
         pages = self.client.get_paginator("list_objects_v2").paginate(

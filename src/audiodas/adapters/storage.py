@@ -115,6 +115,9 @@ class LocalBlobStore:
     def delete_recording(self, recording_id: str) -> None:
         shutil.rmtree(self.recordings / recording_id, ignore_errors=True)
 
+    def delete(self, key: str) -> None:
+        self.local_path(key).unlink(missing_ok=True)
+
     def presigned(self, key: str, *, content_type: str, disposition: str) -> str:
         raise NotImplementedError("a folder has no URLs of its own: the API serves it")
 

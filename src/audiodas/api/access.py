@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 from audiodas.api import refusals
 from audiodas.api.errors import documented
 from audiodas.domain import ApiKey, Rejected, Scope
+from audiodas.domain.audit import LOCAL
 from audiodas.services.access import OPEN, AccessControl, Grant, KeyCheck, LinkCheck
 from audiodas.services.signing import key_id
 
@@ -50,6 +51,11 @@ RULES: dict[str, Scope | None] = {
     "GET /v1/models": Scope.READ,
     "GET /v1/models/{model_id}": Scope.READ,
     "DELETE /api/v1/recordings/{recording_id}": Scope.ADMIN,
+    # Legal holds and the audit trail (domain/audit.py): records to defend, admin's alone.
+    "PUT /api/v1/recordings/{recording_id}/hold": Scope.ADMIN,
+    "PUT /api/v1/recordings/{recording_id}/retention": Scope.ADMIN,
+    "DELETE /api/v1/recordings/{recording_id}/hold": Scope.ADMIN,
+    "GET /api/v1/audit": Scope.ADMIN,
     # Live transcription (api/live.py): a WebSocket, and the signed link a page may open it by.
     "WS /api/v1/live": Scope.UPLOAD,
     "GET /api/v1/live/link": Scope.UPLOAD,
@@ -154,6 +160,7 @@ def authorize_connection(request: HTTPConnection, rule: str) -> None:
         # The key's id only (its secret is never logged): which key was tried, or none at all.
         log.warning("API key refused from %s (%s, id %s): failure %d", address, check.value,
                     key_id(credentials) or "none", failures)  # fmt: skip
+        access.refused(address, check.value, key_id(credentials))
     if check is KeyCheck.EXPIRED:
         raise Rejected(Rejected.INVALID_KEY, "the API key has expired")
     if key is None:
@@ -169,6 +176,13 @@ def _allow(request: HTTPConnection, key: ApiKey, need: Scope) -> None:
         )
     request.state.grant = Grant(key.id)
     request.state.key = key
+
+
+def actor(request: HTTPConnection) -> str:
+    """Who makes the request, for the audit trail: its key's name, or "local" (no key: a server
+    that requires none, or a signed link)."""
+    key: ApiKey | None = getattr(request.state, "key", None)
+    return key.name if key is not None else LOCAL
 
 
 def session_token(request: HTTPConnection) -> str | None:

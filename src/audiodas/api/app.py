@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 from audiodas import __version__
 from audiodas.api import (
     access,
+    audit,
     errors,
     events,
     health,
@@ -90,6 +91,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(session.router)
     app.include_router(live.router)
+    app.include_router(audit.router)
     access.install(app)
     if settings.cors_origins:
         app.add_middleware(

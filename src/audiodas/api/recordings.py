@@ -14,11 +14,12 @@ from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 
 from audiodas.api import dependencies
-from audiodas.api.access import Authorized
+from audiodas.api.access import Authorized, actor
 from audiodas.api.body_limits import json_body
 from audiodas.api.files import RangeFileResponse, content_disposition
 from audiodas.api.schemas import (
     ERRORS,
+    DeletionReceipt,
     DeliveryList,
     DeliveryOut,
     ErrorOut,
@@ -87,6 +88,7 @@ async def upload(request: Request) -> JSONBody:
                 form.get("domain"),
                 form.get("callback_url"),
                 form.get("speakers"),
+                by=actor(request),
             )
 
         recording = await to_thread.run_sync(ingest)
@@ -161,7 +163,9 @@ async def retitle(recording_id: str, request: Request) -> JSONBody:
     body = await json_body(request)
     if not isinstance(body, dict) or set(body) != {"title"}:
         raise Rejected(Rejected.INVALID_REQUEST, 'the body is {"title": "..."}')
-    recording = await to_thread.run_sync(service.retitle, recording_id, body["title"])
+    recording = await to_thread.run_sync(
+        service.retitle, recording_id, body["title"], actor(request)
+    )
     return JSONBody(views.linked(recording_body(recording)))
 
 
@@ -248,10 +252,62 @@ async def resend(recording_id: str, delivery_id: str, request: Request) -> JSONB
 
 @router.delete(
     "/{recording_id}",
-    status_code=204,
+    response_model=DeletionReceipt,
     responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    summary="Delete a recording and its files (refused under retention or a legal hold); "
+    "the receipt lists each file removed with its size and SHA-256",
 )
-async def delete_recording(recording_id: str, request: Request) -> Response:
+async def delete_recording(recording_id: str, request: Request) -> JSONBody:
     service = dependencies.service(request)
-    await to_thread.run_sync(service.delete, recording_id)
-    return Response(status_code=204)
+    receipt = await to_thread.run_sync(service.delete, recording_id, actor(request))
+    return JSONBody(receipt)
+
+
+@router.put(
+    "/{recording_id}/hold",
+    response_model=RecordingOut,
+    responses={404: {"model": ErrorOut}},
+    summary='Put a legal hold on the recording (`{"reason": "..."}`): no DELETE until released',
+)
+async def hold(recording_id: str, request: Request) -> JSONBody:
+    return await _held(request, recording_id, "hold")
+
+
+@router.delete(
+    "/{recording_id}/hold",
+    response_model=RecordingOut,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    summary='Release the legal hold (`{"reason": "..."}`: why it ends)',
+)
+async def release(recording_id: str, request: Request) -> JSONBody:
+    return await _held(request, recording_id, "release")
+
+
+@router.put(
+    "/{recording_id}/retention",
+    response_model=RecordingOut,
+    responses={404: {"model": ErrorOut}},
+    summary='Move the end of retention: `{"until": "2033-01-01"}` extends it; an earlier date '
+    'needs `"reason"`',
+)
+async def retention(recording_id: str, request: Request) -> JSONBody:
+    service = dependencies.service(request)
+    views = dependencies.views(request)
+    body = await json_body(request)
+    if not isinstance(body, dict) or not {"until"} <= set(body) <= {"until", "reason"}:
+        raise Rejected(Rejected.INVALID_REQUEST, 'the body is {"until": "<date>", "reason": ...}')
+    recording = await to_thread.run_sync(
+        service.retain, recording_id, body["until"], body.get("reason"), actor(request)
+    )
+    return JSONBody(views.linked(recording_body(recording)))
+
+
+async def _held(request: Request, recording_id: str, change: str) -> JSONBody:
+    service = dependencies.service(request)
+    views = dependencies.views(request)
+    body = await json_body(request)
+    if not isinstance(body, dict) or set(body) != {"reason"}:
+        raise Rejected(Rejected.INVALID_REQUEST, 'the body is {"reason": "..."}')
+    method = service.hold if change == "hold" else service.release
+    recording = await to_thread.run_sync(method, recording_id, body["reason"], actor(request))
+    return JSONBody(views.linked(recording_body(recording)))

@@ -44,6 +44,12 @@ class ProgressOut(BaseModel):
     total_s: float
 
 
+class HoldOut(BaseModel):
+    reason: str
+    since: datetime
+    by: str = Field(description="The name of the key that set it, or `local`")
+
+
 class RecordingItem(BaseModel):
     """A recording as listed: everything but the transcript."""
 
@@ -75,6 +81,14 @@ class RecordingItem(BaseModel):
     held_until: datetime | None = Field(
         description="A DELETE is refused before this time (the archive copy's legal retention);"
         " null when there is no copy to keep"
+    )
+    original_removed_at: datetime | None = Field(
+        description="When the original upload was removed, past AUDIODAS_ORIGINAL_RETENTION_DAYS"
+        " (the archive copy stays); null while it is kept"
+    )
+    hold: HoldOut | None = Field(
+        description="A legal hold (PUT .../hold): while it stands, DELETE is refused whatever "
+        "the retention says"
     )
     created_at: datetime
     updated_at: datetime
@@ -173,6 +187,8 @@ def recording_body(r: Recording, *, transcript: bool = True) -> dict[str, Any]:
         "speakers": speaker_list(r),
         "retention_until": r.retention_until,
         "held_until": r.held_until,
+        "hold": r.hold.as_dict() if r.hold else None,
+        "original_removed_at": r.original_removed_at,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
     }
@@ -210,3 +226,34 @@ class RenderedJSON(Response):
     """A body already rendered as the API's JSON (views.py keeps renderings as bytes)."""
 
     media_type = "application/json"
+
+
+class FileRemoved(BaseModel):
+    variant: str
+    size_bytes: int
+    sha256: str = Field(description="As stored when the file was made")
+
+
+class DeletionReceipt(BaseModel):
+    """What a DELETE removed, when and by whom; the audit trail keeps it (action `delete`)."""
+
+    recording: dict
+    files: list[FileRemoved]
+    deleted_at: datetime
+    by: str
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str = Field(description="The key's name, or `local` (the command line, no keys)")
+    action: str
+    recording_id: str | None
+    detail: dict
+    prev_hash: str = Field(description="The hash of the entry before (the chain)")
+    hash: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None

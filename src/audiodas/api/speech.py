@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from audiodas.api import dependencies
-from audiodas.api.access import Authorized
+from audiodas.api.access import Authorized, actor
 from audiodas.api.body_limits import json_body
 from audiodas.api.renderings import (
     FORMATS,
@@ -178,7 +178,9 @@ _CHANGES = {
 async def correct_transcript(recording_id: str, request: Request) -> JSONBody:
     service = dependencies.service(request)
     changes = parse_corrections(await json_body(request))
-    recording, machine = await to_thread.run_sync(service.correct, recording_id, changes)
+    recording, machine = await to_thread.run_sync(
+        service.correct, recording_id, changes, actor(request)
+    )
     return JSONBody(_transcript_json(service, recording, machine))
 
 
@@ -200,7 +202,7 @@ async def name_speakers(recording_id: str, request: Request) -> JSONBody:
     names = await json_body(request)
     if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
         raise Rejected(Rejected.INVALID_REQUEST, 'the body is an object of names: {"S1": "Alice"}')
-    recording = await to_thread.run_sync(service.name_speakers, recording_id, names)
+    recording = await to_thread.run_sync(service.name_speakers, recording_id, names, actor(request))
     return JSONBody({"id": recording.id, "speakers": speaker_list(recording)})
 
 

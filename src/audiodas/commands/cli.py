@@ -1,4 +1,4 @@
-"""The `audiodas` command: serve, worker, health, process, keys, models."""
+"""The `audiodas` command: serve, worker, health, process, keys, audit, models."""
 
 from __future__ import annotations
 
@@ -199,6 +199,36 @@ def keys_revoke(name: str = typer.Argument(..., help="The name `keys list` shows
     with _refusal_exits():
         _access().revoke(name)
     typer.echo(f"revoked key '{name}'")
+
+
+audit_app = typer.Typer(help="The audit trail: verify its chain.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check that every entry of the audit trail is as it was appended: each one's hash, the
+    chain from one to the next, none missing. Exit status 1, naming the first bad entry, if
+    not."""
+    from audiodas.adapters.database import open_database
+    from audiodas.adapters.database.audit import SqlAuditLog
+    from audiodas.domain.audit import StoredEntry, first_break
+
+    log = SqlAuditLog(open_database(Settings()))
+    head = log.head()
+
+    def entries() -> Iterator[StoredEntry]:
+        after = 0
+        while page := log.stored(after=after):
+            yield from page
+            after = page[-1].seq
+
+    broken = first_break(entries(), head)
+    if broken is not None:
+        seq, why = broken
+        typer.echo(f"the audit trail is broken at entry {seq}: {why}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"the audit trail is intact: {head[0]} entries, the last {head[1][:16]}…")
 
 
 models_app = typer.Typer(help="Assemble or convert model folders (offline).", no_args_is_help=True)

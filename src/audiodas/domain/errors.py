@@ -31,6 +31,9 @@ class Rejected(Exception):
     TOO_LONG = "duration_too_long"
     NOT_FOUND = "not_found"
     UNDER_RETENTION = "under_retention"
+    LEGAL_HOLD = "legal_hold"  # held: never deleted while the hold stands
+    NOT_HELD = "not_held"
+    ORIGINAL_REMOVED = "original_removed"  # past its own retention; the archive copy is kept
     VARIANT_NOT_READY = "variant_not_ready"
     BAD_CURSOR = "invalid_cursor"
     INVALID_FIELD = "invalid_field"

@@ -94,6 +94,56 @@ class Variant:
     sha256: str
 
 
+@dataclass(frozen=True)
+class Hold:
+    """A legal hold: the recording is kept, whatever its retention says, until released."""
+
+    reason: str
+    since: datetime
+    by: str  # the key's name, or "local"
+
+    def as_dict(self) -> dict:
+        return {"reason": self.reason, "since": self.since.isoformat(), "by": self.by}
+
+
+MAX_REASON = 500
+
+
+def check_reason(reason: object) -> str:
+    """Why a hold is set or released: one line of printable text, 1 to MAX_REASON characters."""
+    if not isinstance(reason, str) or not " ".join(reason.split()):
+        raise Rejected(Rejected.INVALID_REQUEST, 'say why: {"reason": "..."}')
+    cleaned = " ".join("".join(ch for ch in reason if ch.isprintable()).split())
+    if len(cleaned) > MAX_REASON:
+        raise Rejected(Rejected.INVALID_FIELD, f"a reason has at most {MAX_REASON} characters")
+    return cleaned
+
+
+def check_retention(current: datetime, until: object, reason: object, now: datetime) -> datetime:
+    """A new end of retention: later than the current one as asked; earlier only with a
+    reason (what shortens a legal retention must be explained), and never before now."""
+    if not isinstance(until, str):
+        raise Rejected(Rejected.INVALID_REQUEST, 'the body is {"until": "<date>", "reason": ...}')
+    try:
+        when = datetime.fromisoformat(until)
+    except ValueError:
+        raise Rejected(
+            Rejected.INVALID_FIELD, f"'until' is not an ISO 8601 date: {until!r}"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=current.tzinfo)
+    if when < current:
+        if reason is None:
+            raise Rejected(
+                Rejected.INVALID_REQUEST,
+                'shortening a retention needs a reason: {"until": ..., "reason": "..."}',
+            )
+        check_reason(reason)
+        if when < now:
+            raise Rejected(Rejected.INVALID_FIELD, "a retention cannot end in the past")
+    return when
+
+
 @dataclass
 class Recording:
     id: str
@@ -124,6 +174,9 @@ class Recording:
     # How much of the audio a transcription under way has stored (seconds from the start);
     # None when none is under way. Its text so far is `transcript`, until the stage is done.
     transcribed_s: float | None = None
+    hold: Hold | None = None  # a legal hold, while it stands
+    # When the original upload was removed (AUDIODAS_ORIGINAL_RETENTION_DAYS); the archive stays.
+    original_removed_at: datetime | None = None
     stages: dict[StageName, Stage] = field(default_factory=dict)
     variants: dict[VariantName, Variant] = field(default_factory=dict)
 

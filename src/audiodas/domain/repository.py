@@ -8,7 +8,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from audiodas.domain.recording import Recording, RecordingStatus, Stage, Variant, VariantName
+from audiodas.domain.audit import AuditEntry
+from audiodas.domain.recording import (
+    Hold,
+    Recording,
+    RecordingStatus,
+    Stage,
+    Variant,
+    VariantName,
+)
 from audiodas.domain.search import Query, SearchPage
 from audiodas.domain.transcript import Segment, TranscribedWindow, Transcript, Waveform, Word
 from audiodas.domain.webhooks import Delivery
@@ -42,7 +50,16 @@ class StoredVariant:
 
 
 class RecordingRepository(Protocol):
-    def add(self, recording: Recording, *, then: Callable[[object], None] | None = None) -> None:
+    """`audit`, where a method takes one: the audit trail's entry for the change, appended in
+    the change's own transaction (both or neither)."""
+
+    def add(
+        self,
+        recording: Recording,
+        *,
+        then: Callable[[object], None] | None = None,
+        audit: AuditEntry | None = None,
+    ) -> None:
         """Store a new recording; `then(transaction)` runs in the same transaction (the
         driver's connection), so what it writes commits or rolls back with the recording."""
         ...
@@ -100,6 +117,7 @@ class RecordingRepository(Protocol):
         now: datetime,
         *,
         then: Callable[[object], None] | None = None,
+        audit: AuditEntry | None = None,
     ) -> Transcript | None:
         """Store the transcript `change(stored, machine's)` makes, atomically (what `change`
         raises stores nothing), keeping the machine's the first time. A changed text makes a
@@ -107,15 +125,51 @@ class RecordingRepository(Protocol):
         as for `add`. None if there is no such recording."""
         ...
 
-    def save_speaker_names(self, recording_id: str, names: dict[str, str], now: datetime) -> bool:
+    def save_speaker_names(
+        self,
+        recording_id: str,
+        names: dict[str, str],
+        now: datetime,
+        *,
+        audit: AuditEntry | None = None,
+    ) -> bool:
         """Replace the names of the recording's speaker labels; False if there is no such one."""
         ...
 
-    def save_title(self, recording_id: str, title: str | None, now: datetime) -> bool:
+    def save_title(
+        self,
+        recording_id: str,
+        title: str | None,
+        now: datetime,
+        *,
+        audit: AuditEntry | None = None,
+    ) -> bool:
         """Give the recording a title (None: none); False if there is no such recording."""
         ...
 
-    def delete(self, recording_id: str) -> bool: ...
+    def delete(self, recording_id: str, *, audit: AuditEntry | None = None) -> bool: ...
+
+    def set_retention(
+        self, recording_id: str, until: datetime, now: datetime, *, audit: AuditEntry
+    ) -> bool:
+        """Move the end of the recording's retention; False if there is no such recording."""
+        ...
+
+    def originals_due(self, created_before: datetime, limit: int) -> list[str]:
+        """Finished recordings made before then, with an archive copy and no hold, whose
+        original is still there: their ids, oldest first."""
+        ...
+
+    def remove_original(self, recording_id: str, now: datetime, *, audit: AuditEntry) -> str | None:
+        """Forget the original (its key returned, for the store to remove) and say when, if it
+        is still due (no hold set meanwhile); None otherwise."""
+        ...
+
+    def set_hold(
+        self, recording_id: str, hold: Hold | None, now: datetime, *, audit: AuditEntry
+    ) -> bool:
+        """Set (or with None release) the legal hold; False if there is no such recording."""
+        ...
 
     def repair_search(self) -> int:
         """Remove search entries a delete had to leave (a full disk) and re-index what no

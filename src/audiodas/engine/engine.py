@@ -54,6 +54,7 @@ class Engine:
         webhooks: Service | None = None,
         *,
         consume: bool = True,
+        services: tuple[Service, ...] = (),
     ) -> None:
         """`consume=False`: only the inference service (API nodes whose recordings are processed
         by `audiodas worker` elsewhere). `inference_server` offers `ai` to the API's processes;
@@ -67,6 +68,7 @@ class Engine:
         self.slots = slots
         self.report = report
         self.webhooks = webhooks
+        self.services = services  # run beside the work, as the webhook sender is
         self.consume = consume
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.in_flight: set[str] = set()
@@ -97,6 +99,8 @@ class Engine:
                 self._services.append(
                     asyncio.create_task(self.webhooks.run(), name="audiodas-webhooks")
                 )
+            for service in self.services:
+                self._services.append(asyncio.create_task(service.run()))
         log.info(
             "engine %s started: %s%s",
             self.worker_id,

@@ -17,7 +17,9 @@ from urllib.parse import urlencode
 
 from audiodas.config import Settings
 from audiodas.domain import ApiKey, ApiKeyRepository, Rejected, Scope, quoted
+from audiodas.domain.audit import LOCAL, Action, AuditEntry
 from audiodas.services import signing
+from audiodas.services.ports import AuditLog
 
 _CACHED_KEYS = 10_000  # checks remembered, right or wrong; past that the cache starts over
 _TOUCH_EVERY_S = 60.0  # a key's last use is written at most this often
@@ -101,9 +103,13 @@ class AccessControl:
         keys: ApiKeyRepository,
         secret: bytes,
         clock: Callable[[], float] = time.time,
+        *,
+        audit: AuditLog | None = None,
     ) -> None:
+        """`audit`: where keys made and revoked, and keys refused, are recorded."""
         self.settings = settings
         self.repository = keys
+        self.audit = audit
         self._secret = secret
         self._clock = clock
         self._checked: dict[str, tuple[float, ApiKey | None]] = {}
@@ -118,7 +124,7 @@ class AccessControl:
     # --- Keys --------------------------------------------------------------------------------
 
     def create(
-        self, scope: Scope, name: str, expires_days: float | None = None
+        self, scope: Scope, name: str, expires_days: float | None = None, by: str = LOCAL
     ) -> tuple[ApiKey, str]:
         """A new key and its text, which is shown once: only its keyed hash is stored."""
         key_id, text = signing.new_key()
@@ -127,15 +133,27 @@ class AccessControl:
         key = ApiKey(key_id, name or key_id, scope, now, expires)
         self.repository.add(key, signing.key_hash(text, self._secret))
         self._forget()
+        self._record(by, Action.KEY_CREATED, {"name": key.name, "id": key.id,
+                                              "scope": str(scope)})  # fmt: skip
         return key, text
 
     def keys(self) -> list[ApiKey]:
         return self.repository.all()
 
-    def revoke(self, name: str) -> None:
+    def revoke(self, name: str, by: str = LOCAL) -> None:
         if not self.repository.revoke(name, self._now()):
             raise Rejected(Rejected.NOT_FOUND, f"no active API key named {quoted(name)}")
         self._forget()
+        self._record(by, Action.KEY_REVOKED, {"name": name})
+
+    def refused(self, address: str, why: str, key_id: str | None) -> None:
+        """A key was refused (unknown, revoked, expired): who tried, for the audit trail."""
+        self._record(LOCAL, Action.SIGN_IN_REFUSED, {"address": address, "why": why,
+                                                     "key_id": key_id})  # fmt: skip
+
+    def _record(self, by: str, action: Action, detail: dict) -> None:
+        if self.audit is not None:
+            self.audit.append(AuditEntry(self._now(), by, action, None, detail))
 
     def required(self) -> bool:
         """Keys are needed: always when `auth=required`, else once a key was ever made."""

@@ -21,6 +21,7 @@ from audiodas.domain import (
     VariantName,
     VersionPage,
 )
+from audiodas.domain.audit import Action, AuditEntry, StoredEntry
 from audiodas.domain.transcript import TranscribedWindow
 from audiodas.domain.webhooks import Delivery
 from audiodas.slots import Slots
@@ -100,6 +101,10 @@ class BlobStore(Protocol):
 
     def delete_recording(self, recording_id: str) -> None:
         """Every blob of the recording; nothing if it has none."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """One blob (an original past its own retention); nothing if it is gone."""
         ...
 
     # A store that serves its files itself (`redirects`): players are sent there.
@@ -240,6 +245,27 @@ class Inference(Protocol):
         ...
 
     async def summarize(self, text: str, *, timeout: float) -> str | None: ...
+
+
+class AuditLog(Protocol):
+    """The audit trail (domain/audit.py): entries appended on their own (what the recordings'
+    repository does not record in its own transactions: keys, refused sign-ins), read newest
+    first, and read as stored to verify the chain."""
+
+    def append(self, entry: AuditEntry) -> AuditEntry: ...
+
+    def page(
+        self,
+        *,
+        limit: int,
+        before: int | None = None,
+        recording_id: str | None = None,
+        action: Action | None = None,
+    ) -> list[AuditEntry]: ...
+
+    def stored(self, *, after: int = 0, limit: int = 1000) -> list[StoredEntry]: ...
+
+    def head(self) -> tuple[int, str]: ...
 
 
 class LiveDecoder(Protocol):

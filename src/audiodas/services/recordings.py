@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,8 +28,9 @@ from audiodas.domain import (
     VersionPage,
     quoted,
 )
+from audiodas.domain.audit import LOCAL, Action, AuditEntry
 from audiodas.domain.corrections import Correction, apply_corrections, machine_beside
-from audiodas.domain.recording import check_title
+from audiodas.domain.recording import Hold, check_reason, check_retention, check_title
 from audiodas.domain.search import SearchPage, parse_query
 from audiodas.domain.speakers import check_count, check_names, speakers_of
 from audiodas.domain.topics import Topic
@@ -102,8 +103,10 @@ class RecordingService:
         domain: str | None = None,
         callback_url: str | None = None,
         speakers: str | None = None,
+        by: str = LOCAL,
     ) -> Recording:
         """Turn a received file into a stored, queued recording; on any refusal, keep nothing.
+        `by`: who uploads it (a key's name, or "local"), for the audit trail.
         `callback_url`: told when it is finished, besides AUDIODAS_WEBHOOK_URLS; `speakers`:
         how many voices it has, if the uploader knows (the form field, as sent).
 
@@ -131,8 +134,15 @@ class RecordingService:
                 callback_url=callback_url,
                 speakers=speaker_count,
             )
+            uploaded = AuditEntry(
+                recording.created_at, by, Action.UPLOAD, recording_id,
+                {"filename": recording.filename, "size_bytes": recording.size_bytes,
+                 "sha256": recording.sha256, "content_type": recording.content_type},
+            )  # fmt: skip
             self.repository.add(
-                recording, then=lambda transaction: self.work.enqueue(recording_id, transaction)
+                recording,
+                then=lambda transaction: self.work.enqueue(recording_id, transaction),
+                audit=uploaded,
             )
         except BaseException:
             staged.discard()
@@ -281,6 +291,14 @@ class RecordingService:
 
     def _produced_variant(self, recording_id: str, name: VariantName) -> StoredVariant:
         found = _existing(recording_id, lambda: self.repository.find_variant(recording_id, name))
+        if found.variant is None and name == VariantName.ORIGINAL:
+            removed = self.get(recording_id).original_removed_at
+            if removed is not None:
+                raise Rejected(
+                    Rejected.ORIGINAL_REMOVED,
+                    f"the original upload was removed on {removed.isoformat()}, past its own "
+                    f"retention (AUDIODAS_ORIGINAL_RETENTION_DAYS); the archive copy is kept",
+                )
         if found.variant is None:
             raise Rejected(
                 Rejected.VARIANT_NOT_READY,
@@ -320,19 +338,30 @@ class RecordingService:
         return self.get(recording_id)
 
     def correct(
-        self, recording_id: str, corrections: Sequence[Correction]
+        self, recording_id: str, corrections: Sequence[Correction], by: str = LOCAL
     ) -> tuple[Recording, list[Segment | None]]:
         """Make a reader's corrections to the transcript (its text and speakers; the machine's
         is kept beside it): the recording as it is now, and beside each segment the machine's
         where they differ. A changed text is summarized again (the recording is queued)."""
         self.transcribed(recording_id, "transcript")
+        now = self.clock.now()
+        changes = [
+            {
+                k: v
+                for k, v in (("id", c.index), ("text", c.text), ("speaker", c.speaker))
+                if v is not None
+            }
+            for c in corrections
+        ]
+        entry = AuditEntry(now, by, Action.TRANSCRIPT, recording_id, {"segments": changes})
         _existing(
             recording_id,
             lambda: self.repository.correct(
                 recording_id,
                 lambda stored, machine: apply_corrections(stored, corrections, machine),
-                self.clock.now(),
+                now,
                 then=lambda transaction: self.work.enqueue(recording_id, transaction),
+                audit=entry,
             ),
         )
         return self.with_machine(recording_id)
@@ -354,27 +383,30 @@ class RecordingService:
         machine = self.repository.machine_segments(recording_id)
         return recording, machine_beside(recording.segments, machine)
 
-    def retitle(self, recording_id: str, title: object) -> Recording:
+    def retitle(self, recording_id: str, title: object, by: str = LOCAL) -> Recording:
         """Give the recording a title (null or empty: none); its filename stays."""
-        given = check_title(title)
+        given, now = check_title(title), self.clock.now()
+        entry = AuditEntry(now, by, Action.TITLE, recording_id, {"title": given})
         _existing(
             recording_id,
-            lambda: self.repository.save_title(recording_id, given, self.clock.now()) or None,
+            lambda: self.repository.save_title(recording_id, given, now, audit=entry) or None,
         )
         return self.get(recording_id)
 
-    def name_speakers(self, recording_id: str, names: dict[str, str]) -> Recording:
+    def name_speakers(self, recording_id: str, names: dict[str, str], by: str = LOCAL) -> Recording:
         """Give the recording's speaker labels names (an empty name takes a label back); the
         names replace the labels wherever its transcript is shown or exported."""
         recording = self.transcribed(recording_id, "speaker list", segments=True)
         given = check_names(names, speakers_of(recording.segments))
         merged = {**recording.speaker_names, **given}
         merged = {label: name for label, name in merged.items() if name}
+        now = self.clock.now()
+        entry = AuditEntry(now, by, Action.SPEAKERS, recording_id, {"names": given})
         # Deleted since it was read: the same 404 as any missing recording.
         _existing(
             recording_id,
             lambda: (
-                self.repository.save_speaker_names(recording_id, merged, self.clock.now()) or None
+                self.repository.save_speaker_names(recording_id, merged, now, audit=entry) or None
             ),
         )
         return replace(recording, speaker_names=merged)
@@ -395,22 +427,103 @@ class RecordingService:
             )
         return delivery
 
-    def delete(self, recording_id: str) -> None:
+    def delete(self, recording_id: str, by: str = LOCAL) -> dict:
+        """Delete the recording and its files; the receipt (the recording, each file with its
+        size and SHA-256 as stored, when, by whom), which the audit trail keeps."""
         recording = self.get(recording_id)
-        if recording.under_retention(self.clock.now()):
+        now = self.clock.now()
+        if recording.hold is not None:
+            raise Rejected(
+                Rejected.LEGAL_HOLD,
+                f"the recording is under a legal hold ({recording.hold.reason}) since "
+                f"{recording.hold.since.isoformat()}: release the hold first",
+            )
+        if recording.under_retention(now):
             raise Rejected(
                 Rejected.UNDER_RETENTION,
                 f"the archive copy is under legal retention until "
                 f"{recording.retention_until.isoformat()}",
             )
+        receipt = {
+            "recording": {
+                "id": recording.id,
+                "filename": recording.filename,
+                "title": recording.title,
+                "created_at": recording.created_at.isoformat(),
+                "duration_s": recording.duration_s,
+            },
+            "files": [
+                {"variant": str(v.name), "size_bytes": v.size_bytes, "sha256": v.sha256}
+                for v in recording.variants.values()
+            ],
+            "deleted_at": now.isoformat(),
+            "by": by,
+        }
+        entry = AuditEntry(now, by, Action.DELETE, recording_id, receipt)
         try:
-            self.repository.delete(recording_id)
+            self.repository.delete(recording_id, audit=entry)
         except StorageFull:
             # The database needs room to record the delete: free the files first. Until the
             # row goes, the recording reads as one whose files are missing.
             self.store.delete_recording(recording_id)
-            self.repository.delete(recording_id)
+            self.repository.delete(recording_id, audit=entry)
         self.store.delete_recording(recording_id)
+        return receipt
+
+    def retain(
+        self, recording_id: str, until: object, reason: object = None, by: str = LOCAL
+    ) -> Recording:
+        """Move the end of the recording's retention: later as asked, earlier with a reason."""
+        recording, now = self.get(recording_id), self.clock.now()
+        when = check_retention(recording.retention_until, until, reason, now)
+        detail = {"from": recording.retention_until.isoformat(), "to": when.isoformat()}
+        if reason is not None:
+            detail["reason"] = check_reason(reason)
+        entry = AuditEntry(now, by, Action.RETENTION, recording_id, detail)
+        if not self.repository.set_retention(recording_id, when, now, audit=entry):
+            self.get(recording_id)  # 404
+        return self.get(recording_id)
+
+    def remove_due_originals(self, limit: int = 100) -> int:
+        """Remove the originals past AUDIODAS_ORIGINAL_RETENTION_DAYS (of finished recordings
+        with an archive copy and no hold), each recorded in the audit trail with its size and
+        SHA-256; how many went. The row first, then the file: a file left by a crash between
+        is never served (nothing refers to it) and goes with its recording."""
+        days = self.settings.original_retention_days
+        if days is None:
+            return 0
+        now, removed = self.clock.now(), 0
+        for recording_id in self.repository.originals_due(now - timedelta(days=days), limit):
+            recording = self.repository.get(recording_id, segments=False)
+            original = recording.variants.get(VariantName.ORIGINAL) if recording else None
+            if original is None:
+                continue
+            detail = {"size_bytes": original.size_bytes, "sha256": original.sha256,
+                      "kept_days": days}  # fmt: skip
+            entry = AuditEntry(now, LOCAL, Action.ORIGINAL_REMOVED, recording_id, detail)
+            key = self.repository.remove_original(recording_id, now, audit=entry)
+            if key is not None:
+                self.store.delete(key)
+                removed += 1
+        return removed
+
+    def hold(self, recording_id: str, reason: object, by: str = LOCAL) -> Recording:
+        """Put the recording under a legal hold (again: the new reason replaces the old)."""
+        why, now = check_reason(reason), self.clock.now()
+        entry = AuditEntry(now, by, Action.HOLD, recording_id, {"reason": why})
+        if not self.repository.set_hold(recording_id, Hold(why, now, by), now, audit=entry):
+            self.get(recording_id)  # 404
+        return self.get(recording_id)
+
+    def release(self, recording_id: str, reason: object, by: str = LOCAL) -> Recording:
+        why, now = check_reason(reason), self.clock.now()
+        recording = self.get(recording_id)
+        if recording.hold is None:
+            raise Rejected(Rejected.NOT_HELD, "the recording is under no legal hold")
+        detail = {"reason": why, "held_for": recording.hold.reason}
+        entry = AuditEntry(now, by, Action.RELEASE, recording_id, detail)
+        self.repository.set_hold(recording_id, None, now, audit=entry)
+        return self.get(recording_id)
 
 
 def _download_name(recording_id: str, found: StoredVariant, name: VariantName, suffix: str) -> str:

@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from audiodas.adapters.database import search, webhooks
+from audiodas.adapters.database.audit import append_in
 from audiodas.adapters.database.connect import reads
 from audiodas.adapters.database.reserve import Reserve
 from audiodas.adapters.database.tables import (
@@ -59,7 +60,9 @@ from audiodas.domain import (
     VariantName,
     VersionPage,
 )
+from audiodas.domain.audit import AuditEntry
 from audiodas.domain.corrections import summarized_again
+from audiodas.domain.recording import Hold
 from audiodas.domain.search import Query, SearchPage
 from audiodas.domain.speakers import speakers_of
 from audiodas.domain.transcript import TranscribedWindow, Waveform, Word, with_window
@@ -81,11 +84,19 @@ class SqlRecordingRepository:
         self._reserve = Reserve.beside(engine)
         self._reserve.keep()
 
-    def add(self, recording: Recording, *, then: Callable[[object], None] | None = None) -> None:
+    def add(
+        self,
+        recording: Recording,
+        *,
+        then: Callable[[object], None] | None = None,
+        audit: AuditEntry | None = None,
+    ) -> None:
         with self._sessions.begin() as session:
             session.add(_to_row(recording))
             session.flush()
             search.reindex(session.connection(), recording.id)
+            if audit is not None:
+                append_in(session.connection(), audit)
             if then is not None:
                 then(_transaction(session))
         self._reserve.keep()
@@ -153,6 +164,7 @@ class SqlRecordingRepository:
         now: datetime,
         *,
         then: Callable[[object], None] | None = None,
+        audit: AuditEntry | None = None,
     ) -> Transcript | None:
         """The transcript as `change(stored, machine's)` makes it, in one transaction with the row locked (what
         `change` raises leaves everything as it was); the machine's kept the first time. If the
@@ -178,6 +190,8 @@ class SqlRecordingRepository:
             row.speakers_heard = speakers_of(corrected.segments)
             row.words = [asdict(w) for w in corrected.words]
             row.updated_at = now
+            if audit is not None:
+                append_in(session.connection(), audit)
             summarize = session.get(StageRow, (recording_id, StageName.SUMMARIZE.value))
             if summarize is not None and summarized_again(
                 stored, corrected, RecordingStatus(row.status), StageStatus(summarize.status)
@@ -221,25 +235,88 @@ class SqlRecordingRepository:
         variant = _variant(*fields) if row.path is not None else None  # no such variant yet
         return StoredVariant(filename, RecordingStatus(status), variant)
 
-    def delete(self, recording_id: str) -> bool:
+    def set_retention(
+        self, recording_id: str, until: datetime, now: datetime, *, audit: AuditEntry
+    ) -> bool:
+        return self._set(recording_id, {"retention_until": until, "updated_at": now}, audit)
+
+    def set_hold(
+        self, recording_id: str, hold: Hold | None, now: datetime, *, audit: AuditEntry
+    ) -> bool:
+        """Set or release the recording's legal hold, recorded in the audit trail at once."""
+        values = {
+            "hold_reason": hold.reason if hold else None,
+            "held_at": hold.since if hold else None,
+            "held_by": hold.by if hold else None,
+            "updated_at": now,
+        }
+        return self._set(recording_id, values, audit)
+
+    def originals_due(self, created_before: datetime, limit: int) -> list[str]:
+        archive = (
+            select(_V.recording_id)
+            .where(_V.recording_id == _R.id, _V.name == VariantName.ARCHIVE.value)
+            .exists()
+        )
+        original = (
+            select(_V.recording_id)
+            .where(_V.recording_id == _R.id, _V.name == VariantName.ORIGINAL.value)
+            .exists()
+        )
+        finished = [s.value for s in RecordingStatus if s.finished]
+        query = (
+            select(_R.id)
+            .where(_R.created_at < created_before, _R.status.in_(finished))
+            .where(_R.hold_reason.is_(None), archive, original)
+            .order_by(_R.created_at)
+            .limit(limit)
+        )
+        with self._reads.connect() as connection:
+            return list(connection.execute(query).scalars())
+
+    def remove_original(self, recording_id: str, now: datetime, *, audit: AuditEntry) -> str | None:
+        with self._sessions.begin() as session:
+            row = session.get(RecordingRow, recording_id, with_for_update=True)
+            if row is None or row.hold_reason is not None:
+                return None
+            variant = session.get(VariantRow, (recording_id, VariantName.ORIGINAL.value))
+            if variant is None:
+                return None
+            key = variant.path
+            session.delete(variant)
+            row.original_removed_at = row.updated_at = now
+            append_in(session.connection(), audit)
+            return key
+
+    def _set(self, recording_id: str, values: dict, audit: AuditEntry) -> bool:
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(RecordingRow).where(RecordingRow.id == recording_id).values(**values)
+            )
+            if result.rowcount == 0:
+                return False
+            append_in(session.connection(), audit)
+            return True
+
+    def delete(self, recording_id: str, *, audit: AuditEntry | None = None) -> bool:
         """The recording, its children (stages, variants, webhook deliveries: a pending one is
         not sent) and its search entry, in one transaction; on a full disk (FTS5 writes to
         delete an entry) without the entry, which is never found without its recording and is
         removed by `repair_search`; with no room at all, in the room of the reserve."""
         try:
-            deleted = self._delete(recording_id, unindex=True)
+            deleted = self._delete(recording_id, unindex=True, audit=audit)
         except SQLAlchemyError as exc:
             log.warning("deleting %s with its search entry failed: %s", recording_id, exc)
             try:
-                deleted = self._delete(recording_id, unindex=False)
+                deleted = self._delete(recording_id, unindex=False, audit=audit)
             except SQLAlchemyError:
                 if not self._reserve.release():
                     raise
-                deleted = self._delete(recording_id, unindex=False)
+                deleted = self._delete(recording_id, unindex=False, audit=audit)
         self._reserve.keep()
         return deleted
 
-    def _delete(self, recording_id: str, *, unindex: bool) -> bool:
+    def _delete(self, recording_id: str, *, unindex: bool, audit: AuditEntry | None) -> bool:
         with self._sessions.begin() as session:
             if unindex:
                 search.unindex(session.connection(), recording_id)
@@ -247,6 +324,8 @@ class SqlRecordingRepository:
             for child in (StageRow, VariantRow, WebhookDeliveryRow):
                 session.execute(delete(child).where(child.recording_id == recording_id))
             result = session.execute(delete(RecordingRow).where(RecordingRow.id == recording_id))
+            if result.rowcount and audit is not None:  # the receipt, with the delete or not at all
+                append_in(session.connection(), audit)
             return result.rowcount > 0
 
     def repair_search(self) -> int:
@@ -313,15 +392,31 @@ class SqlRecordingRepository:
             search.reindex(session.connection(), recording_id)
         return True
 
-    def save_speaker_names(self, recording_id: str, names: dict[str, str], now: datetime) -> bool:
+    def save_speaker_names(
+        self,
+        recording_id: str,
+        names: dict[str, str],
+        now: datetime,
+        *,
+        audit: AuditEntry | None = None,
+    ) -> bool:
         """The names given to the recording's speaker labels (its version moves: every
         rendering of it changes; search finds them)."""
-        return self._save_searched(recording_id, now, speaker_names=names or None)
+        return self._save_searched(recording_id, now, audit, speaker_names=names or None)
 
-    def save_title(self, recording_id: str, title: str | None, now: datetime) -> bool:
-        return self._save_searched(recording_id, now, title=title)
+    def save_title(
+        self,
+        recording_id: str,
+        title: str | None,
+        now: datetime,
+        *,
+        audit: AuditEntry | None = None,
+    ) -> bool:
+        return self._save_searched(recording_id, now, audit, title=title)
 
-    def _save_searched(self, recording_id: str, now: datetime, **values: object) -> bool:
+    def _save_searched(
+        self, recording_id: str, now: datetime, audit: AuditEntry | None, **values: object
+    ) -> bool:
         """Change searched columns of a recording and its search entry, in one transaction."""
         with self.engine.begin() as connection:
             changed = connection.execute(
@@ -331,6 +426,8 @@ class SqlRecordingRepository:
             ).rowcount
             if changed:
                 search.reindex(connection, recording_id)
+                if audit is not None:
+                    append_in(connection, audit)
             return changed == 1
 
     def set_status(
@@ -484,6 +581,9 @@ def _to_row(recording: Recording) -> RecordingRow:
         speaker_names=recording.speaker_names or None,
         title=recording.title,
         retention_until=recording.retention_until,
+        hold_reason=recording.hold.reason if recording.hold else None,
+        held_at=recording.hold.since if recording.hold else None,
+        held_by=recording.hold.by if recording.hold else None,
         created_at=recording.created_at,
         updated_at=recording.updated_at,
         stages=[
@@ -716,6 +816,8 @@ def _recording(
         title=row.title,
         speakers_heard=row.speakers_heard or [],
         transcribed_s=row.transcribed_s,
+        hold=Hold(row.hold_reason, as_utc(row.held_at), row.held_by) if row.hold_reason else None,
+        original_removed_at=as_utc(row.original_removed_at) if row.original_removed_at else None,
         # In UTC again: psycopg's rows (`assembled`) carry the session's time zone.
         retention_until=as_utc(row.retention_until),
         created_at=as_utc(row.created_at),

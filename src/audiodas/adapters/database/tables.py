@@ -85,6 +85,13 @@ class RecordingRow(Base):
     # time a reader corrects it (domain/corrections.py); None while uncorrected.
     machine_transcript: Mapped[dict | None] = mapped_column(JSON)
     retention_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A legal hold (domain Hold): while set, the recording is never deleted.
+    hold_reason: Mapped[str | None] = mapped_column(String(500))
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    held_by: Mapped[str | None] = mapped_column(String(200))
+    # When the original upload was removed, past AUDIODAS_ORIGINAL_RETENTION_DAYS (the archive
+    # copy stays).
+    original_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The work queue (adapters/database/work_queue.py): which engine holds the recording and
@@ -147,6 +154,38 @@ class ApiKeyRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditRow(Base):
+    """The audit trail (domain/audit.py): appended, never changed; each row's hash chains it
+    to the one before."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    recording_id: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)  # canonical JSON: hashed as stored
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_audit_log_recording_id_seq", "recording_id", "seq"),
+        Index("ix_audit_log_action_seq", "action", "seq"),
+    )
+
+
+class AuditHeadRow(Base):
+    """The chain's head, one row: the last entry's number and hash. Appending updates it first,
+    which makes appends from every process take turns (one chain, no fork)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class WebhookDeliveryRow(Base):

@@ -1,0 +1,42 @@
+"""Legal holds as the web app shows them, in Debian's Chromium: the reason on the recording's
+page and in the library, and no Delete offered while the hold stands."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support import Server
+from tests.test_web import console_errors, wait_until
+
+API = "/api/v1/recordings"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("web-records") / "data",
+                 env={"AUDIODAS_RETENTION_DAYS": "0"}).start()  # fmt: skip
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_a_hold_and_its_reason_are_shown_and_delete_is_not_offered(
+    server, page, audio_files, size
+) -> None:
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    errors = console_errors(page)
+    with audio_files["short_mp3"].open("rb") as f:
+        rec = httpx.post(f"{server.url}{API}", files={"file": (f"held-{size[0]}.mp3", f)}).json()
+    held = httpx.put(f"{server.url}{API}/{rec['id']}/hold", json={"reason": "litigation 42"})
+    assert held.status_code == 200
+    page.goto(f"{server.url}/#/recordings/{rec['id']}")
+    wait_until(page, "document.querySelector('#held').textContent.includes('litigation 42')")
+    assert page.locator("#held").is_visible()
+    assert not page.locator("#delete, button.delete-recording").is_visible()
+    page.goto(f"{server.url}/#/library")
+    row = page.locator("tr", has_text=f"held-{size[0]}.mp3")
+    row.wait_for()
+    assert "Legal hold: litigation 42" in row.inner_text()
+    assert row.locator("button.delete").count() == 0
+    assert not errors, errors
