@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.requests import HTTPConnection
@@ -100,20 +101,20 @@ class Authorized(APIRoute):
         handler = super().get_route_handler()
 
         async def authorized(request: Request) -> Response:
-            authorize(request)
+            await authorize(request)
             return await handler(request)
 
         return authorized
 
 
-def authorize(request: Request) -> None:
+async def authorize(request: Request) -> None:
     """Decides access, before any body is read; leaves in `request.state.grant` what the links
     made for this request may carry (services/access.py's Grant), and in `request.state.key`
     the key it came with, by header or session (None when open or by a signed link)."""
-    authorize_connection(request, f"{request.method} {request.scope['route'].path}")
+    await authorize_connection(request, f"{request.method} {request.scope['route'].path}")
 
 
-def authorize_connection(request: HTTPConnection, rule: str) -> None:
+async def authorize_connection(request: HTTPConnection, rule: str) -> None:
     """`authorize` for a connection whose rule its route names (a WebSocket's "WS path")."""
     need = RULES[rule]
     access: AccessControl = request.app.state.runtime.access
@@ -160,7 +161,8 @@ def authorize_connection(request: HTTPConnection, rule: str) -> None:
         # The key's id only (its secret is never logged): which key was tried, or none at all.
         log.warning("API key refused from %s (%s, id %s): failure %d", address, check.value,
                     key_id(credentials) or "none", failures)  # fmt: skip
-        access.refused(address, check.value, key_id(credentials))
+        # A database write: off the event loop, which a busy database would otherwise stall.
+        await to_thread.run_sync(access.refused, address, check.value, key_id(credentials))
     if check is KeyCheck.EXPIRED:
         raise Rejected(Rejected.INVALID_KEY, "the API key has expired")
     if key is None:

@@ -65,7 +65,7 @@ async def live_link(request: Request) -> JSONBody:
 @router.websocket(PATH)
 async def live(websocket: WebSocket) -> None:
     try:
-        access.authorize_connection(websocket, f"WS {PATH}")
+        await access.authorize_connection(websocket, f"WS {PATH}")
     except Rejected as refusal:
         return await deny(websocket.scope, websocket.receive, websocket.send, refusal)
     await websocket.accept()
