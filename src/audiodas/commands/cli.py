@@ -210,6 +210,9 @@ def audit_verify() -> None:
     """Check that every entry of the audit trail is as it was appended: each one's hash, the
     chain from one to the next, none missing. Exit status 1, naming the first bad entry, if
     not."""
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
     from audiodas.adapters.database import open_database
     from audiodas.adapters.database.audit import SqlAuditLog
     from audiodas.domain.audit import StoredEntry, first_break
@@ -217,13 +220,17 @@ def audit_verify() -> None:
     log = SqlAuditLog(open_database(Settings()))
     head = log.head()
 
-    def entries() -> Iterator[StoredEntry]:
+    def entries(progress: Progress, bar: TaskID) -> Iterator[StoredEntry]:
         after = 0
         while page := log.stored(after=after):
             yield from page
             after = page[-1].seq
+            progress.update(bar, completed=after)
 
-    broken = first_break(entries(), head)
+    # On the terminal only (stderr), gone when done: a long trail takes minutes to read.
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        bar = progress.add_task("verifying the audit trail", total=head[0])
+        broken = first_break(entries(progress, bar), head)
     if broken is not None:
         seq, why = broken
         typer.echo(f"the audit trail is broken at entry {seq}: {why}", err=True)
