@@ -116,6 +116,8 @@ def test_the_openapi_document_says_which_routes_need_a_key(client, keys) -> None
             need = access.RULES[f"{method.upper()} {path}"]
             expected = None if need is access.PUBLIC else [{"API key": []}]
             assert operation.get("security") == expected, (method, path)
+            if expected:  # what a keyed request can meet, the wrong-key throttle's 429 too
+                assert {"401", "403", "429"} <= set(operation["responses"]), (method, path)
     for header in (f"bearer {keys['read']}", f"BEARER   {keys['read']} "):
         assert client.get(API, headers={"Authorization": header}).status_code == 200
     for header in (f"Basic {keys['read']}", "Bearer", "Bearer  "):

@@ -83,3 +83,20 @@ def test_input_is_quoted_short_and_escaped() -> None:
     assert quoted("x" * 100) == "'" + "x" * 64 + "'…"
     assert quoted("a\x00b\x1b[31m\nc") == "'a\\x00b\\x1b[31m\\nc'"
     assert quoted("née ünïcode") == "'née ünïcode'"
+
+
+def test_a_reason_for_a_hold_or_a_shorter_retention_is_real_text_of_bounded_length() -> None:
+    from audiodas.domain import Rejected
+    from audiodas.domain.recording import MAX_REASON, check_reason
+
+    assert check_reason("  dispute\n2026-114 ") == "dispute 2026-114"
+    for empty in ("", "   ", "\x05\x00", None, 17):
+        with pytest.raises(Rejected) as refused:
+            check_reason(empty)
+        assert refused.value.code == Rejected.INVALID_REQUEST
+    # Counted as sent: a long run of blanks or control characters is refused, not shortened.
+    for long in ("x" * (MAX_REASON + 1), "a" + "\x01" * MAX_REASON, "a" + " " * MAX_REASON):
+        with pytest.raises(Rejected) as refused:
+            check_reason(long)
+        assert refused.value.code == Rejected.INVALID_FIELD
+    assert len(check_reason("y" * MAX_REASON)) == MAX_REASON

@@ -234,7 +234,7 @@ def install(app: FastAPI) -> None:
 
 def document(schema: dict) -> dict:
     """The OpenAPI document as access works: no key on public routes; on others the key, and
-    401 and 403."""
+    401, 403 and the wrong-key throttle's 429."""
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             if RULES.get(f"{method.upper()} {path}", Scope.ADMIN) is PUBLIC:
@@ -244,6 +244,9 @@ def document(schema: dict) -> dict:
             responses.setdefault("401", documented("No key, or an unknown, expired or revoked one"))
             responses.setdefault(
                 "403", documented("The key's scope is too small, or the signed link is stale")
+            )
+            responses.setdefault(
+                "429", documented("Too many wrong keys from this address: wait Retry-After")
             )
     schema.setdefault("components", {}).setdefault("securitySchemes", {})[SCHEME] = _SECURITY_SCHEME
     return schema

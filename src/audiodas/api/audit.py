@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from audiodas.api import dependencies
 from audiodas.api.access import Authorized
-from audiodas.api.schemas import AuditPage, JSONBody
+from audiodas.api.schemas import AuditPage, ErrorOut, JSONBody
 from audiodas.domain import Rejected
 from audiodas.domain.audit import Action
 
@@ -19,6 +19,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"], route_class=Authorize
 @router.get(
     "",
     response_model=AuditPage,
+    responses={400: {"model": ErrorOut}},
     summary="The audit trail, newest first: who did what to which recording, each entry "
     "chained to the one before by its hash (`audiodas audit verify` checks the chain)",
 )

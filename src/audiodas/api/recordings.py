@@ -263,10 +263,46 @@ async def delete_recording(recording_id: str, request: Request) -> JSONBody:
     return JSONBody(receipt)
 
 
+_REASON = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["reason"],
+                    "additionalProperties": False,
+                    "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}},
+                }
+            }
+        },
+    }
+}
+_RETENTION = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["until"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "until": {"type": "string", "description": "ISO 8601 date or time"},
+                        "reason": {"type": ["string", "null"], "maxLength": 500},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 @router.put(
     "/{recording_id}/hold",
     response_model=RecordingOut,
-    responses={404: {"model": ErrorOut}},
+    responses={400: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    openapi_extra=_REASON,
     summary='Put a legal hold on the recording (`{"reason": "..."}`): no DELETE until released',
 )
 async def hold(recording_id: str, request: Request) -> JSONBody:
@@ -276,7 +312,8 @@ async def hold(recording_id: str, request: Request) -> JSONBody:
 @router.delete(
     "/{recording_id}/hold",
     response_model=RecordingOut,
-    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    responses={400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    openapi_extra=_REASON,
     summary='Release the legal hold (`{"reason": "..."}`: why it ends)',
 )
 async def release(recording_id: str, request: Request) -> JSONBody:
@@ -286,7 +323,8 @@ async def release(recording_id: str, request: Request) -> JSONBody:
 @router.put(
     "/{recording_id}/retention",
     response_model=RecordingOut,
-    responses={404: {"model": ErrorOut}},
+    responses={400: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    openapi_extra=_RETENTION,
     summary='Move the end of retention: `{"until": "2033-01-01"}` extends it; an earlier date '
     'needs `"reason"`',
 )

@@ -111,11 +111,13 @@ MAX_REASON = 500
 
 def check_reason(reason: object) -> str:
     """Why a hold is set or released: one line of printable text, 1 to MAX_REASON characters."""
-    if not isinstance(reason, str) or not " ".join(reason.split()):
+    if not isinstance(reason, str):
         raise Rejected(Rejected.INVALID_REQUEST, 'say why: {"reason": "..."}')
-    cleaned = " ".join("".join(ch for ch in reason if ch.isprintable()).split())
-    if len(cleaned) > MAX_REASON:
+    if len(reason) > MAX_REASON:  # as sent: what the OpenAPI document promises to refuse
         raise Rejected(Rejected.INVALID_FIELD, f"a reason has at most {MAX_REASON} characters")
+    cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in reason).split())
+    if not cleaned:
+        raise Rejected(Rejected.INVALID_REQUEST, 'say why: {"reason": "..."}')
     return cleaned
 
 
