@@ -135,6 +135,28 @@ def test_the_socket_needs_an_upload_key_a_session_or_a_signed_link(make_client) 
     assert denied.value.status_code == 403
 
 
+def test_the_audit_trail_names_the_key_a_session_came_with_or_its_link_was_made_for(
+    make_client,
+) -> None:
+    client = make_client(auth="required")
+    access = client.app.state.runtime.access
+    admin = {"Authorization": f"Bearer {access.create(Scope.ADMIN, 'ops')[1]}"}
+    uploader = {"Authorization": f"Bearer {access.create(Scope.UPLOAD, 'dictaphone')[1]}"}
+    link = client.get("/api/v1/live/link", headers=uploader).json()["url"]
+    made = []
+    for url, headers in [(LIVE, uploader), ("ws://127.0.0.1:8000" + link, {})]:
+        with client.websocket_connect(url, headers=headers) as ws:
+            ws.send_json({"type": "start"})
+            ws.send_bytes(tone(1.0))
+            ws.send_json({"type": "stop"})
+            made.append(closed(ws)[0][-1]["id"])
+    trail = client.get("/api/v1/audit", params={"action": "upload"}, headers=admin).json()
+    assert [(e["recording_id"], e["actor"]) for e in trail["items"]] == [
+        (made[1], "dictaphone"),
+        (made[0], "dictaphone"),
+    ]
+
+
 def test_a_page_of_another_origin_cannot_open_it(client) -> None:
     with pytest.raises(WebSocketDenialResponse) as denied:
         with client.websocket_connect(LIVE, headers={"Origin": "http://evil.example"}):

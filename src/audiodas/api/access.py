@@ -181,10 +181,14 @@ def _allow(request: HTTPConnection, key: ApiKey, need: Scope) -> None:
 
 
 def actor(request: HTTPConnection) -> str:
-    """Who makes the request, for the audit trail: its key's name, or "local" (no key: a server
-    that requires none, or a signed link)."""
+    """Who makes the request, for the audit trail: its key's name (sent, signed in with, or the
+    one a signed link was made with), or "local" on a server that requires no key."""
     key: ApiKey | None = getattr(request.state, "key", None)
-    return key.name if key is not None else LOCAL
+    if key is not None:
+        return key.name
+    grant: Grant = getattr(request.state, "grant", OPEN)
+    access: AccessControl = request.app.state.runtime.access
+    return access.holder(grant) if grant.key_id is not None else LOCAL
 
 
 def session_token(request: HTTPConnection) -> str | None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 
@@ -90,8 +91,9 @@ async def live(websocket: WebSocket) -> None:
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # gone: kept anyway
                 await websocket.send_json(message)
 
+    ingest = functools.partial(runtime.service.ingest, by=access.actor(websocket))
     session = LiveSession(
-        decoder, runtime.store, runtime.service.ingest, runtime.settings, send,
+        decoder, runtime.store, ingest, runtime.settings, send,
         domain=start.get("domain"), speakers=_text(start.get("speakers")),
         language=start.get("language"),
     )  # fmt: skip

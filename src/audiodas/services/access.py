@@ -236,6 +236,12 @@ class AccessControl:
             return LinkCheck.REVOKED, OPEN
         return LinkCheck.VALID, Grant(key_id, expires)
 
+    def holder(self, grant: Grant) -> str:
+        """Whom a signed link speaks for, for the audit trail: the name of the key it was made
+        with (just checked, so cached), or "local" for a link of a server without keys."""
+        key = self._active(grant.key_id) if grant.key_id is not None else None
+        return key.name if key is not None else LOCAL
+
     def _active(self, key_id: str) -> ApiKey | None:
         """The key of this id if it is neither revoked nor expired (cached as key checks are)."""
         now = self._clock()
