@@ -95,10 +95,10 @@ class SqlRecordingRepository:
             session.add(_to_row(recording))
             session.flush()
             search.reindex(session.connection(), recording.id)
-            if audit is not None:
-                append_in(session.connection(), audit)
             if then is not None:
                 then(_transaction(session))
+            if audit is not None:  # last: the chain's head stays locked until the commit
+                append_in(session.connection(), audit)
         self._reserve.keep()
 
     def get(self, recording_id: str, *, segments: bool = True) -> Recording | None:
