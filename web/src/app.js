@@ -583,6 +583,7 @@ async function recordingPage(id, startAt) {
     retry.hidden = r.status !== "failed";
     remove.hidden = kept(r);
     held.hidden = !remove.hidden;
+    held.classList.toggle("legal-hold", Boolean(r.hold));
     held.textContent = held.hidden ? "" : r.hold ? `${holdText(r)}: it cannot be deleted until the hold is released.` : `${heldText(r)}: under legal retention, it cannot be deleted before then.`;
     explain.textContent = whatHappened(r);
     explain.hidden = !explain.textContent;
