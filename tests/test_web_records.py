@@ -40,3 +40,31 @@ def test_a_hold_and_its_reason_are_shown_and_delete_is_not_offered(
     assert "Legal hold: litigation 42" in row.inner_text()
     assert row.locator("button.delete").count() == 0
     assert not errors, errors
+
+
+def test_a_recording_whose_original_is_gone_plays_its_archive_and_says_so(
+    tmp_path, page, audio_files
+) -> None:
+    server = Server(tmp_path / "data", env={"AUDIODAS_EMBEDDED_WORKER": "true",
+                                            "AUDIODAS_ORIGINAL_RETENTION_DAYS": "0",
+                                            "AUDIODAS_ORIGINAL_SWEEP_S": "1"}).start()  # fmt: skip
+    try:
+        errors = console_errors(page)
+        with audio_files["short_mp3"].open("rb") as f:
+            rec = httpx.post(f"{server.url}{API}", files={"file": ("gone.mp3", f)}).json()
+        url = f"{server.url}{API}/{rec['id']}"
+        for _ in range(600):
+            if httpx.get(url).json()["original_removed_at"]:
+                break
+            page.wait_for_timeout(200)
+        else:
+            raise AssertionError("the original was not removed")
+        page.goto(f"{server.url}/#/recordings/{rec['id']}")
+        wait_until(page, "document.querySelector('[data-variant=original]')?.textContent"
+                         ".includes('removed')")  # fmt: skip
+        wait_until(page, "document.querySelector('audio').readyState >= 1")  # it loaded
+        assert "variant=archive" in page.evaluate("document.querySelector('audio').src")
+        assert page.locator("#variant option").all_inner_texts()[0].startswith("Archive")
+        assert not errors, errors
+    finally:
+        server.stop()

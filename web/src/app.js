@@ -559,6 +559,8 @@ async function recordingPage(id, startAt) {
   // The player and the progress stream use the signed links (an <audio> element and an
   // EventSource cannot send a key); each read of the recording brings fresh ones.
   const streamUrl = (r, name) => r.variants[name]?.signed_url ?? `${API}/recordings/${id}/stream?variant=${name}`;
+  // The original first; once it is past its own retention, the archive copy that stays.
+  const playable = (r) => ["original", "archive", "echo"].find((name) => r.variants[name]) ?? "original";
   // How far transcription has come, by audio time, and about how long the rest takes at the
   // pace seen on this page (first seen -> now).
   let paceFrom = null;
@@ -593,7 +595,10 @@ async function recordingPage(id, startAt) {
     stages.replaceChildren(...r.stages.map((s) => h("li", { "data-stage": s.name, "data-status": s.status }, `${s.name}: ${s.status}`, tookText(s), s.error ? ` — ${s.error}` : "", h("span", { class: "why" }, ` (${STAGE_WHY[s.name] ?? ""})`))));
     variants.replaceChildren(...Object.entries(r.variants).map(([name, v]) => h("li", { "data-variant": name },
       h("a", { href: v.signed_url, download: `${r.filename}.${name}` }, VARIANTS[name] ?? name), ` · ${VARIANT_WHY[name] ?? ""} · ${v.content_type} · ${fmtBytes(v.size_bytes)}`)));
-    const current = variant.value || "original";
+    if (r.original_removed_at) {
+      variants.append(h("li", { "data-variant": "original", class: "why" }, `Original: removed ${fmtDate(r.original_removed_at)}, past its own retention; the archive copy stays.`));
+    }
+    const current = variant.value || playable(r);
     variant.replaceChildren(...Object.keys(r.variants).map((v) => h("option", { value: v, selected: v === current }, VARIANTS[v] ?? v)));
     summary.textContent = r.summary ?? (r.status === "done" ? "(no summary: no speech)" : "…");
   };
@@ -777,7 +782,7 @@ async function recordingPage(id, startAt) {
     if (ticket === asked) render(r);
   };
   render(rec);
-  audio.src = streamUrl(rec, "original");
+  audio.src = streamUrl(rec, playable(rec));
   // Opened from a search hit: the player starts where it is said.
   if (startAt > 0) audio.addEventListener("loadedmetadata", () => { audio.currentTime = startAt; }, { once: true });
   const followProgress = () => {
