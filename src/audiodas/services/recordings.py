@@ -208,13 +208,15 @@ class RecordingService:
 
     def waveform(self, recording_id: str) -> Waveform:
         """Made by transcription; a recording transcribed before waveforms were kept gets its
-        own on this first request (one decode of the original, in windows), kept from then on.
+        own on this first request (one decode of the original, in windows; of the archive copy
+        once the original is past its own retention), kept from then on.
         Blocking: call it from a worker thread in async code."""
         recording = self.transcribed(recording_id, "waveform")
         waveform = self.repository.waveform(recording_id)
         if waveform is None:
-            original = recording.variants[VariantName.ORIGINAL].path
-            waveform = self.measure_waveform(self.store.local_path(original))
+            kept = recording.variants
+            source = kept.get(VariantName.ORIGINAL) or kept[VariantName.ARCHIVE]
+            waveform = self.measure_waveform(self.store.local_path(source.path))
             self.repository.save_waveform(recording_id, waveform)
         return waveform
 
