@@ -19,6 +19,7 @@ from audiodas.domain import (
     StageStatus,
     VariantName,
 )
+from audiodas.domain.audit import Action, AuditEntry
 from audiodas.engine.pipeline import Pipeline
 from audiodas.metrics import Metrics
 from audiodas.slots import Slots
@@ -148,3 +149,19 @@ def test_a_long_transcription_is_readable_window_by_window_and_resumes_where_it_
         (300.0, 600.0, 12),
         (600.0, 720.0, 12),
     ]
+
+
+def test_a_failed_recording_whose_original_is_gone_is_retried_from_its_archive(tmp_path) -> None:
+    """The original may go (AUDIODAS_ORIGINAL_RETENTION_DAYS) once a recording is finished,
+    failed included: a retry later works from the archive copy, which stays."""
+    encoder, inference = FakeEncoder(), FakeInference(SPEECH, failure=RuntimeError("no model"))
+    pipeline, repository, _, _, clock, rid = engine_on_twins(tmp_path, encoder, inference)
+    assert asyncio.run(pipeline.process(rid)).status == RecordingStatus.FAILED
+    entry = AuditEntry(clock.now(), "local", Action.ORIGINAL_REMOVED, rid, {})
+    pipeline.store.delete(repository.remove_original(rid, clock.now(), audit=entry))
+    assert repository.reopen(rid, clock.now())
+    inference.failure = None
+    assert asyncio.run(pipeline.process(rid)).status == RecordingStatus.DONE
+    archive = repository.get(rid).variants[VariantName.ARCHIVE]
+    assert inference.calls[-1] == pipeline.store.local_path(archive.path)
+    assert repository.get(rid).transcript == SPEECH

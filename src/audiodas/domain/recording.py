@@ -182,6 +182,11 @@ class Recording:
     stages: dict[StageName, Stage] = field(default_factory=dict)
     variants: dict[VariantName, Variant] = field(default_factory=dict)
 
+    def source(self) -> Variant:
+        """The audio to work from: the original, or once it is past its own retention the
+        archive copy (a failed stage retried later, a waveform measured late)."""
+        return self.variants.get(VariantName.ORIGINAL) or self.variants[VariantName.ARCHIVE]
+
     def transcript_progress(self) -> tuple[float, float]:
         """How much of the audio is transcribed, and of how much (seconds)."""
         if self.stages[StageName.TRANSCRIBE].status == StageStatus.DONE:

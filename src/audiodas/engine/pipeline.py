@@ -147,7 +147,7 @@ class Pipeline:
             return True
 
         async def work() -> StageOutput:
-            source = self.store.local_path(recording.variants[VariantName.ORIGINAL].path)
+            source = self.store.local_path(recording.source().path)
             target = self.store.scratch(encoding.suffix)
             try:
                 sha256, size = await self.encoder.encode(
@@ -175,7 +175,7 @@ class Pipeline:
                 recording.transcript or "", recording.language, recording.segments
             )
         else:
-            source = self.store.local_path(recording.variants[VariantName.ORIGINAL].path)
+            source = self.store.local_path(recording.source().path)
 
             async def transcribe() -> StageOutput:
                 nonlocal transcript

@@ -214,9 +214,7 @@ class RecordingService:
         recording = self.transcribed(recording_id, "waveform")
         waveform = self.repository.waveform(recording_id)
         if waveform is None:
-            kept = recording.variants
-            source = kept.get(VariantName.ORIGINAL) or kept[VariantName.ARCHIVE]
-            waveform = self.measure_waveform(self.store.local_path(source.path))
+            waveform = self.measure_waveform(self.store.local_path(recording.source().path))
             self.repository.save_waveform(recording_id, waveform)
         return waveform
 
