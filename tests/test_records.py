@@ -75,6 +75,15 @@ def test_a_held_recording_outlasts_retention_and_its_deletion_leaves_a_receipt(
         verified = audit_verify(server)
         assert verified.returncode == 0, verified.stderr
         assert "intact" in verified.stdout
+        # The trail outlives a restart, and what comes after continues the same chain.
+        server.stop()
+        server.start(timeout=120)
+        with audio_files["short_mp3"].open("rb") as f:
+            httpx.post(f"{server.url}{API}", files={"file": f}, headers=admin)
+        after = httpx.get(f"{server.url}/api/v1/audit", headers=admin).json()["items"]
+        assert after[0]["action"] == "upload" and after[0]["prev_hash"] == trail[0]["hash"]
+        verified = audit_verify(server)
+        assert verified.returncode == 0 and f"{after[0]['seq']} entries" in verified.stdout
         # Someone edits the trail behind the product's back: the verifier names the entry.
         settings = Settings(
             data_dir=tmp_path / "data", database_url=server.node_env.get("AUDIODAS_DATABASE_URL")
