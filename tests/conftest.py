@@ -183,11 +183,11 @@ def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def start_server(tmp_path: Path) -> Iterator:
     servers: list[Server] = []
 
-    def start(**env: str) -> Server:
+    def start(timeout: float = 30, **env: str) -> Server:
         data_dir = tmp_path / f"data{len(servers)}"
         server = Server(data_dir, env={k.upper(): str(v) for k, v in env.items()})
         servers.append(server)
-        return server.start()
+        return server.start(timeout)
 
     yield start
     for server in servers:

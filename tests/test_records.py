@@ -29,79 +29,75 @@ def audit_verify(server: Server) -> subprocess.CompletedProcess:
 
 
 def test_a_held_recording_outlasts_retention_and_its_deletion_leaves_a_receipt(
-    tmp_path, audio_files
+    start_server, audio_files
 ) -> None:
-    server = Server(
-        tmp_path / "data",
-        env={"AUDIODAS_EMBEDDED_WORKER": "true", "AUDIODAS_AUTH": "required",
-             "AUDIODAS_RETENTION_DAYS": "0", "AUDIODAS_ACCESS_CACHE_S": "0"},
-    ).start(timeout=120)  # fmt: skip
-    try:
-        admin = {"Authorization": f"Bearer {server.create_key('admin', 'records-officer')}"}
-        with audio_files["short_mp3"].open("rb") as f:
-            rec = httpx.post(f"{server.url}{API}", files={"file": f}, headers=admin).json()
-        url = f"{server.url}{API}/{rec['id']}"
-        done = wait_finished_with(server, rec["id"], admin)
-        archive = httpx.get(f"{url}/stream?variant=archive", headers=admin).content
-        assert hashlib.sha256(archive).hexdigest() == done["variants"]["archive"]["sha256"]
+    server = start_server(
+        timeout=120, audiodas_embedded_worker="true", audiodas_auth="required",
+        audiodas_retention_days=0, audiodas_access_cache_s=0,
+    )  # fmt: skip
+    admin = {"Authorization": f"Bearer {server.create_key('admin', 'records-officer')}"}
+    with audio_files["short_mp3"].open("rb") as f:
+        rec = httpx.post(f"{server.url}{API}", files={"file": f}, headers=admin).json()
+    url = f"{server.url}{API}/{rec['id']}"
+    done = wait_finished_with(server, rec["id"], admin)
+    archive = httpx.get(f"{url}/stream?variant=archive", headers=admin).content
+    assert hashlib.sha256(archive).hexdigest() == done["variants"]["archive"]["sha256"]
 
-        held = httpx.put(f"{url}/hold", json={"reason": "dispute 2026-114"}, headers=admin)
-        assert held.status_code == 200 and held.json()["hold"]["reason"] == "dispute 2026-114"
-        refused = httpx.delete(url, headers=admin)  # retention has run out: the hold stands
-        assert refused.status_code == 409 and refused.json()["error"] == "legal_hold"
-        assert "dispute 2026-114" in refused.json()["detail"]
-        assert httpx.get(f"{url}/stream", headers=admin).status_code == 200
-        released = httpx.request("DELETE", f"{url}/hold", json={"reason": "settled"}, headers=admin)
-        assert released.status_code == 200 and released.json()["hold"] is None
+    held = httpx.put(f"{url}/hold", json={"reason": "dispute 2026-114"}, headers=admin)
+    assert held.status_code == 200 and held.json()["hold"]["reason"] == "dispute 2026-114"
+    refused = httpx.delete(url, headers=admin)  # retention has run out: the hold stands
+    assert refused.status_code == 409 and refused.json()["error"] == "legal_hold"
+    assert "dispute 2026-114" in refused.json()["detail"]
+    assert httpx.get(f"{url}/stream", headers=admin).status_code == 200
+    released = httpx.request("DELETE", f"{url}/hold", json={"reason": "settled"}, headers=admin)
+    assert released.status_code == 200 and released.json()["hold"] is None
 
-        gone = httpx.delete(url, headers=admin)
-        assert gone.status_code == 200, gone.text
-        receipt = gone.json()
-        files = {f["variant"]: f for f in receipt["files"]}
-        assert files["archive"]["sha256"] == hashlib.sha256(archive).hexdigest()
-        assert files["original"]["sha256"] == rec["sha256"]
-        assert receipt["by"] == "records-officer" and receipt["recording"]["id"] == rec["id"]
-        assert httpx.get(url, headers=admin).status_code == 404
+    gone = httpx.delete(url, headers=admin)
+    assert gone.status_code == 200, gone.text
+    receipt = gone.json()
+    files = {f["variant"]: f for f in receipt["files"]}
+    assert files["archive"]["sha256"] == hashlib.sha256(archive).hexdigest()
+    assert files["original"]["sha256"] == rec["sha256"]
+    assert receipt["by"] == "records-officer" and receipt["recording"]["id"] == rec["id"]
+    assert httpx.get(url, headers=admin).status_code == 404
 
-        trail = httpx.get(f"{server.url}/api/v1/audit", params={"recording_id": rec["id"]},
-                          headers=admin).json()["items"]  # fmt: skip
-        assert [e["action"] for e in trail] == ["delete", "release", "hold", "upload"]
-        assert {e["actor"] for e in trail} == {"records-officer"}
-        assert trail[0]["detail"] == receipt  # kept after the recording is gone
-        keys = httpx.get(f"{server.url}/api/v1/audit", params={"action": "key_created"},
-                         headers=admin).json()["items"]  # fmt: skip
-        assert keys[0]["detail"]["name"] == "records-officer" and keys[0]["actor"] == "local"
+    trail = httpx.get(f"{server.url}/api/v1/audit", params={"recording_id": rec["id"]},
+                      headers=admin).json()["items"]  # fmt: skip
+    assert [e["action"] for e in trail] == ["delete", "release", "hold", "upload"]
+    assert {e["actor"] for e in trail} == {"records-officer"}
+    assert trail[0]["detail"] == receipt  # kept after the recording is gone
+    keys = httpx.get(f"{server.url}/api/v1/audit", params={"action": "key_created"},
+                     headers=admin).json()["items"]  # fmt: skip
+    assert keys[0]["detail"]["name"] == "records-officer" and keys[0]["actor"] == "local"
 
-        verified = audit_verify(server)
-        assert verified.returncode == 0, verified.stderr
-        assert "intact" in verified.stdout
-        # The trail outlives a restart, and what comes after continues the same chain.
-        server.stop()
-        server.start(timeout=120)
-        with audio_files["short_mp3"].open("rb") as f:
-            httpx.post(f"{server.url}{API}", files={"file": f}, headers=admin)
-        after = httpx.get(f"{server.url}/api/v1/audit", headers=admin).json()["items"]
-        assert after[0]["action"] == "upload" and after[0]["prev_hash"] == trail[0]["hash"]
-        verified = audit_verify(server)
-        assert verified.returncode == 0 and f"{after[0]['seq']} entries" in verified.stdout
-        # Someone edits the trail behind the product's back: the verifier names the entry.
-        settings = Settings(
-            data_dir=tmp_path / "data", database_url=server.node_env.get("AUDIODAS_DATABASE_URL")
+    verified = audit_verify(server)
+    assert verified.returncode == 0, verified.stderr
+    assert "intact" in verified.stdout
+    # The trail outlives a restart, and what comes after continues the same chain.
+    server.stop()
+    server.start(timeout=120)
+    with audio_files["short_mp3"].open("rb") as f:
+        httpx.post(f"{server.url}{API}", files={"file": f}, headers=admin)
+    after = httpx.get(f"{server.url}/api/v1/audit", headers=admin).json()["items"]
+    assert after[0]["action"] == "upload" and after[0]["prev_hash"] == trail[0]["hash"]
+    verified = audit_verify(server)
+    assert verified.returncode == 0 and f"{after[0]['seq']} entries" in verified.stdout
+    # Someone edits the trail behind the product's back: the verifier names the entry.
+    settings = Settings(
+        data_dir=server.data_dir, database_url=server.node_env.get("AUDIODAS_DATABASE_URL")
+    )
+    engine = create_engine(settings.sqlalchemy_url)
+    with engine.begin() as connection:
+        seq = connection.execute(
+            text("SELECT seq FROM audit_log WHERE action = 'hold'")
+        ).scalar_one()
+        connection.execute(
+            text("UPDATE audit_log SET actor = 'nobody' WHERE seq = :seq"), {"seq": seq}
         )
-        engine = create_engine(settings.sqlalchemy_url)
-        with engine.begin() as connection:
-            seq = connection.execute(
-                text("SELECT seq FROM audit_log WHERE action = 'hold'")
-            ).scalar_one()
-            connection.execute(
-                text("UPDATE audit_log SET actor = 'nobody' WHERE seq = :seq"), {"seq": seq}
-            )
-        engine.dispose()
-        broken = audit_verify(server)
-        assert broken.returncode == 1
-        assert f"broken at entry {seq}: its contents were changed" in broken.stderr
-    finally:
-        server.stop()
+    engine.dispose()
+    broken = audit_verify(server)
+    assert broken.returncode == 1
+    assert f"broken at entry {seq}: its contents were changed" in broken.stderr
 
 
 def wait_finished_with(server: Server, recording_id: str, headers: dict) -> dict:
@@ -117,29 +113,25 @@ def wait_finished_with(server: Server, recording_id: str, headers: dict) -> dict
 
 
 def test_the_original_goes_after_its_own_retention_and_the_archive_stays(
-    tmp_path, audio_files
+    start_server, audio_files
 ) -> None:
-    server = Server(
-        tmp_path / "data",
-        env={"AUDIODAS_EMBEDDED_WORKER": "true", "AUDIODAS_ORIGINAL_RETENTION_DAYS": "0",
-             "AUDIODAS_ORIGINAL_SWEEP_S": "1"},
-    ).start(timeout=120)  # fmt: skip
-    try:
-        with audio_files["short_mp3"].open("rb") as f:
-            rec = httpx.post(f"{server.url}{API}", files={"file": f}).json()
-        url = f"{server.url}{API}/{rec['id']}"
-        wait_finished_with(server, rec["id"], {})
-        deadline = time.monotonic() + 30
-        while (now := httpx.get(url).json())["original_removed_at"] is None:
-            assert time.monotonic() < deadline, now
-            time.sleep(0.2)
-        assert "original" not in now["variants"] and "archive" in now["variants"]
-        gone = httpx.get(f"{url}/stream?variant=original")
-        assert gone.status_code == 410 and gone.json()["error"] == "original_removed"
-        assert httpx.get(f"{url}/stream?variant=archive").status_code == 200
-        assert not list((tmp_path / "data" / "recordings" / rec["id"]).glob("original*"))
-        removed = httpx.get(f"{server.url}/api/v1/audit",
-                            params={"action": "original_removed"}).json()["items"]  # fmt: skip
-        assert removed[0]["detail"]["sha256"] == rec["sha256"]
-    finally:
-        server.stop()
+    server = start_server(
+        timeout=120, audiodas_embedded_worker="true", audiodas_original_retention_days=0,
+        audiodas_original_sweep_s=1,
+    )  # fmt: skip
+    with audio_files["short_mp3"].open("rb") as f:
+        rec = httpx.post(f"{server.url}{API}", files={"file": f}).json()
+    url = f"{server.url}{API}/{rec['id']}"
+    wait_finished_with(server, rec["id"], {})
+    deadline = time.monotonic() + 30
+    while (now := httpx.get(url).json())["original_removed_at"] is None:
+        assert time.monotonic() < deadline, now
+        time.sleep(0.2)
+    assert "original" not in now["variants"] and "archive" in now["variants"]
+    gone = httpx.get(f"{url}/stream?variant=original")
+    assert gone.status_code == 410 and gone.json()["error"] == "original_removed"
+    assert httpx.get(f"{url}/stream?variant=archive").status_code == 200
+    assert not list((server.data_dir / "recordings" / rec["id"]).glob("original*"))
+    removed = httpx.get(f"{server.url}/api/v1/audit",
+                        params={"action": "original_removed"}).json()["items"]  # fmt: skip
+    assert removed[0]["detail"]["sha256"] == rec["sha256"]
