@@ -68,3 +68,28 @@ def test_a_recording_whose_original_is_gone_plays_its_archive_and_says_so(
         assert not errors, errors
     finally:
         server.stop()
+
+
+def test_an_administrator_puts_a_hold_and_releases_it_from_the_recording_page(
+    server, page, audio_files
+) -> None:
+    errors = console_errors(page)
+    with audio_files["short_mp3"].open("rb") as f:
+        rec = httpx.post(f"{server.url}{API}", files={"file": ("dispute.mp3", f)}).json()
+    page.goto(f"{server.url}/#/recordings/{rec['id']}")
+    page.locator("#hold").click()
+    page.locator("#hold-reason").fill("Subpoena 2026-31")
+    page.locator("#hold-form button[type=submit]").click()
+    wait_until(page, "document.querySelector('#held').textContent.includes('Subpoena 2026-31')")
+    hold = httpx.get(f"{server.url}{API}/{rec['id']}").json()["hold"]
+    assert hold["reason"] == "Subpoena 2026-31"
+    assert not page.locator("#delete").is_visible()
+    page.locator("#hold").click()  # now "Release the hold…"
+    page.locator("#hold-reason").fill("Case closed")
+    page.locator("#hold-form button[type=submit]").click()
+    wait_until(page, "!document.querySelector('#delete').hidden")  # retention is 0 days here
+    assert httpx.get(f"{server.url}{API}/{rec['id']}").json()["hold"] is None
+    trail = httpx.get(f"{server.url}/api/v1/audit", params={"recording_id": rec["id"]}).json()
+    assert [e["action"] for e in trail["items"]][:2] == ["release", "hold"]
+    assert trail["items"][0]["detail"]["reason"] == "Case closed"
+    assert not errors, errors

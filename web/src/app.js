@@ -37,9 +37,11 @@ tabs.addEventListener("message", async ({ data }) => {
 });
 
 // What the server says of this browser: { required, signed_in, key, expires_at }; null offline.
+let session = null;
 async function sessionState() {
   const answer = await fetch(SESSION).catch(() => null);
   const state = answer?.ok ? await answer.json() : null;
+  session = state;
   signInLink().hidden = !state?.required;
   signInLink().textContent = state?.signed_in ? "Signed in" : "Sign in";
   return state;
@@ -530,6 +532,13 @@ async function recordingPage(id, startAt) {
   const retry = h("button", { type: "button", id: "retry", hidden: true }, "Retry failed stages");
   const remove = h("button", { type: "button", id: "delete", class: "delete", hidden: true }, "Delete");
   const held = h("span", { id: "held", class: "held", title: HELD_WHY, hidden: true });
+  // Legal holds are an administrator's: offered on an open server or to an admin's sign-in.
+  const holding = h("button", { type: "button", id: "hold", hidden: session?.required && session?.key?.scope !== "admin" });
+  const holdReason = h("input", { id: "hold-reason", maxlength: 500, size: 40, required: true, "aria-label": "Reason" });
+  const holdNote = h("span", { role: "alert", id: "hold-note" });
+  const holdSave = h("button", { type: "submit" });
+  const holdForm = h("form", { id: "hold-form", hidden: true }, h("label", { for: "hold-reason" }, "Why: "), holdReason, " ", holdSave, " ",
+    h("button", { type: "button", onclick: () => { holdForm.hidden = true; } }, "Cancel"), " ", holdNote);
   const removeNote = h("span", { id: "delete-note", role: "alert" });
   // The player stays in view (sticky) above the transcript it is read with; stages and files,
   // looked at once, come after it.
@@ -547,7 +556,7 @@ async function recordingPage(id, startAt) {
   const section = (id, title, ...parts) => h("section", { class: "card", id, "aria-labelledby": `${id}-title` }, h("h2", { id: `${id}-title` }, title), ...parts);
   main().replaceChildren(
     h("div", { class: "page-head" },
-      heading, h("p", { class: "controls" }, fileLine, rename), titleForm, statusLine, explain, h("p", { class: "controls" }, retry, remove, held, removeNote)),
+      heading, h("p", { class: "controls" }, fileLine, rename), titleForm, statusLine, explain, h("p", { class: "controls" }, retry, remove, held, holding, removeNote), holdForm),
     dock,
     section("summary-part", "Summary", summary),
     section("transcript-part", "Transcript", h("div", { class: "toolbar" }, downloads, editing), madeLine, editNote, speakers, transcript),
@@ -586,6 +595,8 @@ async function recordingPage(id, startAt) {
     remove.hidden = kept(r);
     held.hidden = !remove.hidden;
     held.classList.toggle("legal-hold", Boolean(r.hold));
+    holding.textContent = r.hold ? "Release the hold…" : "Legal hold…";
+    holdSave.textContent = r.hold ? "Release" : "Put on hold";
     held.textContent = held.hidden ? "" : r.hold ? `${holdText(r)}: it cannot be deleted until the hold is released.` : `${heldText(r)}: under legal retention, it cannot be deleted before then.`;
     explain.textContent = whatHappened(r);
     explain.hidden = !explain.textContent;
@@ -828,6 +839,23 @@ async function recordingPage(id, startAt) {
       location.hash = "#/library";
     } catch (error) {
       removeNote.textContent = deleteRefusal(error, rec);
+    }
+  });
+  holding.addEventListener("click", () => {
+    holdReason.value = "";
+    holdNote.textContent = "";
+    holdForm.hidden = false;
+    holdReason.focus();
+  });
+  holdForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    holdNote.textContent = "";
+    try {
+      const r = await api(`/recordings/${id}/hold`, { method: rec.hold ? "DELETE" : "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ reason: holdReason.value }) });
+      await renderLatest(r);
+      holdForm.hidden = true;
+    } catch (error) {
+      holdNote.textContent = `Not changed: ${error.message}`;
     }
   });
   retry.addEventListener("click", async () => {
