@@ -132,7 +132,9 @@ def test_a_server_stopping_mid_session_ends_it_cleanly(tmp_path, talk) -> None:
         assert run.of("ready") and run.close_code in (1000, 1001, 1012), run.close_reason
         server = Server(tmp_path / "data").start(timeout=120)
         kept = live_recordings(server)
-        assert len(kept) == 1 and 5 < kept[0]["duration_s"] < 12, kept
+        # What arrived before the stop (how much depends on how fast the live process came
+        # up on a busy machine), not the whole talk.
+        assert len(kept) == 1 and 1 < kept[0]["duration_s"] < 12, kept
         assert not temp_files(tmp_path / "data")
     finally:
         server.stop()

@@ -129,13 +129,14 @@ class FakeInference:
         self.transcribed: list[float] = []
         self.slots = Slots("ai", 2)
         self.live_sessions = 2  # live sessions it takes at once (InferenceClient.live)
+        self.live_failures: list[Exception] = []  # each new live decoder's first decodings raise
         self.decoders: list[FakeLiveDecoder] = []
 
     async def live(self) -> FakeLiveDecoder:
         """A live session's decoder; InferenceBusy once `live_sessions` are open."""
         if sum(not d.closed for d in self.decoders) >= self.live_sessions:
             raise InferenceBusy(f"{self.live_sessions} live sessions are running")
-        self.decoders.append(FakeLiveDecoder(self.text))
+        self.decoders.append(FakeLiveDecoder(self.text, self.live_failures))
         return self.decoders[-1]
 
     async def summarize(self, text: str, *, timeout: float) -> str | None:
@@ -164,14 +165,18 @@ class FakeInference:
 class FakeLiveDecoder:
     """The LiveDecoder port's twin: a stretch with any sound in it is heard as `text` (one
     segment over the whole stretch), a silent one (all zeros) as nothing. `stretches` records
-    each stretch's length in seconds."""
+    each stretch's length in seconds. `failures`: raised in turn by the first decodings (a
+    models' process dying, the engine gone)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, failures: list[Exception] | None = None) -> None:
         self.text = text
+        self.failures = list(failures or [])
         self.stretches: list[float] = []
         self.closed = False
 
     async def decode(self, path: Path, *, timeout: float, **options: object) -> list[Segment]:
+        if self.failures:
+            raise self.failures.pop(0)
         data = path.read_bytes()
         seconds = round(len(data) / 32_000, 3)
         self.stretches.append(seconds)

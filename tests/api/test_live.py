@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import WebSocketDenialResponse
 
 from audiodas.domain import Scope
+from audiodas.inference import InferenceFailed, InferenceUnavailable
 from tests.api.conftest import API
 
 LIVE = "ws://127.0.0.1:8000/api/v1/live"  # the Host the embedded default answers to
@@ -155,6 +156,34 @@ def test_the_audit_trail_names_the_key_a_session_came_with_or_its_link_was_made_
         (made[1], "dictaphone"),
         (made[0], "dictaphone"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("failures", "code", "reason"),
+    [
+        ([InferenceFailed("process died")], 1000, ""),  # replaced: the session goes on
+        ([InferenceFailed("process died")] * 3, 1011, "live decoding failed"),
+        ([InferenceFailed("process died")] + [InferenceUnavailable("gone")] * 2, 1012,
+         "restarting"),
+    ],
+    ids=["one failure", "three failures", "the engine stopping"],
+)  # fmt: skip
+def test_a_failed_decoding_is_tried_again_and_what_arrived_is_kept_in_any_case(
+    client, failures, code, reason
+) -> None:
+    client.app.state.inference.live_failures = failures
+    with client.websocket_connect(LIVE) as ws:
+        ws.send_json({"type": "start"})
+        assert ws.receive_json()["type"] == "ready"
+        ws.send_bytes(tone(2.5))  # the first decoding
+        if code == 1000:
+            ws.send_bytes(silence(0.6) + tone(1.0))
+            ws.send_json({"type": "stop"})
+        messages, closed_with, why = closed(ws)
+    assert closed_with == code and reason in why
+    assert messages[-1]["type"] == "recording"  # whatever happened, the audio is kept
+    if code == 1000:
+        assert [m["text"] for m in messages if m["type"] == "final"] == ["Hello world."] * 2
 
 
 def test_a_page_of_another_origin_cannot_open_it(client) -> None:

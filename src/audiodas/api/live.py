@@ -12,8 +12,9 @@ The protocol (README, "Live transcription"):
   "detail"}` and a close.
 
 Close codes: 1000 done; 1003 a frame this protocol does not have (the reason says which); 1008
-a start whose fields are refused; 1011 decoding failed; 1012 the server is restarting (its
-engine stopped); 1013 every live session is taken (AUDIODAS_LIVE_SESSIONS). Whatever audio arrived is kept as a recording however the session
+a start whose fields are refused; 1011 decoding failed three times in a row (once is tried
+again); 1012 the server is restarting (its engine stopped); 1013 every live session is taken
+(AUDIODAS_LIVE_SESSIONS). Whatever audio arrived is kept as a recording however the session
 ends: a stop, a disconnect, a malformed frame, silence from the client for IDLE_S, the longest
 recording the server takes, or a server shutting down.
 """
@@ -25,6 +26,7 @@ import contextlib
 import functools
 import json
 import logging
+from asyncio import FIRST_COMPLETED
 
 from fastapi import APIRouter, Request, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -143,15 +145,18 @@ async def _receive(
     # answers no ping (a client sending faster than real time was closed by its own ping
     # timeout when it was).
     while True:
+        # The next message, or decoding ending (it failed) while the client is quiet.
+        receiving = asyncio.ensure_future(websocket.receive())
+        await asyncio.wait({receiving, runner}, timeout=IDLE_S, return_when=FIRST_COMPLETED)
+        if not receiving.done():
+            receiving.cancel()
+            if not runner.done():
+                return 1000, f"nothing arrived for {IDLE_S:g} s: what arrived is kept"
         if runner.done():
             if isinstance(runner.exception(), InferenceUnavailable):  # the engine stopped
                 return RESTART, "the server is restarting: what arrived is kept"
             return FAILED, "live decoding failed: what arrived is kept"
-        try:
-            async with asyncio.timeout(IDLE_S):
-                message = await websocket.receive()
-        except TimeoutError:
-            return 1000, f"nothing arrived for {IDLE_S:g} s: what arrived is kept"
+        message = receiving.result()
         if message["type"] == "websocket.disconnect":
             return 1000, ""
         data = message.get("bytes")

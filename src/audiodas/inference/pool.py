@@ -308,6 +308,11 @@ class InferencePool:
             "restarts": self.restarts,
         }
 
+    @property
+    def closing(self) -> bool:
+        """The engine is stopping: a call that fails now failed for that."""
+        return self._closing
+
     async def close(self) -> None:
         self._closing = True
         for task in list(self._replacing):

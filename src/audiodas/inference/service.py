@@ -115,7 +115,9 @@ class InferenceServer:
                 except InferenceTimeout as exc:
                     await wire.write(writer, {"error": "timeout", "detail": str(exc)})
                 except (ModelError, InferenceFailed) as exc:
-                    await wire.write(writer, {"error": "failed", "detail": str(exc)})
+                    # Its process killed as the engine stops: the session hears a restart.
+                    error = "stopping" if self.live.closing else "failed"
+                    await wire.write(writer, {"error": error, "detail": str(exc)})
                 else:
                     await wire.write(writer, {"ok": [asdict(segment) for segment in found]})
         finally:
@@ -249,6 +251,8 @@ class LiveDecoder:
                 reply = await wire.read(self._reader)
         except (EOFError, ConnectionError, TimeoutError) as exc:
             raise InferenceUnavailable("the engine process did not answer") from exc
+        if reply.get("error") == "stopping":
+            raise InferenceUnavailable(f"the engine is stopping ({reply['detail']})")
         if "error" in reply:
             raise (InferenceTimeout if reply["error"] == "timeout" else InferenceFailed)(
                 reply["detail"]

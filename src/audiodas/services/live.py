@@ -38,6 +38,8 @@ BYTES_PER_S = 2 * SAMPLE_RATE
 DECODE_EVERY_S = 2.0  # new audio that calls for a decoding
 MAX_DECODE_S = 30.0  # Whisper's window: a longer backlog is decoded in turns
 DECODE_TIMEOUT_S = 30.0
+FAILURES_IN_A_ROW = 3  # failed decodings that end a session (fewer are tried again)
+RETRY_AFTER_S = 0.5
 MIN_SPEECH_RMS = 200.0  # about -44 dBFS: quieter is never speech
 _SPOKEN_S = 0.3  # a tail's pause counts once this much of it may have been speech
 _FRAME = 320  # samples: 20 ms
@@ -158,12 +160,26 @@ class LiveSession:
             self._wake.set()
 
     async def run(self) -> None:
-        """Decode as audio comes, until `stop_running`; a failed decoding ends it (raises)."""
+        """Decode as audio comes, until `stop_running`. A failed decoding is tried again (a
+        models' process that died is replaced by then); the third failure in a row ends it,
+        raising what the last one raised (the engine gone: a restart)."""
+        failures = 0
         while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
-            if not self._stopping:
+            if self._stopping:
+                break
+            try:
                 await self._step(closing=False)
+            except Exception as exc:
+                failures += 1
+                if failures >= FAILURES_IN_A_ROW:
+                    raise
+                log.warning("live session: decoding failed (%s); trying again", exc)
+                await asyncio.sleep(RETRY_AFTER_S)
+                self._wake.set()
+            else:
+                failures = 0
 
     def stop_running(self) -> None:
         """`run` returns after the decoding under way (a decoding is never cut: the line to
@@ -198,11 +214,14 @@ class LiveSession:
         if pause is not None and pause.at_s < stop_s:
             stop_s = min(end_s, pause.at_s + min(pause.length_s, SENTENCE_PAUSE_S))
             pause_s = pause.length_s
-            self.pauses.found.remove(pause)  # heard: what it did not settle waits for more
-        elif stop_s == end_s:
-            pause_s = self.pauses.silence_s
+        else:
+            pause = None
+            if stop_s == end_s:
+                pause_s = self.pauses.silence_s
         last = stop_s == end_s
         decoded = await self._decode(start_s, stop_s) if stop_s - start_s >= 0.05 else []
+        if pause is not None:  # heard (once decoded): what it did not settle waits for more
+            self.pauses.found.remove(pause)
         settled = settle(
             decoded, self.open, start_s=start_s, end_s=stop_s, pause_s=pause_s,
             closing=closing and last,
