@@ -450,20 +450,21 @@ class InMemoryRecordingRepository:
     def set_retention(
         self, recording_id: str, until: datetime, now: datetime, *, audit: AuditEntry
     ) -> bool:
-        row = self._rows.get(recording_id)
-        if row is None:
-            return False
-        row.retention_until, row.updated_at = until, now
-        self.audit.append(audit)
-        return True
+        return self._set(recording_id, now, audit, retention_until=until)
 
     def set_hold(
         self, recording_id: str, hold: Hold | None, now: datetime, *, audit: AuditEntry
     ) -> bool:
+        return self._set(recording_id, now, audit, hold=hold)
+
+    def _set(self, recording_id: str, now: datetime, audit: AuditEntry, **fields: object) -> bool:
+        """The SQL repository's `_set`: the fields changed and the entry appended, or neither."""
         row = self._rows.get(recording_id)
         if row is None:
             return False
-        row.hold, row.updated_at = hold, now
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.updated_at = now
         self.audit.append(audit)
         return True
 
